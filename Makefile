@@ -1,0 +1,42 @@
+# PromptVault. `make dev` serves the worker locally; `make test` runs every
+# test layer. Both install what they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+.PHONY: help install build dev test lint test-core test-wasm test-e2e bench clean
+
+help:
+	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
+	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, end-to-end tests"
+	@echo "make build  - build the worker (worker/build)"
+
+install:
+	@scripts/install.sh
+
+build: install
+	@scripts/build-worker.sh
+
+dev:
+	@scripts/dev.sh
+
+lint: install
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --target wasm32-unknown-unknown -- -D warnings
+
+test-core:
+	cargo test --workspace --exclude pvct-worker
+
+test-wasm: install
+	cargo test --target wasm32-unknown-unknown -p pvct-sdk
+
+test-e2e: build
+	node --test --test-concurrency=1 tests/e2e/
+
+test: lint test-core test-wasm test-e2e
+
+clean:
+	cargo clean
+	rm -rf worker/build .wrangler

@@ -1,0 +1,29 @@
+//! `pvct-core`: the pure heart of PromptVault.
+//!
+//! Everything with a decision in it lives here, free of I/O, so it builds
+//! natively and for wasm32 and is tested with plain `cargo test`: validated
+//! names and request bodies, prompt content, canonical hashing, commit
+//! planning, the word diff, deployment history, the resolved documents the
+//! edge serves, pagination, the route table and the permission matrix.
+//!
+//! Errors are one type, [`Error`], whose [`ErrorKind`] has a stable machine
+//! code and an HTTP status.
+
+pub mod apikey;
+pub mod audit;
+pub mod canonical;
+pub mod commit;
+pub mod content;
+pub mod deployment;
+pub mod diff;
+pub mod environment;
+pub mod error;
+pub mod names;
+pub mod page;
+pub mod request;
+pub mod resolved;
+pub mod role;
+pub mod route;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};

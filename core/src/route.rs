@@ -1,0 +1,293 @@
+//! The HTTP API's route table: method + path → [`Route`], and what each
+//! route needs. The worker dispatches on the result and never parses paths.
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::names::{EnvironmentName, Slug};
+use crate::role::Permission;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Healthz,
+    OpenApi,
+    CreateWorkspace,
+    ListPrompts,
+    CreatePrompt,
+    GetPrompt(Slug),
+    ListVersions(Slug),
+    CreateVersion(Slug),
+    GetVersion(Slug, u32),
+    Diff(Slug),
+    Promote(Slug),
+    Rollback(Slug),
+    ListDeployments(Slug),
+    Resolve(Slug),
+    Bundle,
+    ListEnvironments,
+    PutEnvironment(EnvironmentName),
+    ListKeys,
+    CreateKey,
+    RevokeKey(String),
+    Audit,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No key needed.
+    Public,
+    /// Only the deployment's bootstrap key (`PVCT_ADMIN_KEY`).
+    Bootstrap,
+    /// A workspace key with at least this permission.
+    Workspace(Permission),
+}
+
+impl Route {
+    pub fn access(&self) -> Access {
+        use Permission::*;
+        match self {
+            Route::Healthz | Route::OpenApi => Access::Public,
+            Route::CreateWorkspace => Access::Bootstrap,
+            Route::ListPrompts
+            | Route::GetPrompt(_)
+            | Route::ListVersions(_)
+            | Route::GetVersion(..)
+            | Route::Diff(_)
+            | Route::ListDeployments(_)
+            | Route::Resolve(_)
+            | Route::Bundle
+            | Route::ListEnvironments => Access::Workspace(Read),
+            Route::CreatePrompt
+            | Route::CreateVersion(_)
+            | Route::Promote(_)
+            | Route::Rollback(_) => Access::Workspace(Write),
+            Route::PutEnvironment(_)
+            | Route::ListKeys
+            | Route::CreateKey
+            | Route::RevokeKey(_)
+            | Route::Audit => Access::Workspace(Administer),
+        }
+    }
+
+    /// Whether the route takes a JSON body.
+    pub fn has_body(&self) -> bool {
+        matches!(
+            self,
+            Route::CreateWorkspace
+                | Route::CreatePrompt
+                | Route::CreateVersion(_)
+                | Route::Promote(_)
+                | Route::Rollback(_)
+                | Route::PutEnvironment(_)
+                | Route::CreateKey
+        )
+    }
+}
+
+fn prompt_slug(segment: &str) -> Result<Slug> {
+    Slug::parse(segment).map_err(|_| Error::not_found("prompt"))
+}
+
+/// Matches `method` and `path` (without the query string).
+pub fn match_route(method: &str, path: &str) -> Result<Route> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    // Each arm lists the methods the path takes; an unknown method on a known
+    // path is 405, an unknown path is 404.
+    let (allowed, route): (&[&str], Option<Route>) = match segments.as_slice() {
+        ["healthz"] => (&["GET"], (method == "GET").then_some(Route::Healthz)),
+        ["openapi.json"] => (&["GET"], (method == "GET").then_some(Route::OpenApi)),
+        ["v1", "workspaces"] => (
+            &["POST"],
+            (method == "POST").then_some(Route::CreateWorkspace),
+        ),
+        ["v1", "prompts"] => (
+            &["GET", "POST"],
+            match method {
+                "GET" => Some(Route::ListPrompts),
+                "POST" => Some(Route::CreatePrompt),
+                _ => None,
+            },
+        ),
+        ["v1", "prompts", slug] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::GetPrompt(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "versions"] => (
+            &["GET", "POST"],
+            match method {
+                "GET" => Some(Route::ListVersions(prompt_slug(slug)?)),
+                "POST" => Some(Route::CreateVersion(prompt_slug(slug)?)),
+                _ => None,
+            },
+        ),
+        ["v1", "prompts", slug, "versions", number] => (
+            &["GET"],
+            gate(method, "GET", || {
+                let n = number
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::not_found("version"))?;
+                Ok(Route::GetVersion(prompt_slug(slug)?, n))
+            })?,
+        ),
+        ["v1", "prompts", slug, "diff"] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::Diff(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "promote"] => (
+            &["POST"],
+            gate(method, "POST", || Ok(Route::Promote(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "rollback"] => (
+            &["POST"],
+            gate(method, "POST", || Ok(Route::Rollback(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "deployments"] => (
+            &["GET"],
+            gate(method, "GET", || {
+                Ok(Route::ListDeployments(prompt_slug(slug)?))
+            })?,
+        ),
+        ["v1", "resolve", slug] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::Resolve(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "bundle"] => (&["GET"], (method == "GET").then_some(Route::Bundle)),
+        ["v1", "environments"] => (
+            &["GET"],
+            (method == "GET").then_some(Route::ListEnvironments),
+        ),
+        ["v1", "environments", name] => (
+            &["PUT"],
+            gate(method, "PUT", || {
+                Ok(Route::PutEnvironment(
+                    EnvironmentName::parse(name).map_err(|e| {
+                        Error::new(ErrorKind::InvalidField, e.message().to_owned())
+                            .with_details(e.details().clone())
+                    })?,
+                ))
+            })?,
+        ),
+        ["v1", "keys"] => (
+            &["GET", "POST"],
+            match method {
+                "GET" => Some(Route::ListKeys),
+                "POST" => Some(Route::CreateKey),
+                _ => None,
+            },
+        ),
+        ["v1", "keys", id] => (
+            &["DELETE"],
+            (method == "DELETE").then(|| Route::RevokeKey((*id).to_owned())),
+        ),
+        ["v1", "audit"] => (&["GET"], (method == "GET").then_some(Route::Audit)),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::RouteNotFound,
+                format!("no route {method} {path}"),
+            ));
+        }
+    };
+    route.ok_or_else(|| {
+        Error::new(
+            ErrorKind::MethodNotAllowed,
+            format!("{path} does not take {method}"),
+        )
+        .with_details(serde_json::json!({ "allowed": allowed }))
+    })
+}
+
+fn gate(method: &str, wanted: &str, make: impl FnOnce() -> Result<Route>) -> Result<Option<Route>> {
+    if method == wanted {
+        make().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slug(s: &str) -> Slug {
+        Slug::parse(s).unwrap()
+    }
+
+    #[test]
+    fn matches_every_route() {
+        assert_eq!(match_route("GET", "/healthz").unwrap(), Route::Healthz);
+        assert_eq!(
+            match_route("POST", "/v1/prompts/").unwrap(),
+            Route::CreatePrompt
+        );
+        assert_eq!(
+            match_route("GET", "/v1/prompts/a-b/versions/3").unwrap(),
+            Route::GetVersion(slug("a-b"), 3)
+        );
+        assert_eq!(
+            match_route("POST", "/v1/prompts/x/versions").unwrap(),
+            Route::CreateVersion(slug("x"))
+        );
+        assert_eq!(
+            match_route("GET", "/v1/resolve/x").unwrap(),
+            Route::Resolve(slug("x"))
+        );
+        assert_eq!(
+            match_route("DELETE", "/v1/keys/abc").unwrap(),
+            Route::RevokeKey("abc".into())
+        );
+        assert_eq!(
+            match_route("PUT", "/v1/environments/qa").unwrap(),
+            Route::PutEnvironment(EnvironmentName::parse("qa").unwrap())
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405() {
+        assert_eq!(
+            match_route("GET", "/nope").unwrap_err().code(),
+            "route_not_found"
+        );
+        let e = match_route("DELETE", "/v1/prompts").unwrap_err();
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.details()["allowed"][1], "POST");
+    }
+
+    #[test]
+    fn bad_slugs_and_numbers_read_as_missing() {
+        assert_eq!(
+            match_route("GET", "/v1/prompts/BAD").unwrap_err().code(),
+            "not_found"
+        );
+        assert_eq!(
+            match_route("GET", "/v1/prompts/x/versions/0")
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        assert_eq!(
+            match_route("GET", "/v1/prompts/x/versions/abc")
+                .unwrap_err()
+                .status(),
+            404
+        );
+    }
+
+    #[test]
+    fn access_levels() {
+        assert_eq!(Route::Healthz.access(), Access::Public);
+        assert_eq!(Route::CreateWorkspace.access(), Access::Bootstrap);
+        assert_eq!(
+            Route::Resolve(slug("a")).access(),
+            Access::Workspace(Permission::Read)
+        );
+        assert_eq!(
+            Route::Promote(slug("a")).access(),
+            Access::Workspace(Permission::Write)
+        );
+        assert_eq!(
+            Route::CreateKey.access(),
+            Access::Workspace(Permission::Administer)
+        );
+    }
+}

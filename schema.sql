@@ -1,0 +1,110 @@
+-- PromptVault D1 schema (SQLite dialect).
+-- Ids are TEXT (random 128-bit hex), JSON is TEXT checked with json_valid,
+-- times are ISO-8601 UTC text. History tables are append-only: triggers
+-- refuse UPDATE and DELETE in the database itself, whatever the code does.
+-- Every statement is idempotent so the schema can be re-applied safely.
+
+PRAGMA foreign_keys = ON;
+
+CREATE TABLE IF NOT EXISTS workspaces (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL DEFAULT '',
+  created_at   TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+  id           TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  name         TEXT NOT NULL,
+  role         TEXT NOT NULL CHECK (role IN ('reader', 'editor', 'approver', 'admin')),
+  key_hash     TEXT NOT NULL UNIQUE,
+  key_prefix   TEXT NOT NULL,
+  created_by   TEXT,
+  created_at   TEXT NOT NULL,
+  revoked_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS api_keys_workspace ON api_keys (workspace_id, created_at);
+
+CREATE TABLE IF NOT EXISTS environments (
+  id           TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  name         TEXT NOT NULL,
+  position     INTEGER NOT NULL,
+  policy       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(policy)),
+  created_at   TEXT NOT NULL,
+  updated_at   TEXT NOT NULL,
+  UNIQUE (workspace_id, name)
+);
+
+CREATE TABLE IF NOT EXISTS prompts (
+  id           TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  slug         TEXT NOT NULL,
+  name         TEXT NOT NULL,
+  description  TEXT NOT NULL DEFAULT '',
+  kind         TEXT NOT NULL CHECK (kind IN ('text', 'chat', 'snippet')),
+  created_by   TEXT,
+  created_at   TEXT NOT NULL,
+  UNIQUE (workspace_id, slug)
+);
+
+CREATE TABLE IF NOT EXISTS prompt_versions (
+  id            TEXT PRIMARY KEY,
+  prompt_id     TEXT NOT NULL REFERENCES prompts(id),
+  number        INTEGER NOT NULL CHECK (number >= 1),
+  parent_id     TEXT REFERENCES prompt_versions(id),
+  content       TEXT NOT NULL CHECK (json_valid(content)),
+  model_params  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(model_params)),
+  content_hash  TEXT NOT NULL,
+  variables     TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(variables)),
+  snippet_pins  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(snippet_pins)),
+  author        TEXT NOT NULL,
+  commit_msg    TEXT NOT NULL DEFAULT '',
+  created_at    TEXT NOT NULL,
+  -- Gapless numbering and no lost updates: two commits on the same head
+  -- compute the same number and only one of them can insert it.
+  UNIQUE (prompt_id, number)
+);
+
+CREATE TABLE IF NOT EXISTS deployments (
+  seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+  id             TEXT NOT NULL UNIQUE,
+  workspace_id   TEXT NOT NULL REFERENCES workspaces(id),
+  prompt_id      TEXT NOT NULL REFERENCES prompts(id),
+  environment_id TEXT NOT NULL REFERENCES environments(id),
+  version_id     TEXT NOT NULL REFERENCES prompt_versions(id),
+  action         TEXT NOT NULL CHECK (action IN ('promote', 'rollback')),
+  reason         TEXT NOT NULL DEFAULT '',
+  actor          TEXT NOT NULL,
+  created_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deployments_current ON deployments (prompt_id, environment_id, seq);
+CREATE INDEX IF NOT EXISTS deployments_environment ON deployments (environment_id, seq);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+  id           TEXT NOT NULL UNIQUE,
+  workspace_id TEXT NOT NULL,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  prompt_slug  TEXT,
+  target       TEXT NOT NULL DEFAULT '',
+  details      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details)),
+  created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_workspace ON audit_log (workspace_id, seq);
+
+-- Append-only history.
+CREATE TRIGGER IF NOT EXISTS prompt_versions_no_update BEFORE UPDATE ON prompt_versions
+BEGIN SELECT RAISE(ABORT, 'prompt_versions is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS prompt_versions_no_delete BEFORE DELETE ON prompt_versions
+BEGIN SELECT RAISE(ABORT, 'prompt_versions is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS deployments_no_update BEFORE UPDATE ON deployments
+BEGIN SELECT RAISE(ABORT, 'deployments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS deployments_no_delete BEFORE DELETE ON deployments
+BEGIN SELECT RAISE(ABORT, 'deployments is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the worker with worker-build, pointing it at local copies of
+# wasm-bindgen, wasm-opt (binaryen 132 from npm) and esbuild so it downloads
+# nothing.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+export WASM_BINDGEN_BIN="$(command -v wasm-bindgen)"
+export WASM_OPT_BIN="$root/node_modules/binaryen/bin/wasm-opt"
+export ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild"
+cd "$root/worker"
+worker-build --release 2>&1 | grep -vE '^\s*$' | tail -n 4
+wasm="$root/worker/build/index_bg.wasm"
+echo "worker wasm: $(wc -c <"$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped"

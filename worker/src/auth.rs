@@ -1,0 +1,106 @@
+//! Who is calling: API key → workspace and role.
+//!
+//! Lookups go isolate cache → KV → D1, so the hot path does not touch D1.
+//! Revocation deletes the KV entry and this isolate's entry; other isolates
+//! may honour a revoked key until their cache entry expires (ISOLATE_TTL_MS)
+//! and KV propagates (up to 60 s). The README states this bound.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use pvct_core::apikey::{unauthenticated, ApiKey};
+use pvct_core::role::Role;
+use pvct_core::Error;
+
+use crate::http::OrInternal;
+use crate::ids::now_millis;
+use crate::kv::{CachedKey, EdgeKv};
+use crate::store::Store;
+
+const ISOLATE_TTL_MS: u64 = 30_000;
+const ISOLATE_CACHE_MAX: usize = 10_000;
+
+thread_local! {
+    static KEYS: RefCell<HashMap<String, (CachedKey, u64)>> = RefCell::new(HashMap::new());
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: String,
+    pub workspace_id: String,
+    pub role: Role,
+    /// How the audit trail names the caller: `<key name> (<key prefix>)`.
+    pub actor: String,
+}
+
+impl Principal {
+    fn from_cached(key: &CachedKey) -> Result<Self, Error> {
+        Ok(Principal {
+            key_id: key.key_id.clone(),
+            workspace_id: key.workspace_id.clone(),
+            role: Role::parse(&key.role).map_err(|_| Error::internal())?,
+            actor: format!("{} ({})", key.name, key.prefix),
+        })
+    }
+}
+
+pub async fn authenticate(
+    key: &ApiKey,
+    kv: &EdgeKv,
+    store: &Store,
+) -> Result<(Principal, &'static str), Error> {
+    let hash = key.hash();
+    let now = now_millis();
+    let cached = KEYS.with(|c| {
+        c.borrow()
+            .get(&hash)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(k, _)| k.clone())
+    });
+    if let Some(k) = cached {
+        return Ok((Principal::from_cached(&k)?, "isolate"));
+    }
+    let (entry, source) = match kv.api_key(&hash).await.or_internal("kv api key")? {
+        Some(k) => (k, "kv"),
+        None => {
+            let row = store
+                .key_by_hash(&hash)
+                .await
+                .or_internal("d1 api key")?
+                .filter(|r| r.revoked_at.is_none())
+                .ok_or_else(|| unauthenticated("the API key is unknown or revoked"))?;
+            let entry = CachedKey {
+                key_id: row.id,
+                workspace_id: row.workspace_id,
+                name: row.name,
+                role: row.role,
+                prefix: row.key_prefix,
+            };
+            kv.put_api_key(&hash, &entry)
+                .await
+                .or_internal("kv put api key")?;
+            (entry, "d1")
+        }
+    };
+    remember(&hash, &entry, now);
+    Ok((Principal::from_cached(&entry)?, source))
+}
+
+fn remember(hash: &str, entry: &CachedKey, now: u64) {
+    KEYS.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= ISOLATE_CACHE_MAX {
+            cache.retain(|_, (_, exp)| *exp > now);
+            if cache.len() >= ISOLATE_CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(hash.to_owned(), (entry.clone(), now + ISOLATE_TTL_MS));
+    });
+}
+
+/// Forgets a key in this isolate (after revocation).
+pub fn forget(hash: &str) {
+    KEYS.with(|c| c.borrow_mut().remove(hash));
+}

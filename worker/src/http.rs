@@ -1,0 +1,116 @@
+//! Turning requests into core inputs and core outputs into responses.
+
+use pvct_core::request::{is_json_content_type, too_large, MAX_BODY_BYTES};
+use pvct_core::{Error, ErrorKind};
+use serde::Serialize;
+use worker::{Request, Response, Url};
+
+/// A handler's result: a response, or a core error to render.
+pub type ApiResult = std::result::Result<Response, Error>;
+
+/// Logs a platform error and hides it behind the generic 500.
+pub fn internal(context: &str, err: impl std::fmt::Display) -> Error {
+    worker::console_error!("{context}: {err}");
+    Error::internal()
+}
+
+/// `?` on platform calls: log the cause, answer 500 without it.
+pub trait OrInternal<T> {
+    fn or_internal(self, context: &str) -> Result<T, Error>;
+}
+
+impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+    fn or_internal(self, context: &str) -> Result<T, Error> {
+        self.map_err(|e| internal(context, e))
+    }
+}
+
+pub fn json<T: Serialize>(status: u16, body: &T) -> ApiResult {
+    Response::from_json(body)
+        .map(|r| r.with_status(status))
+        .or_internal("serialize response")
+}
+
+/// A JSON text that is already serialized (served from KV as stored).
+pub fn raw_json(status: u16, body: String) -> ApiResult {
+    let mut response = Response::ok(body)
+        .or_internal("build response")?
+        .with_status(status);
+    response
+        .headers_mut()
+        .set("content-type", "application/json")
+        .or_internal("set header")?;
+    Ok(response)
+}
+
+pub fn error_response(err: &Error) -> Response {
+    let body = err.to_body();
+    Response::from_json(&body)
+        .map(|r| r.with_status(err.status()))
+        .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500))
+}
+
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// Reads a JSON body: the content type must be JSON and the size bounded.
+pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
+    if let Some(len) = header(req, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        if len > MAX_BODY_BYTES {
+            return Err(too_large(len));
+        }
+    }
+    if !is_json_content_type(header(req, "content-type").as_deref()) {
+        return Err(Error::new(
+            ErrorKind::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| Error::new(ErrorKind::MalformedJson, "the body could not be read"))?;
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(too_large(bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// The query string as a lookup.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn of(url: &Url) -> Self {
+        Query(
+            url.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An optional parameter parsed with `parse`, 400 naming it if bad.
+    pub fn parse<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, Error> {
+        match self.get(name) {
+            None | Some("") => Ok(None),
+            Some(raw) => parse(raw).map(Some).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidQuery,
+                    format!("the query parameter '{name}' has a bad value"),
+                )
+                .with_details(serde_json::json!({ "parameter": name }))
+            }),
+        }
+    }
+}

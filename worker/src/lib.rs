@@ -1,0 +1,123 @@
+//! `pvct-worker`: PromptVault's HTTP API on Cloudflare Workers.
+//!
+//! A thin adapter: the core matches the route and decides; this crate reads
+//! the request, talks to D1 (store), KV (kv) and the Queue, and writes the
+//! response. Bindings are named once, here.
+
+mod auth;
+mod http;
+mod ids;
+mod kv;
+mod publish;
+mod routes;
+mod store;
+
+use pvct_core::apikey::ApiKey;
+use pvct_core::route::{match_route, Access, Route};
+use pvct_core::{Error, ErrorKind};
+use worker::{event, Context, Env, Request, Response, Result};
+
+use crate::auth::Principal;
+use crate::http::{error_response, ApiResult, OrInternal};
+use crate::kv::EdgeKv;
+use crate::store::Store;
+
+const D1_BINDING: &str = "DB";
+const KV_BINDING: &str = "KV";
+const BOOTSTRAP_KEY_VAR: &str = "PVCT_ADMIN_KEY";
+
+/// What every handler gets: the stores and, on workspace routes, the caller.
+pub struct Ctx {
+    pub store: Store,
+    pub kv: EdgeKv,
+    pub url: worker::Url,
+    pub who: Principal,
+}
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let mut response = match handle(&mut req, &env).await {
+        Ok(response) => response,
+        Err(err) => error_response(&err),
+    };
+    let headers = response.headers_mut();
+    headers.set("x-content-type-options", "nosniff")?;
+    if !headers.has("cache-control")? {
+        headers.set("cache-control", "no-store")?;
+    }
+    Ok(response)
+}
+
+async fn handle(req: &mut Request, env: &Env) -> ApiResult {
+    let url = req.url().or_internal("request url")?;
+    let route = match_route(req.method().as_ref(), url.path())?;
+    match route.access() {
+        Access::Public => routes::meta::handle(&route),
+        Access::Bootstrap => {
+            let presented =
+                ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
+            let bootstrap = env
+                .secret(BOOTSTRAP_KEY_VAR)
+                .map(|s| s.to_string())
+                .or_else(|_| env.var(BOOTSTRAP_KEY_VAR).map(|v| v.to_string()))
+                .ok()
+                .filter(|k| !k.is_empty());
+            let allowed = bootstrap
+                .and_then(|k| ApiKey::parse(&k).ok())
+                .is_some_and(|k| k.hash() == presented.hash());
+            if !allowed {
+                return Err(Error::new(
+                    ErrorKind::Forbidden,
+                    "creating workspaces needs the deployment's bootstrap key (PVCT_ADMIN_KEY)",
+                ));
+            }
+            let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
+            let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+            routes::workspaces::create(&store, &kv, req, &presented).await
+        }
+        Access::Workspace(permission) => {
+            let key = ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
+            let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
+            let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+            let (who, _) = auth::authenticate(&key, &kv, &store).await?;
+            who.role.require(permission)?;
+            let ctx = Ctx {
+                store,
+                kv,
+                url,
+                who,
+            };
+            dispatch(&ctx, route, req).await
+        }
+    }
+}
+
+async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
+    use routes::*;
+    match route {
+        Route::ListPrompts => prompts::list(ctx).await,
+        Route::CreatePrompt => prompts::create(ctx, req).await,
+        Route::GetPrompt(slug) => prompts::get(ctx, &slug).await,
+        Route::ListVersions(slug) => versions::list(ctx, &slug).await,
+        Route::CreateVersion(slug) => versions::create(ctx, &slug, req).await,
+        Route::GetVersion(slug, n) => versions::get(ctx, &slug, n).await,
+        Route::Diff(slug) => versions::diff(ctx, &slug).await,
+        Route::Promote(slug) => deployments::promote(ctx, &slug, req).await,
+        Route::Rollback(slug) => deployments::rollback(ctx, &slug, req).await,
+        Route::ListDeployments(slug) => deployments::list(ctx, &slug).await,
+        Route::Resolve(slug) => resolve::resolve(ctx, &slug, req).await,
+        Route::Bundle => resolve::bundle(ctx, req).await,
+        Route::ListEnvironments => environments::list(ctx).await,
+        Route::PutEnvironment(name) => environments::put(ctx, &name, req).await,
+        Route::ListKeys => keys::list(ctx).await,
+        Route::CreateKey => keys::create(ctx, req).await,
+        Route::RevokeKey(id) => keys::revoke(ctx, &id).await,
+        Route::Audit => audit::list(ctx).await,
+        Route::Healthz | Route::OpenApi | Route::CreateWorkspace => Err(Error::internal()),
+    }
+}

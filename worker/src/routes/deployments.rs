@@ -1,0 +1,199 @@
+//! Promotion, rollback and the deployment history of a prompt.
+
+use pvct_core::audit::AuditAction;
+use pvct_core::deployment::{rollback_target, DeploymentAction};
+use pvct_core::names::{EnvironmentName, Slug};
+use pvct_core::page::{finish_page, PageRequest};
+use pvct_core::request::{Promote, Rollback};
+use pvct_core::{Error, ErrorKind};
+use serde_json::{json as j, Value};
+use worker::Request;
+
+use super::find_prompt;
+use crate::http::{body, json, ApiResult, OrInternal, Query};
+use crate::ids::{new_id, now};
+use crate::publish::publish;
+use crate::store::{
+    AuditEntry, DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow,
+};
+use crate::Ctx;
+
+fn deployment_json(d: &DeploymentRow) -> Value {
+    j!({
+        "id": d.id, "environment": d.environment, "version": d.version, "version_id": d.version_id,
+        "action": d.action, "reason": d.reason, "actor": d.actor, "created_at": d.created_at,
+    })
+}
+
+async fn find_environment(ctx: &Ctx, name: &EnvironmentName) -> Result<EnvironmentRow, Error> {
+    ctx.store
+        .environment(&ctx.who.workspace_id, name.as_str())
+        .await
+        .or_internal("environment")?
+        .ok_or_else(|| {
+            Error::not_found("environment").with_details(j!({ "environment": name.as_str() }))
+        })
+}
+
+async fn find_version(ctx: &Ctx, prompt: &PromptRow, number: u32) -> Result<VersionRow, Error> {
+    ctx.store
+        .version(&prompt.id, number)
+        .await
+        .or_internal("version")?
+        .ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("version {number} not found"))
+                .with_details(j!({ "version": number }))
+        })
+}
+
+/// Writes the deployment and its audit row, then republishes the edge copy.
+async fn deploy(
+    ctx: &Ctx,
+    prompt: &PromptRow,
+    env: &EnvironmentRow,
+    version: &VersionRow,
+    action: DeploymentAction,
+    reason: &str,
+    extra: Value,
+) -> ApiResult {
+    let at = now();
+    let id = new_id();
+    let audit_id = new_id();
+    let (audit_action, verb) = match action {
+        DeploymentAction::Promote => (AuditAction::DeploymentPromote, "promote"),
+        DeploymentAction::Rollback => (AuditAction::DeploymentRollback, "rollback"),
+    };
+    let mut details = j!({ "environment": env.name, "version": version.number, "reason": reason });
+    if let (Some(d), Some(e)) = (details.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    ctx.store
+        .insert_deployment(
+            &NewDeployment {
+                id: &id,
+                workspace_id: &ctx.who.workspace_id,
+                prompt_id: &prompt.id,
+                environment_id: &env.id,
+                version_id: &version.id,
+                action,
+                reason,
+                actor: &ctx.who.actor,
+                at: &at,
+            },
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: &ctx.who.workspace_id,
+                actor: &ctx.who.actor,
+                action: audit_action,
+                prompt_slug: Some(&prompt.slug),
+                target: &format!("{}@{} -> {}", prompt.slug, version.number, env.name),
+                details,
+                at: &at,
+            },
+        )
+        .await
+        .or_internal(verb)?;
+    publish(
+        &ctx.store,
+        &ctx.kv,
+        &ctx.who.workspace_id,
+        &env.id,
+        &env.name,
+        &prompt.slug,
+    )
+    .await?;
+    let row = DeploymentRow {
+        seq: 0,
+        id,
+        environment: env.name.clone(),
+        version: version.number,
+        version_id: version.id.clone(),
+        action: action.as_str().to_owned(),
+        reason: reason.to_owned(),
+        actor: ctx.who.actor.clone(),
+        created_at: at,
+    };
+    let mut body = deployment_json(&row);
+    body["status"] = j!("deployed");
+    if let Some(e) = extra.as_object() {
+        body.as_object_mut().expect("object").extend(e.clone());
+    }
+    json(201, &body)
+}
+
+pub async fn promote(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
+    let input = Promote::parse(&body(req).await?)?;
+    let prompt = find_prompt(ctx, slug).await?;
+    let env = find_environment(ctx, &input.environment).await?;
+    let version = find_version(ctx, &prompt, input.version).await?;
+    let live = ctx
+        .store
+        .live(&ctx.who.workspace_id, &prompt.slug, &env.name)
+        .await
+        .or_internal("live")?;
+    if let Some(live) = live.as_ref().filter(|l| l.version == version.number) {
+        // Promoting what is already live is a no-op: re-running a pipeline
+        // must not stack duplicate deployments.
+        return json(
+            200,
+            &j!({ "status": "unchanged", "id": live.deployment_id, "environment": env.name,
+                  "version": live.version, "version_id": live.version_id, "created_at": live.deployed_at }),
+        );
+    }
+    let extra = j!({ "previous_version": live.map(|p| p.version) });
+    deploy(
+        ctx,
+        &prompt,
+        &env,
+        &version,
+        DeploymentAction::Promote,
+        &input.reason,
+        extra,
+    )
+    .await
+}
+
+pub async fn rollback(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
+    let input = Rollback::parse(&body(req).await?)?;
+    let prompt = find_prompt(ctx, slug).await?;
+    let env = find_environment(ctx, &input.environment).await?;
+    let steps = ctx
+        .store
+        .deployment_steps(&prompt.id, &env.id)
+        .await
+        .or_internal("steps")?;
+    let target = rollback_target(&steps)?;
+    let from = steps.last().map(|s| s.version);
+    let version = find_version(ctx, &prompt, target).await?;
+    deploy(
+        ctx,
+        &prompt,
+        &env,
+        &version,
+        DeploymentAction::Rollback,
+        &input.reason,
+        j!({ "previous_version": from }),
+    )
+    .await
+}
+
+pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
+    let q = Query::of(&ctx.url);
+    let environment = q.parse("environment", |s| EnvironmentName::parse(s).ok())?;
+    let page = PageRequest::parse(q.get("limit"), q.get("cursor"))?;
+    let before = page.after_number()?;
+    let prompt = find_prompt(ctx, slug).await?;
+    let rows = ctx
+        .store
+        .list_deployments(
+            &prompt.id,
+            environment.as_ref().map(|e| e.as_str()),
+            before,
+            page.fetch_size(),
+        )
+        .await
+        .or_internal("deployments")?;
+    let (rows, next) = finish_page(rows, &page, |d| d.seq.to_string());
+    let items: Vec<Value> = rows.iter().map(deployment_json).collect();
+    json(200, &j!({ "items": items, "next_cursor": next }))
+}

@@ -1,0 +1,99 @@
+//! API keys of the caller's workspace (admin only).
+
+use pvct_core::audit::AuditAction;
+use pvct_core::request::CreateKey;
+use pvct_core::Error;
+use serde_json::json as j;
+use worker::Request;
+
+use crate::auth::forget;
+use crate::http::{body, json, ApiResult, OrInternal};
+use crate::ids::{new_api_key, new_id, now};
+use crate::store::{AuditEntry, NewKey};
+use crate::Ctx;
+
+pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
+    let input = CreateKey::parse(&body(req).await?)?;
+    let key = new_api_key();
+    let id = new_id();
+    let at = now();
+    let audit_id = new_id();
+    ctx.store
+        .create_key(
+            &NewKey {
+                id: &id,
+                workspace_id: &ctx.who.workspace_id,
+                name: &input.name,
+                role: input.role.as_str(),
+                key_hash: &key.hash(),
+                key_prefix: key.display_prefix(),
+                created_by: Some(&ctx.who.actor),
+                at: &at,
+            },
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: &ctx.who.workspace_id,
+                actor: &ctx.who.actor,
+                action: AuditAction::KeyCreate,
+                prompt_slug: None,
+                target: &id,
+                details: j!({ "name": input.name, "role": input.role.as_str(), "key_prefix": key.display_prefix() }),
+                at: &at,
+            },
+        )
+        .await
+        .or_internal("create key")?;
+    json(
+        201,
+        &j!({ "id": id, "name": input.name, "role": input.role.as_str(), "key": key.as_str(),
+              "key_prefix": key.display_prefix(), "created_by": ctx.who.actor, "created_at": at, "revoked_at": null }),
+    )
+}
+
+pub async fn list(ctx: &Ctx) -> ApiResult {
+    let items = ctx
+        .store
+        .list_keys(&ctx.who.workspace_id)
+        .await
+        .or_internal("list keys")?;
+    json(200, &j!({ "items": items }))
+}
+
+pub async fn revoke(ctx: &Ctx, id: &str) -> ApiResult {
+    let ws = &ctx.who.workspace_id;
+    let (hash, revoked_at) = ctx
+        .store
+        .key_hash_in_workspace(ws, id)
+        .await
+        .or_internal("find key")?
+        .ok_or_else(|| Error::not_found("key"))?;
+    if let Some(at) = revoked_at {
+        return json(200, &j!({ "id": id, "revoked_at": at }));
+    }
+    let at = now();
+    let audit_id = new_id();
+    ctx.store
+        .revoke_key(
+            ws,
+            id,
+            &at,
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: ws,
+                actor: &ctx.who.actor,
+                action: AuditAction::KeyRevoke,
+                prompt_slug: None,
+                target: id,
+                details: j!({}),
+                at: &at,
+            },
+        )
+        .await
+        .or_internal("revoke key")?;
+    forget(&hash);
+    ctx.kv
+        .delete_api_key(&hash)
+        .await
+        .or_internal("kv delete key")?;
+    json(200, &j!({ "id": id, "revoked_at": at }))
+}

@@ -1,0 +1,122 @@
+//! Prompts: create, list (cursor pages by slug), get with head and deployments.
+
+use pvct_core::audit::AuditAction;
+use pvct_core::names::Slug;
+use pvct_core::page::{finish_page, PageRequest};
+use pvct_core::request::CreatePrompt;
+use pvct_core::{Error, ErrorKind};
+use serde_json::{json as j, Value};
+use worker::Request;
+
+use super::find_prompt;
+use super::versions::version_json;
+use crate::http::{body, json, ApiResult, OrInternal, Query};
+use crate::ids::{new_id, now};
+use crate::store::{AuditEntry, PromptRow};
+use crate::Ctx;
+
+pub fn prompt_json(p: &PromptRow) -> Value {
+    j!({
+        "id": p.id, "slug": p.slug, "name": p.name, "description": p.description, "kind": p.kind,
+        "created_by": p.created_by, "created_at": p.created_at,
+    })
+}
+
+pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
+    let input = CreatePrompt::parse(&body(req).await?)?;
+    let ws = &ctx.who.workspace_id;
+    let exists = || {
+        Error::new(
+            ErrorKind::AlreadyExists,
+            format!("a prompt '{}' already exists", input.slug),
+        )
+        .with_details(j!({ "field": "slug" }))
+    };
+    if ctx
+        .store
+        .prompt(ws, input.slug.as_str())
+        .await
+        .or_internal("find prompt")?
+        .is_some()
+    {
+        return Err(exists());
+    }
+    let at = now();
+    let row = PromptRow {
+        id: new_id(),
+        slug: input.slug.to_string(),
+        name: input.name,
+        description: input.description,
+        kind: input.kind.as_str().to_owned(),
+        created_by: Some(ctx.who.actor.clone()),
+        created_at: at.clone(),
+    };
+    let audit_id = new_id();
+    let result = ctx
+        .store
+        .create_prompt(
+            &row,
+            ws,
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: ws,
+                actor: &ctx.who.actor,
+                action: AuditAction::PromptCreate,
+                prompt_slug: Some(&row.slug),
+                target: &row.slug,
+                details: j!({ "kind": row.kind, "name": row.name }),
+                at: &at,
+            },
+        )
+        .await;
+    if result.is_err()
+        && ctx
+            .store
+            .prompt(ws, &row.slug)
+            .await
+            .or_internal("find prompt")?
+            .is_some()
+    {
+        return Err(exists());
+    }
+    result.or_internal("create prompt")?;
+    json(201, &prompt_json(&row))
+}
+
+pub async fn list(ctx: &Ctx) -> ApiResult {
+    let q = Query::of(&ctx.url);
+    let page = PageRequest::parse(q.get("limit"), q.get("cursor"))?;
+    let rows = ctx
+        .store
+        .list_prompts(&ctx.who.workspace_id, &page)
+        .await
+        .or_internal("list prompts")?;
+    let (rows, next) = finish_page(rows, &page, |p| p.slug.clone());
+    let items: Vec<Value> = rows.iter().map(prompt_json).collect();
+    json(200, &j!({ "items": items, "next_cursor": next }))
+}
+
+pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
+    let prompt = find_prompt(ctx, slug).await?;
+    let head = ctx.store.head(&prompt.id).await.or_internal("head")?;
+    let live = ctx
+        .store
+        .live_of_prompt(&prompt.id)
+        .await
+        .or_internal("live")?;
+    let mut deployed = serde_json::Map::new();
+    for row in &live {
+        deployed.insert(
+            row.environment.clone(),
+            j!({ "version": row.version, "version_id": row.version_id, "deployment_id": row.deployment_id,
+                 "deployed_at": row.deployed_at }),
+        );
+    }
+    let mut body = prompt_json(&prompt);
+    body["head"] = match &head {
+        Some(v) => version_json(v, &prompt)?,
+        None => Value::Null,
+    };
+    body["deployments"] = Value::Object(deployed);
+    json(200, &body)
+}

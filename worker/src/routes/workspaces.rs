@@ -1,0 +1,109 @@
+//! `POST /v1/workspaces`: the bootstrap key creates a workspace and gets its
+//! first admin key back.
+
+use pvct_core::apikey::ApiKey;
+use pvct_core::audit::AuditAction;
+use pvct_core::environment::DEFAULT_ENVIRONMENTS;
+use pvct_core::names::bounded_text;
+use pvct_core::request::{parse_json, CreateWorkspace};
+use pvct_core::role::Role;
+use pvct_core::{Error, ErrorKind};
+use worker::Request;
+
+use crate::http::{body, json, ApiResult, OrInternal};
+use crate::ids::{new_api_key, new_id, now};
+use crate::kv::EdgeKv;
+use crate::store::{AuditEntry, NewKey, Store, WorkspaceRow};
+
+pub async fn create(
+    store: &Store,
+    _kv: &EdgeKv,
+    req: &mut Request,
+    bootstrap: &ApiKey,
+) -> ApiResult {
+    let input: CreateWorkspace = parse_json(&body(req).await?)?;
+    let display_name = bounded_text(
+        "display_name",
+        input.display_name.as_deref().unwrap_or(""),
+        200,
+        false,
+    )?;
+    if store
+        .workspace_by_name(input.name.as_str())
+        .await
+        .or_internal("find workspace")?
+        .is_some()
+    {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("workspace '{}' already exists", input.name),
+        )
+        .with_details(serde_json::json!({ "field": "name" })));
+    }
+    let at = now();
+    let ws = WorkspaceRow {
+        id: new_id(),
+        name: input.name.to_string(),
+        display_name,
+        created_at: at.clone(),
+    };
+    let environments: Vec<(String, String)> = DEFAULT_ENVIRONMENTS
+        .iter()
+        .map(|name| (new_id(), (*name).to_owned()))
+        .collect();
+    let key = new_api_key();
+    let key_id = new_id();
+    let actor = format!("bootstrap ({})", bootstrap.display_prefix());
+    let audit_id = new_id();
+    let result = store
+        .create_workspace(
+            &ws,
+            &environments,
+            &NewKey {
+                id: &key_id,
+                workspace_id: &ws.id,
+                name: "admin",
+                role: Role::Admin.as_str(),
+                key_hash: &key.hash(),
+                key_prefix: key.display_prefix(),
+                created_by: Some(&actor),
+                at: &at,
+            },
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: &ws.id,
+                actor: &actor,
+                action: AuditAction::WorkspaceCreate,
+                prompt_slug: None,
+                target: &ws.name,
+                details: serde_json::json!({ "environments": DEFAULT_ENVIRONMENTS }),
+                at: &at,
+            },
+        )
+        .await;
+    if result.is_err()
+        && store
+            .workspace_by_name(&ws.name)
+            .await
+            .or_internal("find workspace")?
+            .is_some()
+    {
+        // A concurrent request created it first.
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!("workspace '{}' already exists", ws.name),
+        ));
+    }
+    result.or_internal("create workspace")?;
+    json(
+        201,
+        &serde_json::json!({
+            "workspace": ws,
+            "environments": DEFAULT_ENVIRONMENTS,
+            "api_key": {
+                "id": key_id, "name": "admin", "role": "admin", "key": key.as_str(),
+                "key_prefix": key.display_prefix(), "created_at": at,
+            },
+        }),
+    )
+}

@@ -1,0 +1,706 @@
+//! Every SQL statement of the worker. D1 is the source of truth; each state
+//! change is one `batch` (one transaction) that includes its audit row, so a
+//! change and its audit entry land together or not at all.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, Result};
+
+use pvct_core::audit::AuditAction;
+use pvct_core::deployment::{DeploymentAction, DeploymentStep};
+use pvct_core::page::PageRequest;
+
+/// Something SQL can bind.
+pub enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    Null,
+}
+
+impl From<&Arg<'_>> for JsValue {
+    fn from(arg: &Arg<'_>) -> JsValue {
+        match arg {
+            Arg::Text(s) => JsValue::from_str(s),
+            Arg::Int(n) => JsValue::from_f64(*n as f64),
+            Arg::Null => JsValue::NULL,
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(s: &'a str) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(s: &'a String) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<u32> for Arg<'_> {
+    fn from(n: u32) -> Self {
+        Arg::Int(i64::from(n))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(s: Option<&'a str>) -> Self {
+        s.map_or(Arg::Null, Arg::Text)
+    }
+}
+
+/// Stands for "no upper bound" in keyset pagination; exact as a JS number.
+const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+
+pub struct Store {
+    db: D1Database,
+}
+
+// ---- rows -------------------------------------------------------------------
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyRow {
+    pub id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub role: String,
+    pub key_prefix: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyListRow {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub key_prefix: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkspaceRow {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvironmentRow {
+    pub id: String,
+    pub name: String,
+    pub position: u32,
+    pub policy: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PromptRow {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionRow {
+    pub id: String,
+    pub number: u32,
+    pub parent_number: Option<u32>,
+    pub content: String,
+    pub model_params: String,
+    pub content_hash: String,
+    pub author: String,
+    pub commit_msg: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeploymentRow {
+    pub seq: u32,
+    pub id: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub action: String,
+    pub reason: String,
+    pub actor: String,
+    pub created_at: String,
+}
+
+/// The live deployment of a prompt in an environment, with everything the
+/// resolved document needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LiveRow {
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub content: String,
+    pub model_params: String,
+    pub content_hash: String,
+    pub deployment_id: String,
+    pub deployed_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditRow {
+    pub seq: u32,
+    pub id: String,
+    pub actor: String,
+    pub action: String,
+    pub prompt_slug: Option<String>,
+    pub target: String,
+    pub details: String,
+    pub created_at: String,
+}
+
+/// An audit row to write in the same batch as the change it records.
+pub struct AuditEntry<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub actor: &'a str,
+    pub action: AuditAction,
+    pub prompt_slug: Option<&'a str>,
+    pub target: &'a str,
+    pub details: Value,
+    pub at: &'a str,
+}
+
+pub struct NewVersion<'a> {
+    pub id: &'a str,
+    pub prompt_id: &'a str,
+    pub number: u32,
+    pub parent_id: Option<&'a str>,
+    pub content: &'a str,
+    pub model_params: &'a str,
+    pub content_hash: &'a str,
+    pub author: &'a str,
+    pub message: &'a str,
+    pub at: &'a str,
+}
+
+pub struct NewDeployment<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub prompt_id: &'a str,
+    pub environment_id: &'a str,
+    pub version_id: &'a str,
+    pub action: DeploymentAction,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub at: &'a str,
+}
+
+pub struct NewKey<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub key_hash: &'a str,
+    pub key_prefix: &'a str,
+    pub created_by: Option<&'a str>,
+    pub at: &'a str,
+}
+
+pub struct AuditFilter<'a> {
+    pub prompt: Option<&'a str>,
+    pub actor: Option<&'a str>,
+    pub action: Option<&'a str>,
+}
+
+const VERSION_COLUMNS: &str =
+    "v.id, v.number, p2.number AS parent_number, v.content, v.model_params, \
+     v.content_hash, v.author, v.commit_msg, v.created_at";
+
+const LIVE_SELECT: &str =
+    "SELECT p.slug, p.name, p.kind, e.name AS environment, v.number AS version, \
+     v.id AS version_id, v.content, v.model_params, v.content_hash, d.id AS deployment_id, \
+     d.created_at AS deployed_at \
+     FROM deployments d \
+     JOIN prompts p ON p.id = d.prompt_id \
+     JOIN environments e ON e.id = d.environment_id \
+     JOIN prompt_versions v ON v.id = d.version_id \
+     WHERE d.seq = (SELECT MAX(seq) FROM deployments d2 \
+                    WHERE d2.prompt_id = d.prompt_id AND d2.environment_id = d.environment_id)";
+
+impl Store {
+    pub fn new(db: D1Database) -> Self {
+        Store { db }
+    }
+
+    fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement> {
+        let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
+        self.db.prepare(sql).bind(&values)
+    }
+
+    async fn first<T: for<'de> Deserialize<'de>>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<T>> {
+        self.stmt(sql, args)?.first::<T>(None).await
+    }
+
+    async fn all<T: for<'de> Deserialize<'de>>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<T>> {
+        self.stmt(sql, args)?.all().await?.results::<T>()
+    }
+
+    async fn batch(&self, statements: Vec<D1PreparedStatement>) -> Result<()> {
+        self.db.batch(statements).await.map(|_| ())
+    }
+
+    fn audit_stmt(&self, e: &AuditEntry<'_>) -> Result<D1PreparedStatement> {
+        let details = e.details.to_string();
+        self.stmt(
+            "INSERT INTO audit_log (id, workspace_id, actor, action, prompt_slug, target, details, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                e.id.into(),
+                e.workspace_id.into(),
+                e.actor.into(),
+                e.action.as_str().into(),
+                e.prompt_slug.into(),
+                e.target.into(),
+                (&details).into(),
+                e.at.into(),
+            ],
+        )
+    }
+
+    // ---- keys and workspaces ------------------------------------------------
+
+    pub async fn key_by_hash(&self, hash: &str) -> Result<Option<KeyRow>> {
+        self.first(
+            "SELECT id, workspace_id, name, role, key_prefix, revoked_at FROM api_keys WHERE key_hash = ?",
+            &[hash.into()],
+        )
+        .await
+    }
+
+    fn key_stmt(&self, k: &NewKey<'_>) -> Result<D1PreparedStatement> {
+        self.stmt(
+            "INSERT INTO api_keys (id, workspace_id, name, role, key_hash, key_prefix, created_by, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                k.id.into(),
+                k.workspace_id.into(),
+                k.name.into(),
+                k.role.into(),
+                k.key_hash.into(),
+                k.key_prefix.into(),
+                k.created_by.into(),
+                k.at.into(),
+            ],
+        )
+    }
+
+    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceRow>> {
+        self.first(
+            "SELECT id, name, display_name, created_at FROM workspaces WHERE name = ?",
+            &[name.into()],
+        )
+        .await
+    }
+
+    /// A workspace with its default environments and first admin key.
+    pub async fn create_workspace(
+        &self,
+        ws: &WorkspaceRow,
+        environments: &[(String, String)],
+        key: &NewKey<'_>,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        let mut batch = vec![self.stmt(
+            "INSERT INTO workspaces (id, name, display_name, created_at) VALUES (?, ?, ?, ?)",
+            &[
+                (&ws.id).into(),
+                (&ws.name).into(),
+                (&ws.display_name).into(),
+                (&ws.created_at).into(),
+            ],
+        )?];
+        for (position, (id, name)) in environments.iter().enumerate() {
+            batch.push(self.stmt(
+                "INSERT INTO environments (id, workspace_id, name, position, policy, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, '{}', ?, ?)",
+                &[
+                    id.into(),
+                    (&ws.id).into(),
+                    name.into(),
+                    Arg::Int(position as i64),
+                    (&ws.created_at).into(),
+                    (&ws.created_at).into(),
+                ],
+            )?);
+        }
+        batch.push(self.key_stmt(key)?);
+        batch.push(self.audit_stmt(audit)?);
+        self.batch(batch).await
+    }
+
+    pub async fn create_key(&self, key: &NewKey<'_>, audit: &AuditEntry<'_>) -> Result<()> {
+        self.batch(vec![self.key_stmt(key)?, self.audit_stmt(audit)?])
+            .await
+    }
+
+    pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<KeyListRow>> {
+        self.all(
+            "SELECT id, name, role, key_prefix, created_by, created_at, revoked_at FROM api_keys \
+             WHERE workspace_id = ? ORDER BY created_at, id",
+            &[workspace_id.into()],
+        )
+        .await
+    }
+
+    pub async fn key_hash_in_workspace(
+        &self,
+        workspace_id: &str,
+        id: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            key_hash: String,
+            revoked_at: Option<String>,
+        }
+        let row: Option<Row> = self
+            .first(
+                "SELECT key_hash, revoked_at FROM api_keys WHERE workspace_id = ? AND id = ?",
+                &[workspace_id.into(), id.into()],
+            )
+            .await?;
+        Ok(row.map(|r| (r.key_hash, r.revoked_at)))
+    }
+
+    pub async fn revoke_key(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        at: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        self.batch(vec![
+            self.stmt(
+                "UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
+                &[at.into(), workspace_id.into(), id.into()],
+            )?,
+            self.audit_stmt(audit)?,
+        ])
+        .await
+    }
+
+    // ---- environments ---------------------------------------------------------
+
+    pub async fn environments(&self, workspace_id: &str) -> Result<Vec<EnvironmentRow>> {
+        self.all(
+            "SELECT id, name, position, policy, created_at, updated_at FROM environments \
+             WHERE workspace_id = ? ORDER BY position, name",
+            &[workspace_id.into()],
+        )
+        .await
+    }
+
+    pub async fn environment(
+        &self,
+        workspace_id: &str,
+        name: &str,
+    ) -> Result<Option<EnvironmentRow>> {
+        self.first(
+            "SELECT id, name, position, policy, created_at, updated_at FROM environments \
+             WHERE workspace_id = ? AND name = ?",
+            &[workspace_id.into(), name.into()],
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_environment(
+        &self,
+        workspace_id: &str,
+        id: &str,
+        name: &str,
+        position: Option<u32>,
+        policy: &str,
+        at: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        let position = position.map_or(Arg::Null, |p| Arg::Int(i64::from(p)));
+        let upsert = self.stmt(
+            "INSERT INTO environments (id, workspace_id, name, position, policy, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, COALESCE(?4, (SELECT COALESCE(MAX(position), -1) + 1 FROM environments \
+             WHERE workspace_id = ?2)), ?5, ?6, ?6) \
+             ON CONFLICT (workspace_id, name) DO UPDATE SET \
+             position = COALESCE(?4, environments.position), policy = excluded.policy, updated_at = excluded.updated_at",
+            &[id.into(), workspace_id.into(), name.into(), position, policy.into(), at.into()],
+        )?;
+        self.batch(vec![upsert, self.audit_stmt(audit)?]).await
+    }
+
+    // ---- prompts and versions -------------------------------------------------
+
+    pub async fn prompt(&self, workspace_id: &str, slug: &str) -> Result<Option<PromptRow>> {
+        self.first(
+            "SELECT id, slug, name, description, kind, created_by, created_at FROM prompts \
+             WHERE workspace_id = ? AND slug = ?",
+            &[workspace_id.into(), slug.into()],
+        )
+        .await
+    }
+
+    pub async fn list_prompts(
+        &self,
+        workspace_id: &str,
+        page: &PageRequest,
+    ) -> Result<Vec<PromptRow>> {
+        self.all(
+            "SELECT id, slug, name, description, kind, created_by, created_at FROM prompts \
+             WHERE workspace_id = ? AND slug > ? ORDER BY slug LIMIT ?",
+            &[
+                workspace_id.into(),
+                page.after.as_deref().unwrap_or("").into(),
+                page.fetch_size().into(),
+            ],
+        )
+        .await
+    }
+
+    pub async fn create_prompt(
+        &self,
+        p: &PromptRow,
+        workspace_id: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        self.batch(vec![
+            self.stmt(
+                "INSERT INTO prompts (id, workspace_id, slug, name, description, kind, created_by, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    (&p.id).into(),
+                    workspace_id.into(),
+                    (&p.slug).into(),
+                    (&p.name).into(),
+                    (&p.description).into(),
+                    (&p.kind).into(),
+                    p.created_by.as_deref().into(),
+                    (&p.created_at).into(),
+                ],
+            )?,
+            self.audit_stmt(audit)?,
+        ])
+        .await
+    }
+
+    pub async fn head(&self, prompt_id: &str) -> Result<Option<VersionRow>> {
+        self.first(
+            &format!(
+                "SELECT {VERSION_COLUMNS} FROM prompt_versions v LEFT JOIN prompt_versions p2 ON p2.id = v.parent_id \
+                 WHERE v.prompt_id = ? ORDER BY v.number DESC LIMIT 1"
+            ),
+            &[prompt_id.into()],
+        )
+        .await
+    }
+
+    pub async fn version(&self, prompt_id: &str, number: u32) -> Result<Option<VersionRow>> {
+        self.first(
+            &format!(
+                "SELECT {VERSION_COLUMNS} FROM prompt_versions v LEFT JOIN prompt_versions p2 ON p2.id = v.parent_id \
+                 WHERE v.prompt_id = ? AND v.number = ?"
+            ),
+            &[prompt_id.into(), number.into()],
+        )
+        .await
+    }
+
+    pub async fn list_versions(
+        &self,
+        prompt_id: &str,
+        before: Option<u32>,
+        limit: u32,
+    ) -> Result<Vec<VersionRow>> {
+        self.all(
+            &format!(
+                "SELECT {VERSION_COLUMNS} FROM prompt_versions v LEFT JOIN prompt_versions p2 ON p2.id = v.parent_id \
+                 WHERE v.prompt_id = ? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
+            ),
+            &[prompt_id.into(), Arg::Int(before.map_or(MAX_SAFE_INTEGER, i64::from)), limit.into()],
+        )
+        .await
+    }
+
+    /// Inserts a version; fails (and writes nothing) if its number is taken,
+    /// which is how a concurrent commit on the same head loses.
+    pub async fn insert_version(&self, v: &NewVersion<'_>, audit: &AuditEntry<'_>) -> Result<()> {
+        self.batch(vec![
+            self.stmt(
+                "INSERT INTO prompt_versions (id, prompt_id, number, parent_id, content, model_params, content_hash, \
+                 author, commit_msg, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    v.id.into(),
+                    v.prompt_id.into(),
+                    v.number.into(),
+                    v.parent_id.into(),
+                    v.content.into(),
+                    v.model_params.into(),
+                    v.content_hash.into(),
+                    v.author.into(),
+                    v.message.into(),
+                    v.at.into(),
+                ],
+            )?,
+            self.audit_stmt(audit)?,
+        ])
+        .await
+    }
+
+    // ---- deployments ------------------------------------------------------------
+
+    /// The deployment steps of one prompt in one environment, oldest first.
+    pub async fn deployment_steps(
+        &self,
+        prompt_id: &str,
+        environment_id: &str,
+    ) -> Result<Vec<DeploymentStep>> {
+        #[derive(Deserialize)]
+        struct Row {
+            action: String,
+            version: u32,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT d.action, v.number AS version FROM deployments d JOIN prompt_versions v ON v.id = d.version_id \
+                 WHERE d.prompt_id = ? AND d.environment_id = ? ORDER BY d.seq",
+                &[prompt_id.into(), environment_id.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                DeploymentAction::parse(&r.action).map(|action| DeploymentStep {
+                    action,
+                    version: r.version,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn insert_deployment(
+        &self,
+        d: &NewDeployment<'_>,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        self.batch(vec![
+            self.stmt(
+                "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, \
+                 actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    d.id.into(),
+                    d.workspace_id.into(),
+                    d.prompt_id.into(),
+                    d.environment_id.into(),
+                    d.version_id.into(),
+                    d.action.as_str().into(),
+                    d.reason.into(),
+                    d.actor.into(),
+                    d.at.into(),
+                ],
+            )?,
+            self.audit_stmt(audit)?,
+        ])
+        .await
+    }
+
+    pub async fn list_deployments(
+        &self,
+        prompt_id: &str,
+        environment: Option<&str>,
+        before_seq: Option<u32>,
+        limit: u32,
+    ) -> Result<Vec<DeploymentRow>> {
+        self.all(
+            "SELECT d.seq, d.id, e.name AS environment, v.number AS version, v.id AS version_id, d.action, d.reason, \
+             d.actor, d.created_at FROM deployments d JOIN environments e ON e.id = d.environment_id \
+             JOIN prompt_versions v ON v.id = d.version_id \
+             WHERE d.prompt_id = ? AND (?2 IS NULL OR e.name = ?2) AND d.seq < ?3 ORDER BY d.seq DESC LIMIT ?4",
+            &[
+                prompt_id.into(),
+                environment.into(),
+                Arg::Int(before_seq.map_or(MAX_SAFE_INTEGER, i64::from)),
+                limit.into(),
+            ],
+        )
+        .await
+    }
+
+    /// What is live of one prompt, in every environment.
+    pub async fn live_of_prompt(&self, prompt_id: &str) -> Result<Vec<LiveRow>> {
+        self.all(
+            &format!("{LIVE_SELECT} AND d.prompt_id = ? ORDER BY e.position"),
+            &[prompt_id.into()],
+        )
+        .await
+    }
+
+    /// What is live of one prompt in one environment.
+    pub async fn live(
+        &self,
+        workspace_id: &str,
+        slug: &str,
+        environment: &str,
+    ) -> Result<Option<LiveRow>> {
+        self.first(
+            &format!("{LIVE_SELECT} AND p.workspace_id = ? AND p.slug = ? AND e.name = ?"),
+            &[workspace_id.into(), slug.into(), environment.into()],
+        )
+        .await
+    }
+
+    /// Every prompt live in one environment.
+    pub async fn live_in_environment(&self, environment_id: &str) -> Result<Vec<LiveRow>> {
+        self.all(
+            &format!("{LIVE_SELECT} AND d.environment_id = ? ORDER BY p.slug"),
+            &[environment_id.into()],
+        )
+        .await
+    }
+
+    // ---- audit --------------------------------------------------------------------
+
+    pub async fn list_audit(
+        &self,
+        workspace_id: &str,
+        filter: &AuditFilter<'_>,
+        before_seq: Option<u32>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>> {
+        self.all(
+            "SELECT seq, id, actor, action, prompt_slug, target, details, created_at FROM audit_log \
+             WHERE workspace_id = ?1 AND (?2 IS NULL OR prompt_slug = ?2) AND (?3 IS NULL OR actor = ?3) \
+             AND (?4 IS NULL OR action = ?4) AND seq < ?5 ORDER BY seq DESC LIMIT ?6",
+            &[
+                workspace_id.into(),
+                filter.prompt.into(),
+                filter.actor.into(),
+                filter.action.into(),
+                Arg::Int(before_seq.map_or(MAX_SAFE_INTEGER, i64::from)),
+                limit.into(),
+            ],
+        )
+        .await
+    }
+}
