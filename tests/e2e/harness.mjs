@@ -1,0 +1,124 @@
+// Starts the real worker (worker/build, built by `make build`) in workerd via
+// Miniflare with local D1, KV and Queue on fresh state, and gives tests an
+// HTTP client plus direct handles on the bindings (to prove what is stored).
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+// The binding ids in wrangler.toml, so wrangler's local D1 and Miniflare agree.
+const wrangler = readFileSync(path.join(root, "wrangler.toml"), "utf8");
+const D1_ID = wrangler.match(/database_id = "([^"]+)"/)[1];
+const KV_ID = wrangler.match(/\[\[kv_namespaces\]\][^[]*id = "([^"]+)"/)[1];
+const COMPAT = wrangler.match(/compatibility_date = "([^"]+)"/)[1];
+
+export function newKey() {
+  return `pvct_${randomBytes(24).toString("hex")}`;
+}
+
+export async function startWorker() {
+  const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
+  const adminKey = newKey();
+  // The same script `make dev` uses: schema.sql, then the demo seed.
+  execFileSync(path.join(root, "scripts/local-db.sh"), [adminKey, dir], { cwd: root, stdio: "pipe" });
+  const mf = new Miniflare({
+    rootPath: root,
+    scriptPath: "worker/build/index.js",
+    modules: true,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    compatibilityDate: COMPAT,
+    d1Databases: { DB: D1_ID },
+    kvNamespaces: { KV: KV_ID },
+    queueProducers: { QUEUE: "pvct-events" },
+    queueConsumers: { "pvct-events": { maxBatchTimeout: 1 } },
+    d1Persist: path.join(dir, "v3", "d1"),
+    kvPersist: path.join(dir, "v3", "kv"),
+    bindings: { PVCT_ADMIN_KEY: adminKey },
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const db = await mf.getD1Database("DB");
+  const kv = await mf.getKVNamespace("KV");
+  return {
+    url,
+    adminKey,
+    db,
+    kv,
+    client: (key) => client(url, key),
+    async stop() {
+      await mf.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A tiny JSON client: every call resolves to { status, body, headers }. */
+export function client(url, key) {
+  async function call(method, pathname, body, headers = {}) {
+    const init = { method, headers: { ...headers } };
+    if (key) init.headers.authorization = `Bearer ${key}`;
+    if (body !== undefined) {
+      init.headers["content-type"] ??= "application/json";
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+    }
+    const res = await fetch(url + pathname, init);
+    const text = await res.text();
+    let parsed = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+  return {
+    get: (p, headers) => call("GET", p, undefined, headers),
+    post: (p, body, headers) => call("POST", p, body, headers),
+    put: (p, body, headers) => call("PUT", p, body, headers),
+    del: (p, headers) => call("DELETE", p, undefined, headers),
+    call,
+  };
+}
+
+let counter = 0;
+/** A fresh workspace with an admin client, so tests never share state. */
+export async function newWorkspace(w, name = `ws-${process.pid}-${++counter}`) {
+  const res = await w.client(w.adminKey).post("/v1/workspaces", { name });
+  if (res.status !== 201) throw new Error(`workspace: ${res.status} ${JSON.stringify(res.body)}`);
+  return { name, id: res.body.workspace.id, key: res.body.api_key.key, api: w.client(res.body.api_key.key) };
+}
+
+/** Creates a prompt and commits `versions` in order; returns the slug. */
+export async function promptWithVersions(api, slug, texts, kind = "text") {
+  const created = await api.post("/v1/prompts", { slug, name: slug, kind });
+  if (created.status !== 201) throw new Error(`create: ${created.status} ${JSON.stringify(created.body)}`);
+  let parent = null;
+  for (const text of texts) {
+    const content = kind === "chat" ? { messages: [{ role: "system", content: text }] } : { text };
+    const res = await api.post(`/v1/prompts/${slug}/versions`, { content, parent_version: parent, message: text });
+    if (res.status !== 201) throw new Error(`commit: ${res.status} ${JSON.stringify(res.body)}`);
+    parent = res.body.version.number;
+  }
+  return slug;
+}
+
+export async function rowCount(db, table) {
+  return (await db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first()).n;
+}
+
+export const TABLES = ["workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log"];
+
+export async function counts(db) {
+  const out = {};
+  for (const t of TABLES) out[t] = await rowCount(db, t);
+  return out;
+}
