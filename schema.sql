@@ -108,3 +108,25 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+-- A/B splits. At most one running experiment per prompt and environment;
+-- ended experiments stay readable as history.
+CREATE TABLE IF NOT EXISTS experiments (
+  id             TEXT PRIMARY KEY,
+  workspace_id   TEXT NOT NULL REFERENCES workspaces(id),
+  prompt_id      TEXT NOT NULL REFERENCES prompts(id),
+  environment_id TEXT NOT NULL REFERENCES environments(id),
+  name           TEXT NOT NULL DEFAULT '',
+  salt           TEXT NOT NULL,
+  -- [{"version": N, "weight": percent}, ...] in routing order
+  variants       TEXT NOT NULL CHECK (json_valid(variants)),
+  status         TEXT NOT NULL CHECK (status IN ('running', 'ended')),
+  started_by     TEXT NOT NULL,
+  started_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL,
+  ended_by       TEXT,
+  ended_at       TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS experiments_one_running
+  ON experiments (prompt_id, environment_id) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS experiments_prompt ON experiments (prompt_id, started_at);

@@ -12,10 +12,13 @@ pub enum AuditAction {
     DeploymentPromote,
     DeploymentRollback,
     EnvironmentPut,
+    ExperimentStart,
+    ExperimentUpdate,
+    ExperimentEnd,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 8] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -24,6 +27,9 @@ impl AuditAction {
         AuditAction::DeploymentPromote,
         AuditAction::DeploymentRollback,
         AuditAction::EnvironmentPut,
+        AuditAction::ExperimentStart,
+        AuditAction::ExperimentUpdate,
+        AuditAction::ExperimentEnd,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -36,6 +42,9 @@ impl AuditAction {
             AuditAction::DeploymentPromote => "deployment.promote",
             AuditAction::DeploymentRollback => "deployment.rollback",
             AuditAction::EnvironmentPut => "environment.put",
+            AuditAction::ExperimentStart => "experiment.start",
+            AuditAction::ExperimentUpdate => "experiment.update",
+            AuditAction::ExperimentEnd => "experiment.end",
         }
     }
 

@@ -24,6 +24,7 @@ pub mod request;
 pub mod resolved;
 pub mod role;
 pub mod route;
+pub mod routing;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

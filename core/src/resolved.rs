@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::canonical;
+use crate::routing;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedPrompt {
@@ -25,9 +26,104 @@ pub struct ResolvedPrompt {
     pub content_hash: String,
     pub deployment_id: String,
     pub deployed_at: String,
+    /// The A/B split running in this environment, with every variant's
+    /// content, so routing needs no further read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<ExperimentDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentDoc {
+    pub id: String,
+    pub name: String,
+    pub salt: String,
+    pub variants: Vec<VariantDoc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantDoc {
+    pub version: u32,
+    pub version_id: String,
+    /// Percent, up to two decimals.
+    pub weight: f64,
+    pub content: Value,
+    pub model_params: Value,
+    pub content_hash: String,
+}
+
+/// How a resolution chose its version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentKind {
+    /// No experiment: the deployed version.
+    Deployed,
+    /// Bucketed by the user key: the same user always gets the same variant.
+    Hashed,
+    /// No user key: a random variant.
+    Random,
+}
+
+/// What one caller gets: the version for them, and how it was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub content: Value,
+    pub model_params: Value,
+    pub content_hash: String,
+    pub deployment_id: String,
+    pub deployed_at: String,
+    pub experiment_id: Option<String>,
+    pub variant: Option<usize>,
+    pub assignment: AssignmentKind,
 }
 
 impl ResolvedPrompt {
+    /// Routes one caller: with an experiment, `user_key` picks the variant
+    /// deterministically (GrowthBook v2 bucketing with the experiment's
+    /// salt); without a key, `random` (32 random bits) does. A bucket that
+    /// falls in no range (weights of 0) keeps the deployed version.
+    pub fn resolve_for(&self, user_key: Option<&str>, random: impl FnOnce() -> u32) -> Resolution {
+        let mut out = Resolution {
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            environment: self.environment.clone(),
+            version: self.version,
+            version_id: self.version_id.clone(),
+            content: self.content.clone(),
+            model_params: self.model_params.clone(),
+            content_hash: self.content_hash.clone(),
+            deployment_id: self.deployment_id.clone(),
+            deployed_at: self.deployed_at.clone(),
+            experiment_id: None,
+            variant: None,
+            assignment: AssignmentKind::Deployed,
+        };
+        let Some(exp) = &self.experiment else { return out };
+        let (n, kind) = match user_key.filter(|k| !k.is_empty()) {
+            Some(key) => (routing::bucket(&exp.salt, key), AssignmentKind::Hashed),
+            None => (routing::random_bucket(random()), AssignmentKind::Random),
+        };
+        let weights: Vec<f64> = exp.variants.iter().map(|v| v.weight).collect();
+        out.experiment_id = Some(exp.id.clone());
+        out.assignment = kind;
+        if let Some(i) = routing::choose_variant(n, &routing::bucket_ranges(&weights)) {
+            let v = &exp.variants[i];
+            out.variant = Some(i);
+            out.version = v.version;
+            out.version_id = v.version_id.clone();
+            out.content = v.content.clone();
+            out.model_params = v.model_params.clone();
+            out.content_hash = v.content_hash.clone();
+        }
+        out
+    }
+
     /// A strong ETag: the quoted hash of the document.
     pub fn etag(&self) -> String {
         etag_of(&serde_json::to_value(self).expect("resolved prompt serializes"))
@@ -49,6 +145,21 @@ impl Bundle {
 
 fn etag_of(value: &Value) -> String {
     format!("\"{}\"", &canonical::hash_value(value)[..32])
+}
+
+impl Resolution {
+    /// The ETag of this answer: the document's tag, narrowed by the variant
+    /// so two users in different variants never share a cached response.
+    pub fn etag(&self, document_etag: &str) -> String {
+        match self.variant {
+            None if self.assignment == AssignmentKind::Deployed => document_etag.to_owned(),
+            variant => {
+                let inner = document_etag.trim_matches('"');
+                let v = variant.map_or("none".to_owned(), |v| v.to_string());
+                format!("\"{inner}-v{v}\"")
+            }
+        }
+    }
 }
 
 /// Whether an `If-None-Match` header value matches `etag` (a list of tags,
@@ -78,7 +189,61 @@ mod tests {
             content_hash: "h".into(),
             deployment_id: "d".into(),
             deployed_at: "2026-01-01T00:00:00.000Z".into(),
+            experiment: None,
         }
+    }
+
+    fn variant(version: u32, weight: f64) -> VariantDoc {
+        VariantDoc {
+            version,
+            version_id: format!("id{version}"),
+            weight,
+            content: json!({ "text": format!("v{version}") }),
+            model_params: json!({}),
+            content_hash: format!("h{version}"),
+        }
+    }
+
+    fn with_experiment(weights: &[(u32, f64)]) -> ResolvedPrompt {
+        let mut d = doc(1);
+        d.experiment = Some(ExperimentDoc {
+            id: "exp".into(),
+            name: "test".into(),
+            salt: "salt".into(),
+            variants: weights.iter().map(|(v, w)| variant(*v, *w)).collect(),
+        });
+        d
+    }
+
+    #[test]
+    fn without_experiment_the_deployed_version_is_served() {
+        let r = doc(3).resolve_for(Some("u"), || unreachable!());
+        assert_eq!(r.version, 3);
+        assert_eq!(r.assignment, AssignmentKind::Deployed);
+        assert_eq!(r.experiment_id, None);
+    }
+
+    #[test]
+    fn a_user_key_always_gets_the_same_variant() {
+        let d = with_experiment(&[(2, 50.0), (3, 50.0)]);
+        let first = d.resolve_for(Some("user-7"), || unreachable!());
+        assert_eq!(first.assignment, AssignmentKind::Hashed);
+        assert_eq!(first.experiment_id.as_deref(), Some("exp"));
+        for _ in 0..1000 {
+            assert_eq!(d.resolve_for(Some("user-7"), || unreachable!()).version, first.version);
+        }
+        let n = routing::bucket("salt", "user-7");
+        assert_eq!(first.variant, Some(usize::from(n >= 0.5)));
+        assert_eq!(first.content["text"], format!("v{}", first.version));
+    }
+
+    #[test]
+    fn no_user_key_is_random_and_says_so() {
+        let d = with_experiment(&[(2, 50.0), (3, 50.0)]);
+        let low = d.resolve_for(None, || 10);
+        let high = d.resolve_for(Some(""), || 9_999);
+        assert_eq!(low.assignment, AssignmentKind::Random);
+        assert_eq!((low.version, high.version), (2, 3));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum Route {
     Promote(Slug),
     Rollback(Slug),
     ListDeployments(Slug),
+    ListExperiments(Slug),
+    PutExperiment(Slug, EnvironmentName),
+    EndExperiment(Slug, EnvironmentName),
     Resolve(Slug),
     Bundle,
     ListEnvironments,
@@ -53,13 +56,18 @@ impl Route {
             | Route::GetVersion(..)
             | Route::Diff(_)
             | Route::ListDeployments(_)
+            | Route::ListExperiments(_)
             | Route::Resolve(_)
             | Route::Bundle
             | Route::ListEnvironments => Access::Workspace(Read),
+            // Experiments need Approve instead in environments whose policy
+            // requires approval; the handler raises the bar from the policy.
             Route::CreatePrompt
             | Route::CreateVersion(_)
             | Route::Promote(_)
-            | Route::Rollback(_) => Access::Workspace(Write),
+            | Route::Rollback(_)
+            | Route::PutExperiment(..)
+            | Route::EndExperiment(..) => Access::Workspace(Write),
             Route::PutEnvironment(_)
             | Route::ListKeys
             | Route::CreateKey
@@ -78,6 +86,7 @@ impl Route {
                 | Route::Promote(_)
                 | Route::Rollback(_)
                 | Route::PutEnvironment(_)
+                | Route::PutExperiment(..)
                 | Route::CreateKey
         )
     }
@@ -148,6 +157,17 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
                 Ok(Route::ListDeployments(prompt_slug(slug)?))
             })?,
         ),
+        ["v1", "prompts", slug, "experiments"] => {
+            (&["GET"], gate(method, "GET", || Ok(Route::ListExperiments(prompt_slug(slug)?)))?)
+        }
+        ["v1", "prompts", slug, "experiments", env] => (
+            &["PUT", "DELETE"],
+            match method {
+                "PUT" => Some(Route::PutExperiment(prompt_slug(slug)?, environment_segment(env)?)),
+                "DELETE" => Some(Route::EndExperiment(prompt_slug(slug)?, environment_segment(env)?)),
+                _ => None,
+            },
+        ),
         ["v1", "resolve", slug] => (
             &["GET"],
             gate(method, "GET", || Ok(Route::Resolve(prompt_slug(slug)?)))?,
@@ -195,6 +215,10 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         )
         .with_details(serde_json::json!({ "allowed": allowed }))
     })
+}
+
+fn environment_segment(segment: &str) -> Result<EnvironmentName> {
+    EnvironmentName::parse(segment).map_err(|_| Error::not_found("environment"))
 }
 
 fn gate(method: &str, wanted: &str, make: impl FnOnce() -> Result<Route>) -> Result<Option<Route>> {

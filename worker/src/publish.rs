@@ -1,15 +1,18 @@
-//! Publishing to the edge: after a promotion or rollback, the resolved
-//! document of the prompt and the bundle of its environment are rebuilt
-//! from D1 and written to KV. A KV miss on the hot path rebuilds the same
-//! way, so D1 stays the single source of truth.
+//! Publishing to the edge: after a promotion, rollback or experiment change,
+//! the resolved document of the prompt and the bundle of its environment are
+//! rebuilt from D1 and written to KV. A KV miss on the hot path rebuilds the
+//! same way, so D1 stays the single source of truth.
 
-use pvct_core::resolved::{Bundle, ResolvedPrompt};
+use std::collections::BTreeMap;
+
+use pvct_core::resolved::{Bundle, ExperimentDoc, ResolvedPrompt, VariantDoc};
+use pvct_core::routing::VariantSpec;
 use pvct_core::Error;
 
 use crate::http::OrInternal;
 use crate::kv::{Cached, EdgeKv};
 use crate::routes::parse_stored;
-use crate::store::{LiveRow, Store};
+use crate::store::{ExperimentRow, LiveRow, Store, VariantVersionRow};
 
 fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
     Ok(ResolvedPrompt {
@@ -24,7 +27,59 @@ fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
         content_hash: row.content_hash.clone(),
         deployment_id: row.deployment_id.clone(),
         deployed_at: row.deployed_at.clone(),
+        experiment: None,
     })
+}
+
+/// Attaches each running experiment, with its variants' content, to the
+/// document of its prompt.
+fn attach_experiments(
+    docs: &mut BTreeMap<String, ResolvedPrompt>,
+    experiments: Vec<ExperimentRow>,
+    versions: &[VariantVersionRow],
+) -> Result<(), Error> {
+    for x in experiments {
+        let Some(doc) = docs.get_mut(&x.prompt_slug) else { continue };
+        let specs: Vec<VariantSpec> = serde_json::from_str(&x.variants).or_internal("stored variants")?;
+        let variants = specs
+            .iter()
+            .map(|spec| {
+                let v = versions
+                    .iter()
+                    .find(|v| v.experiment_id == x.id && v.number == spec.version)
+                    .ok_or_else(|| crate::http::internal("variant version", "missing"))?;
+                Ok(VariantDoc {
+                    version: v.number,
+                    version_id: v.version_id.clone(),
+                    weight: spec.weight,
+                    content: parse_stored(&v.content)?,
+                    model_params: parse_stored(&v.model_params)?,
+                    content_hash: v.content_hash.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        doc.experiment = Some(ExperimentDoc { id: x.id, name: x.name, salt: x.salt, variants });
+    }
+    Ok(())
+}
+
+/// The resolved documents of one environment (all prompts, or one).
+async fn documents(
+    store: &Store,
+    rows: Vec<LiveRow>,
+    environment_id: &str,
+    slug: Option<&str>,
+) -> Result<BTreeMap<String, ResolvedPrompt>, Error> {
+    let mut docs = rows
+        .iter()
+        .map(|row| resolved_from(row).map(|doc| (doc.slug.clone(), doc)))
+        .collect::<Result<BTreeMap<_, _>, Error>>()?;
+    let experiments = store.running_experiments(environment_id, slug).await.or_internal("experiments")?;
+    if !experiments.is_empty() {
+        let versions = store.variant_versions(environment_id, slug).await.or_internal("variant versions")?;
+        attach_experiments(&mut docs, experiments, &versions)?;
+    }
+    Ok(docs)
 }
 
 /// Rebuilds one prompt's resolved document in one environment; `None` when
@@ -36,21 +91,15 @@ pub async fn rebuild_resolved(
     environment: &str,
     slug: &str,
 ) -> Result<Option<Cached>, Error> {
-    let Some(row) = store
-        .live(workspace_id, slug, environment)
-        .await
-        .or_internal("live row")?
-    else {
+    let Some(row) = store.live(workspace_id, slug, environment).await.or_internal("live row")? else {
         return Ok(None);
     };
-    let doc = resolved_from(&row)?;
-    let cached = Cached {
-        body: serde_json::to_string(&doc).or_internal("resolved json")?,
-        etag: doc.etag(),
+    let environment_id = row.environment_id.clone();
+    let Some(doc) = documents(store, vec![row], &environment_id, Some(slug)).await?.remove(slug) else {
+        return Ok(None);
     };
-    kv.put_resolved(workspace_id, environment, slug, &cached)
-        .await
-        .or_internal("kv put resolved")?;
+    let cached = Cached { body: serde_json::to_string(&doc).or_internal("resolved json")?, etag: doc.etag() };
+    kv.put_resolved(workspace_id, environment, slug, &cached).await.or_internal("kv put resolved")?;
     Ok(Some(cached))
 }
 
@@ -62,29 +111,15 @@ pub async fn rebuild_bundle(
     environment_id: &str,
     environment: &str,
 ) -> Result<Cached, Error> {
-    let rows = store
-        .live_in_environment(environment_id)
-        .await
-        .or_internal("live rows")?;
-    let prompts = rows
-        .iter()
-        .map(|row| resolved_from(row).map(|doc| (doc.slug.clone(), doc)))
-        .collect::<Result<_, _>>()?;
-    let bundle = Bundle {
-        environment: environment.to_owned(),
-        prompts,
-    };
-    let cached = Cached {
-        body: serde_json::to_string(&bundle).or_internal("bundle json")?,
-        etag: bundle.etag(),
-    };
-    kv.put_bundle(workspace_id, environment, &cached)
-        .await
-        .or_internal("kv put bundle")?;
+    let rows = store.live_in_environment(environment_id).await.or_internal("live rows")?;
+    let prompts = documents(store, rows, environment_id, None).await?;
+    let bundle = Bundle { environment: environment.to_owned(), prompts };
+    let cached = Cached { body: serde_json::to_string(&bundle).or_internal("bundle json")?, etag: bundle.etag() };
+    kv.put_bundle(workspace_id, environment, &cached).await.or_internal("kv put bundle")?;
     Ok(cached)
 }
 
-/// After a deployment change: both documents, rebuilt.
+/// After a deployment or experiment change: both documents, rebuilt.
 pub async fn publish(
     store: &Store,
     kv: &EdgeKv,

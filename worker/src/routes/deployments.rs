@@ -5,11 +5,10 @@ use pvct_core::deployment::{rollback_target, DeploymentAction};
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::page::{finish_page, PageRequest};
 use pvct_core::request::{Promote, Rollback};
-use pvct_core::{Error, ErrorKind};
 use serde_json::{json as j, Value};
 use worker::Request;
 
-use super::find_prompt;
+use super::{find_environment, find_prompt, find_version};
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
 use crate::publish::publish;
@@ -23,27 +22,6 @@ fn deployment_json(d: &DeploymentRow) -> Value {
         "id": d.id, "environment": d.environment, "version": d.version, "version_id": d.version_id,
         "action": d.action, "reason": d.reason, "actor": d.actor, "created_at": d.created_at,
     })
-}
-
-async fn find_environment(ctx: &Ctx, name: &EnvironmentName) -> Result<EnvironmentRow, Error> {
-    ctx.store
-        .environment(&ctx.who.workspace_id, name.as_str())
-        .await
-        .or_internal("environment")?
-        .ok_or_else(|| {
-            Error::not_found("environment").with_details(j!({ "environment": name.as_str() }))
-        })
-}
-
-async fn find_version(ctx: &Ctx, prompt: &PromptRow, number: u32) -> Result<VersionRow, Error> {
-    ctx.store
-        .version(&prompt.id, number)
-        .await
-        .or_internal("version")?
-        .ok_or_else(|| {
-            Error::new(ErrorKind::NotFound, format!("version {number} not found"))
-                .with_details(j!({ "version": number }))
-        })
 }
 
 /// Writes the deployment and its audit row, then republishes the edge copy.

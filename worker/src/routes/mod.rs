@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod deployments;
 pub mod environments;
+pub mod experiments;
 pub mod keys;
 pub mod meta;
 pub mod prompts;
@@ -10,11 +11,12 @@ pub mod resolve;
 pub mod versions;
 pub mod workspaces;
 
-use pvct_core::names::Slug;
-use pvct_core::Error;
+use pvct_core::names::{EnvironmentName, Slug};
+use pvct_core::{Error, ErrorKind};
+use serde_json::json;
 
 use crate::http::OrInternal;
-use crate::store::PromptRow;
+use crate::store::{EnvironmentRow, PromptRow, VersionRow};
 use crate::Ctx;
 
 /// The caller's prompt by slug; another workspace's prompt is a 404 too.
@@ -29,4 +31,18 @@ pub async fn find_prompt(ctx: &Ctx, slug: &Slug) -> Result<PromptRow, Error> {
 /// A JSON column read back from D1.
 pub fn parse_stored(text: &str) -> Result<serde_json::Value, Error> {
     serde_json::from_str(text).or_internal("stored json")
+}
+
+pub async fn find_environment(ctx: &Ctx, name: &EnvironmentName) -> Result<EnvironmentRow, Error> {
+    ctx.store
+        .environment(&ctx.who.workspace_id, name.as_str())
+        .await
+        .or_internal("environment")?
+        .ok_or_else(|| Error::not_found("environment").with_details(json!({ "environment": name.as_str() })))
+}
+
+pub async fn find_version(ctx: &Ctx, prompt: &PromptRow, number: u32) -> Result<VersionRow, Error> {
+    ctx.store.version(&prompt.id, number).await.or_internal("version")?.ok_or_else(|| {
+        Error::new(ErrorKind::NotFound, format!("version {number} not found")).with_details(json!({ "version": number }))
+    })
 }

@@ -4,7 +4,7 @@
 //! rebuilds from D1 and writes back; `x-pvct-source` says which served it.
 
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::resolved::if_none_match;
+use pvct_core::resolved::{if_none_match, ResolvedPrompt};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::{Request, Response};
@@ -49,20 +49,30 @@ fn serve(req: &Request, doc: Cached, source: &str) -> ApiResult {
 }
 
 pub async fn resolve(ctx: &Ctx, slug: &Slug, req: &Request) -> ApiResult {
-    let env = environment_param(&Query::of(&ctx.url))?;
+    let q = Query::of(&ctx.url);
+    let env = environment_param(&q)?;
+    let user_key = q.get("user_key").or_else(|| q.get("user"));
     let ws = &ctx.who.workspace_id;
-    if let Some(doc) = ctx
-        .kv
-        .resolved(ws, env.as_str(), slug.as_str())
-        .await
-        .or_internal("kv resolved")?
-    {
-        return serve(req, doc, "kv");
-    }
-    match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
-        Some(doc) => serve(req, doc, "d1"),
-        None => Err(why_not_deployed(ctx, slug, &env).await?),
-    }
+    let (doc, source) = match ctx.kv.resolved(ws, env.as_str(), slug.as_str()).await.or_internal("kv resolved")? {
+        Some(doc) => (doc, "kv"),
+        None => match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
+            Some(doc) => (doc, "d1"),
+            None => return Err(why_not_deployed(ctx, slug, &env).await?),
+        },
+    };
+    // Route this caller: the core picks the variant from the user key (or
+    // at random without one); the answer's ETag names the variant.
+    let document: ResolvedPrompt = serde_json::from_str(&doc.body).or_internal("stored resolved")?;
+    let resolution = document.resolve_for(user_key, random_u32);
+    let etag = resolution.etag(&doc.etag);
+    let body = serde_json::to_string(&resolution).or_internal("resolution json")?;
+    serve(req, Cached { body, etag }, source)
+}
+
+fn random_u32() -> u32 {
+    let mut buf = [0u8; 4];
+    getrandom::fill(&mut buf).expect("crypto.getRandomValues is available");
+    u32::from_le_bytes(buf)
 }
 
 /// Tells apart a missing prompt, a missing environment and a prompt with
