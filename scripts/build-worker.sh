@@ -10,4 +10,10 @@ export ESBUILD_BIN="$root/node_modules/@esbuild/linux-x64/bin/esbuild"
 cd "$root/worker"
 worker-build --release 2>&1 | grep -vE '^\s*$' | tail -n 4
 wasm="$root/worker/build/index_bg.wasm"
+# worker-build's own wasm-opt pass keeps the name section; strip it and
+# optimise for size (binaryen 132 from npm; Debian's 108 cannot read this wasm).
+"$WASM_OPT_BIN" -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+  --enable-multivalue --enable-reference-types --enable-exception-handling \
+  "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
 echo "worker wasm: $(wc -c <"$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped"

@@ -64,8 +64,14 @@ mod tests {
     #[test]
     fn protected_environments_need_approvers_for_traffic() {
         use crate::role::Permission;
-        assert_eq!(GatePolicy::default().traffic_permission(), Permission::Write);
-        let p = GatePolicy { requires_approval: true, ..GatePolicy::default() };
+        assert_eq!(
+            GatePolicy::default().traffic_permission(),
+            Permission::Write
+        );
+        let p = GatePolicy {
+            requires_approval: true,
+            ..GatePolicy::default()
+        };
         assert_eq!(p.traffic_permission(), Permission::Approve);
     }
 

@@ -104,7 +104,9 @@ impl ResolvedPrompt {
             variant: None,
             assignment: AssignmentKind::Deployed,
         };
-        let Some(exp) = &self.experiment else { return out };
+        let Some(exp) = &self.experiment else {
+            return out;
+        };
         let (n, kind) = match user_key.filter(|k| !k.is_empty()) {
             Some(key) => (routing::bucket(&exp.salt, key), AssignmentKind::Hashed),
             None => (routing::random_bucket(random()), AssignmentKind::Random),
@@ -230,7 +232,10 @@ mod tests {
         assert_eq!(first.assignment, AssignmentKind::Hashed);
         assert_eq!(first.experiment_id.as_deref(), Some("exp"));
         for _ in 0..1000 {
-            assert_eq!(d.resolve_for(Some("user-7"), || unreachable!()).version, first.version);
+            assert_eq!(
+                d.resolve_for(Some("user-7"), || unreachable!()).version,
+                first.version
+            );
         }
         let n = routing::bucket("salt", "user-7");
         assert_eq!(first.variant, Some(usize::from(n >= 0.5)));

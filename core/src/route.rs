@@ -157,14 +157,23 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
                 Ok(Route::ListDeployments(prompt_slug(slug)?))
             })?,
         ),
-        ["v1", "prompts", slug, "experiments"] => {
-            (&["GET"], gate(method, "GET", || Ok(Route::ListExperiments(prompt_slug(slug)?)))?)
-        }
+        ["v1", "prompts", slug, "experiments"] => (
+            &["GET"],
+            gate(method, "GET", || {
+                Ok(Route::ListExperiments(prompt_slug(slug)?))
+            })?,
+        ),
         ["v1", "prompts", slug, "experiments", env] => (
             &["PUT", "DELETE"],
             match method {
-                "PUT" => Some(Route::PutExperiment(prompt_slug(slug)?, environment_segment(env)?)),
-                "DELETE" => Some(Route::EndExperiment(prompt_slug(slug)?, environment_segment(env)?)),
+                "PUT" => Some(Route::PutExperiment(
+                    prompt_slug(slug)?,
+                    environment_segment(env)?,
+                )),
+                "DELETE" => Some(Route::EndExperiment(
+                    prompt_slug(slug)?,
+                    environment_segment(env)?,
+                )),
                 _ => None,
             },
         ),

@@ -27,7 +27,9 @@ pub const MAX_VARIANTS: usize = 10;
 
 /// FNV-1a 32 over the UTF-16 code units of `s`.
 pub fn fnv1a32(s: &str) -> u32 {
-    s.encode_utf16().fold(FNV_OFFSET, |h, unit| (h ^ u32::from(unit)).wrapping_mul(FNV_PRIME))
+    s.encode_utf16().fold(FNV_OFFSET, |h, unit| {
+        (h ^ u32::from(unit)).wrapping_mul(FNV_PRIME)
+    })
 }
 
 /// GrowthBook v2 hash of `key` under `seed`: a number in `[0, 1)` with four
@@ -53,7 +55,9 @@ pub fn bucket_ranges(weights_percent: &[f64]) -> Vec<(f64, f64)> {
 
 /// The index of the range holding `n`, if any.
 pub fn choose_variant(n: f64, ranges: &[(f64, f64)]) -> Option<usize> {
-    ranges.iter().position(|(start, end)| n >= *start && n < *end)
+    ranges
+        .iter()
+        .position(|(start, end)| n >= *start && n < *end)
 }
 
 /// Maps 32 random bits to a bucket, for callers without a user key.
@@ -90,19 +94,30 @@ impl ExperimentSpec {
     pub fn validate(&self) -> Result<()> {
         let field = |msg: String| Err(Error::invalid_field("variants", msg));
         if self.variants.is_empty() || self.variants.len() > MAX_VARIANTS {
-            return field(format!("an experiment has 1 to {MAX_VARIANTS} variants; got {}", self.variants.len()));
+            return field(format!(
+                "an experiment has 1 to {MAX_VARIANTS} variants; got {}",
+                self.variants.len()
+            ));
         }
         let mut basis_points: u64 = 0;
         for (i, v) in self.variants.iter().enumerate() {
             if v.version == 0 {
-                return field(format!("variants[{i}].version must be a version number (1 or more)"));
+                return field(format!(
+                    "variants[{i}].version must be a version number (1 or more)"
+                ));
             }
             if !(v.weight.is_finite() && (0.0..=100.0).contains(&v.weight)) {
-                return field(format!("variants[{i}].weight must be between 0 and 100 (percent); got {}", v.weight));
+                return field(format!(
+                    "variants[{i}].weight must be between 0 and 100 (percent); got {}",
+                    v.weight
+                ));
             }
             let bp = (v.weight * 100.0).round();
             if (bp - v.weight * 100.0).abs() > 1e-6 {
-                return field(format!("variants[{i}].weight has more than two decimals: {}", v.weight));
+                return field(format!(
+                    "variants[{i}].weight has more than two decimals: {}",
+                    v.weight
+                ));
             }
             basis_points += bp as u64;
             if self.variants[..i].iter().any(|o| o.version == v.version) {
@@ -110,11 +125,17 @@ impl ExperimentSpec {
             }
         }
         if basis_points != 10_000 {
-            return field(format!("weights must sum to 100; they sum to {}", basis_points as f64 / 100.0));
+            return field(format!(
+                "weights must sum to 100; they sum to {}",
+                basis_points as f64 / 100.0
+            ));
         }
         if let Some(salt) = &self.salt {
             if salt.is_empty() || salt.chars().count() > 128 {
-                return Err(Error::invalid_field("salt", "salt must be 1 to 128 characters"));
+                return Err(Error::invalid_field(
+                    "salt",
+                    "salt must be 1 to 128 characters",
+                ));
             }
         }
         if let Some(name) = &self.name {
@@ -125,7 +146,11 @@ impl ExperimentSpec {
 
     /// Versions named by the variants that are not in `existing`.
     pub fn unknown_versions(&self, existing: &[u32]) -> Vec<u32> {
-        self.variants.iter().map(|v| v.version).filter(|v| !existing.contains(v)).collect()
+        self.variants
+            .iter()
+            .map(|v| v.version)
+            .filter(|v| !existing.contains(v))
+            .collect()
     }
 }
 
@@ -156,10 +181,18 @@ mod tests {
             let key = v["key"].as_str().unwrap();
             let n = bucket(seed, key);
             assert_eq!(n, v["n"].as_f64().unwrap(), "n for {seed:?}+{key:?}");
-            let weights: Vec<f64> = v["weights"].as_array().unwrap().iter().map(|w| w.as_f64().unwrap()).collect();
+            let weights: Vec<f64> = v["weights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_f64().unwrap())
+                .collect();
             let expected = v["variant"].as_i64().unwrap();
             let got = choose_variant(n, &bucket_ranges(&weights)).map_or(-1, |i| i as i64);
-            assert_eq!(got, expected, "variant for {seed:?}+{key:?} with {weights:?}");
+            assert_eq!(
+                got, expected,
+                "variant for {seed:?}+{key:?} with {weights:?}"
+            );
         }
     }
 
@@ -175,7 +208,8 @@ mod tests {
         let ranges = bucket_ranges(&[20.0, 30.0, 50.0]);
         let mut counts = [0u32; 3];
         for i in 0..100_000 {
-            counts[choose_variant(bucket("split-test", &format!("user-{i}")), &ranges).unwrap()] += 1;
+            counts[choose_variant(bucket("split-test", &format!("user-{i}")), &ranges).unwrap()] +=
+                1;
         }
         for (count, want) in counts.iter().zip([20.0, 30.0, 50.0]) {
             let pct = f64::from(*count) / 1000.0;
@@ -190,7 +224,11 @@ mod tests {
         for weights in steps {
             let ranges = bucket_ranges(&weights);
             for key in &had_last {
-                assert_eq!(choose_variant(bucket("ramp", key), &ranges), Some(1), "{key} moved at {weights:?}");
+                assert_eq!(
+                    choose_variant(bucket("ramp", key), &ranges),
+                    Some(1),
+                    "{key} moved at {weights:?}"
+                );
             }
             had_last = (0..20_000)
                 .map(|i| format!("u{i}"))
@@ -218,14 +256,27 @@ mod tests {
             let err = ExperimentSpec::parse(body).unwrap_err();
             assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
         }
-        let eleven: Vec<String> = (1..=11).map(|v| format!(r#"{{"version":{v},"weight":{}}}"#, if v == 1 { 0 } else { 10 })).collect();
+        let eleven: Vec<String> = (1..=11)
+            .map(|v| {
+                format!(
+                    r#"{{"version":{v},"weight":{}}}"#,
+                    if v == 1 { 0 } else { 10 }
+                )
+            })
+            .collect();
         let body = format!(r#"{{"variants":[{}]}}"#, eleven.join(","));
-        assert!(ExperimentSpec::parse(body.as_bytes()).unwrap_err().message().contains("1 to 10"));
+        assert!(ExperimentSpec::parse(body.as_bytes())
+            .unwrap_err()
+            .message()
+            .contains("1 to 10"));
     }
 
     #[test]
     fn unknown_versions_are_listed() {
-        let spec = ExperimentSpec::parse(br#"{"variants":[{"version":1,"weight":50},{"version":7,"weight":50}]}"#).unwrap();
+        let spec = ExperimentSpec::parse(
+            br#"{"variants":[{"version":1,"weight":50},{"version":7,"weight":50}]}"#,
+        )
+        .unwrap();
         assert_eq!(spec.unknown_versions(&[1, 2, 3]), vec![7]);
     }
 }

@@ -39,8 +39,11 @@ fn attach_experiments(
     versions: &[VariantVersionRow],
 ) -> Result<(), Error> {
     for x in experiments {
-        let Some(doc) = docs.get_mut(&x.prompt_slug) else { continue };
-        let specs: Vec<VariantSpec> = serde_json::from_str(&x.variants).or_internal("stored variants")?;
+        let Some(doc) = docs.get_mut(&x.prompt_slug) else {
+            continue;
+        };
+        let specs: Vec<VariantSpec> =
+            serde_json::from_str(&x.variants).or_internal("stored variants")?;
         let variants = specs
             .iter()
             .map(|spec| {
@@ -58,7 +61,12 @@ fn attach_experiments(
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        doc.experiment = Some(ExperimentDoc { id: x.id, name: x.name, salt: x.salt, variants });
+        doc.experiment = Some(ExperimentDoc {
+            id: x.id,
+            name: x.name,
+            salt: x.salt,
+            variants,
+        });
     }
     Ok(())
 }
@@ -74,9 +82,15 @@ async fn documents(
         .iter()
         .map(|row| resolved_from(row).map(|doc| (doc.slug.clone(), doc)))
         .collect::<Result<BTreeMap<_, _>, Error>>()?;
-    let experiments = store.running_experiments(environment_id, slug).await.or_internal("experiments")?;
+    let experiments = store
+        .running_experiments(environment_id, slug)
+        .await
+        .or_internal("experiments")?;
     if !experiments.is_empty() {
-        let versions = store.variant_versions(environment_id, slug).await.or_internal("variant versions")?;
+        let versions = store
+            .variant_versions(environment_id, slug)
+            .await
+            .or_internal("variant versions")?;
         attach_experiments(&mut docs, experiments, &versions)?;
     }
     Ok(docs)
@@ -91,15 +105,27 @@ pub async fn rebuild_resolved(
     environment: &str,
     slug: &str,
 ) -> Result<Option<Cached>, Error> {
-    let Some(row) = store.live(workspace_id, slug, environment).await.or_internal("live row")? else {
+    let Some(row) = store
+        .live(workspace_id, slug, environment)
+        .await
+        .or_internal("live row")?
+    else {
         return Ok(None);
     };
     let environment_id = row.environment_id.clone();
-    let Some(doc) = documents(store, vec![row], &environment_id, Some(slug)).await?.remove(slug) else {
+    let Some(doc) = documents(store, vec![row], &environment_id, Some(slug))
+        .await?
+        .remove(slug)
+    else {
         return Ok(None);
     };
-    let cached = Cached { body: serde_json::to_string(&doc).or_internal("resolved json")?, etag: doc.etag() };
-    kv.put_resolved(workspace_id, environment, slug, &cached).await.or_internal("kv put resolved")?;
+    let cached = Cached {
+        body: serde_json::to_string(&doc).or_internal("resolved json")?,
+        etag: doc.etag(),
+    };
+    kv.put_resolved(workspace_id, environment, slug, &cached)
+        .await
+        .or_internal("kv put resolved")?;
     Ok(Some(cached))
 }
 
@@ -111,11 +137,22 @@ pub async fn rebuild_bundle(
     environment_id: &str,
     environment: &str,
 ) -> Result<Cached, Error> {
-    let rows = store.live_in_environment(environment_id).await.or_internal("live rows")?;
+    let rows = store
+        .live_in_environment(environment_id)
+        .await
+        .or_internal("live rows")?;
     let prompts = documents(store, rows, environment_id, None).await?;
-    let bundle = Bundle { environment: environment.to_owned(), prompts };
-    let cached = Cached { body: serde_json::to_string(&bundle).or_internal("bundle json")?, etag: bundle.etag() };
-    kv.put_bundle(workspace_id, environment, &cached).await.or_internal("kv put bundle")?;
+    let bundle = Bundle {
+        environment: environment.to_owned(),
+        prompts,
+    };
+    let cached = Cached {
+        body: serde_json::to_string(&bundle).or_internal("bundle json")?,
+        etag: bundle.etag(),
+    };
+    kv.put_bundle(workspace_id, environment, &cached)
+        .await
+        .or_internal("kv put bundle")?;
     Ok(cached)
 }
 

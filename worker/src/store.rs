@@ -725,7 +725,11 @@ impl Store {
          x.variants, x.status, x.started_by, x.started_at, x.updated_at, x.ended_by, x.ended_at \
          FROM experiments x JOIN prompts p ON p.id = x.prompt_id JOIN environments e ON e.id = x.environment_id";
 
-    pub async fn running_experiment(&self, prompt_id: &str, environment_id: &str) -> Result<Option<ExperimentRow>> {
+    pub async fn running_experiment(
+        &self,
+        prompt_id: &str,
+        environment_id: &str,
+    ) -> Result<Option<ExperimentRow>> {
         self.first(
             &format!(
                 "{} WHERE x.prompt_id = ? AND x.environment_id = ? AND x.status = 'running'",
@@ -737,7 +741,11 @@ impl Store {
     }
 
     /// Running experiments in one environment, optionally of one prompt.
-    pub async fn running_experiments(&self, environment_id: &str, prompt_slug: Option<&str>) -> Result<Vec<ExperimentRow>> {
+    pub async fn running_experiments(
+        &self,
+        environment_id: &str,
+        prompt_slug: Option<&str>,
+    ) -> Result<Vec<ExperimentRow>> {
         self.all(
             &format!(
                 "{} WHERE x.environment_id = ? AND x.status = 'running' AND (?2 IS NULL OR p.slug = ?2)",
@@ -750,14 +758,21 @@ impl Store {
 
     pub async fn list_experiments(&self, prompt_id: &str) -> Result<Vec<ExperimentRow>> {
         self.all(
-            &format!("{} WHERE x.prompt_id = ? ORDER BY x.started_at DESC, x.id", Self::EXPERIMENT_SELECT),
+            &format!(
+                "{} WHERE x.prompt_id = ? ORDER BY x.started_at DESC, x.id",
+                Self::EXPERIMENT_SELECT
+            ),
             &[prompt_id.into()],
         )
         .await
     }
 
     /// The versions named by running experiments' variants in one environment.
-    pub async fn variant_versions(&self, environment_id: &str, prompt_slug: Option<&str>) -> Result<Vec<VariantVersionRow>> {
+    pub async fn variant_versions(
+        &self,
+        environment_id: &str,
+        prompt_slug: Option<&str>,
+    ) -> Result<Vec<VariantVersionRow>> {
         self.all(
             "SELECT x.id AS experiment_id, v.number, v.id AS version_id, v.content, v.model_params, v.content_hash \
              FROM experiments x JOIN prompts p ON p.id = x.prompt_id, json_each(x.variants) j \
@@ -773,12 +788,20 @@ impl Store {
         struct Row {
             number: u32,
         }
-        let rows: Vec<Row> =
-            self.all("SELECT number FROM prompt_versions WHERE prompt_id = ?", &[prompt_id.into()]).await?;
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT number FROM prompt_versions WHERE prompt_id = ?",
+                &[prompt_id.into()],
+            )
+            .await?;
         Ok(rows.into_iter().map(|r| r.number).collect())
     }
 
-    pub async fn start_experiment(&self, x: &NewExperiment<'_>, audit: &AuditEntry<'_>) -> Result<()> {
+    pub async fn start_experiment(
+        &self,
+        x: &NewExperiment<'_>,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "INSERT INTO experiments (id, workspace_id, prompt_id, environment_id, name, salt, variants, status, \
@@ -820,7 +843,13 @@ impl Store {
         .await
     }
 
-    pub async fn end_experiment(&self, id: &str, actor: &str, at: &str, audit: &AuditEntry<'_>) -> Result<()> {
+    pub async fn end_experiment(
+        &self,
+        id: &str,
+        actor: &str,
+        at: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "UPDATE experiments SET status = 'ended', ended_by = ?, ended_at = ?, updated_at = ? \

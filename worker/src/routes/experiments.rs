@@ -30,28 +30,54 @@ fn require_traffic_permission(ctx: &Ctx, env: &EnvironmentRow) -> Result<(), Err
     ctx.who.role.require(policy.traffic_permission())
 }
 
-pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut Request) -> ApiResult {
+pub async fn put(
+    ctx: &Ctx,
+    slug: &Slug,
+    env_name: &EnvironmentName,
+    req: &mut Request,
+) -> ApiResult {
     let spec = ExperimentSpec::parse(&body(req).await?)?;
     let prompt = find_prompt(ctx, slug).await?;
     let env = find_environment(ctx, env_name).await?;
     require_traffic_permission(ctx, &env)?;
     let ws = &ctx.who.workspace_id;
-    if ctx.store.live(ws, &prompt.slug, &env.name).await.or_internal("live")?.is_none() {
+    if ctx
+        .store
+        .live(ws, &prompt.slug, &env.name)
+        .await
+        .or_internal("live")?
+        .is_none()
+    {
         return Err(Error::new(
             ErrorKind::Conflict,
-            format!("promote a version of '{}' to {} before splitting its traffic", prompt.slug, env.name),
+            format!(
+                "promote a version of '{}' to {} before splitting its traffic",
+                prompt.slug, env.name
+            ),
         ));
     }
-    let unknown = spec.unknown_versions(&ctx.store.version_numbers(&prompt.id).await.or_internal("versions")?);
+    let unknown = spec.unknown_versions(
+        &ctx.store
+            .version_numbers(&prompt.id)
+            .await
+            .or_internal("versions")?,
+    );
     if !unknown.is_empty() {
-        return Err(Error::invalid_field("variants", format!("no such version of '{}': {unknown:?}", prompt.slug))
-            .with_details(j!({ "field": "variants", "unknown_versions": unknown })));
+        return Err(Error::invalid_field(
+            "variants",
+            format!("no such version of '{}': {unknown:?}", prompt.slug),
+        )
+        .with_details(j!({ "field": "variants", "unknown_versions": unknown })));
     }
     let variants: Vec<VariantSpec> = spec.variants.clone();
     let variants_json = serde_json::to_string(&variants).or_internal("variants json")?;
     let at = now();
     let audit_id = new_id();
-    let running = ctx.store.running_experiment(&prompt.id, &env.id).await.or_internal("running")?;
+    let running = ctx
+        .store
+        .running_experiment(&prompt.id, &env.id)
+        .await
+        .or_internal("running")?;
     let status = match &running {
         Some(x) => {
             let salt = spec.salt.clone().unwrap_or_else(|| x.salt.clone());
@@ -112,8 +138,17 @@ pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut R
                 .await;
             if started.is_err() {
                 // The one-running-experiment index refused a concurrent start.
-                if ctx.store.running_experiment(&prompt.id, &env.id).await.or_internal("running")?.is_some() {
-                    return Err(Error::new(ErrorKind::Conflict, "another experiment was started at the same time; retry"));
+                if ctx
+                    .store
+                    .running_experiment(&prompt.id, &env.id)
+                    .await
+                    .or_internal("running")?
+                    .is_some()
+                {
+                    return Err(Error::new(
+                        ErrorKind::Conflict,
+                        "another experiment was started at the same time; retry",
+                    ));
                 }
                 started.or_internal("start experiment")?;
             }
@@ -135,9 +170,20 @@ pub async fn end(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName) -> ApiResul
     let env = find_environment(ctx, env_name).await?;
     require_traffic_permission(ctx, &env)?;
     let ws = &ctx.who.workspace_id;
-    let running = ctx.store.running_experiment(&prompt.id, &env.id).await.or_internal("running")?.ok_or_else(|| {
-        Error::new(ErrorKind::NotFound, format!("no experiment is running for '{}' in {}", prompt.slug, env.name))
-    })?;
+    let running = ctx
+        .store
+        .running_experiment(&prompt.id, &env.id)
+        .await
+        .or_internal("running")?
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no experiment is running for '{}' in {}",
+                    prompt.slug, env.name
+                ),
+            )
+        })?;
     let at = now();
     let audit_id = new_id();
     ctx.store
@@ -169,7 +215,14 @@ pub async fn end(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName) -> ApiResul
 
 pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let prompt = find_prompt(ctx, slug).await?;
-    let rows = ctx.store.list_experiments(&prompt.id).await.or_internal("experiments")?;
-    let items = rows.iter().map(experiment_json).collect::<Result<Vec<_>, _>>()?;
+    let rows = ctx
+        .store
+        .list_experiments(&prompt.id)
+        .await
+        .or_internal("experiments")?;
+    let items = rows
+        .iter()
+        .map(experiment_json)
+        .collect::<Result<Vec<_>, _>>()?;
     json(200, &j!({ "items": items }))
 }

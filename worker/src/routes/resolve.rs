@@ -53,16 +53,23 @@ pub async fn resolve(ctx: &Ctx, slug: &Slug, req: &Request) -> ApiResult {
     let env = environment_param(&q)?;
     let user_key = q.get("user_key").or_else(|| q.get("user"));
     let ws = &ctx.who.workspace_id;
-    let (doc, source) = match ctx.kv.resolved(ws, env.as_str(), slug.as_str()).await.or_internal("kv resolved")? {
+    let (doc, source) = match ctx
+        .kv
+        .resolved(ws, env.as_str(), slug.as_str())
+        .await
+        .or_internal("kv resolved")?
+    {
         Some(doc) => (doc, "kv"),
-        None => match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
+        None => match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await?
+        {
             Some(doc) => (doc, "d1"),
             None => return Err(why_not_deployed(ctx, slug, &env).await?),
         },
     };
     // Route this caller: the core picks the variant from the user key (or
     // at random without one); the answer's ETag names the variant.
-    let document: ResolvedPrompt = serde_json::from_str(&doc.body).or_internal("stored resolved")?;
+    let document: ResolvedPrompt =
+        serde_json::from_str(&doc.body).or_internal("stored resolved")?;
     let resolution = document.resolve_for(user_key, random_u32);
     let etag = resolution.etag(&doc.etag);
     let body = serde_json::to_string(&resolution).or_internal("resolution json")?;
