@@ -29,9 +29,7 @@ impl ApiKey {
 
     pub fn parse(value: &str) -> Result<Self> {
         let ok = value.strip_prefix(PREFIX).is_some_and(|s| {
-            s.len() == SECRET_HEX_LEN
-                && s.bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            s.len() == SECRET_HEX_LEN && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
         if ok {
             Ok(ApiKey(value.to_owned()))
@@ -44,14 +42,11 @@ impl ApiKey {
 
     /// Parses an `Authorization: Bearer pvct_…` header value.
     pub fn from_authorization(header: Option<&str>) -> Result<Self> {
-        let header = header
-            .ok_or_else(|| unauthenticated("missing Authorization: Bearer <api key> header"))?;
+        let header = header.ok_or_else(|| unauthenticated("missing Authorization: Bearer <api key> header"))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| {
-                unauthenticated("the Authorization header must be 'Bearer <api key>'")
-            })?;
+            .ok_or_else(|| unauthenticated("the Authorization header must be 'Bearer <api key>'"))?;
         ApiKey::parse(token.trim())
     }
 

@@ -84,9 +84,6 @@ mod tests {
 
     #[test]
     fn strings_are_escaped() {
-        assert_eq!(
-            to_canonical_json(&json!({"k\"": "a\nb"})),
-            r#"{"k\"":"a\nb"}"#
-        );
+        assert_eq!(to_canonical_json(&json!({"k\"": "a\nb"})), r#"{"k\"":"a\nb"}"#);
     }
 }

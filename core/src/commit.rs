@@ -24,12 +24,7 @@ pub enum CommitPlan {
 /// Plans a commit of content hashing to `new_hash`, made on `parent`
 /// (None for the first version). With `rebase` the commit goes on top of
 /// whatever the head is now.
-pub fn plan_commit(
-    head: Option<&Head>,
-    parent: Option<u32>,
-    rebase: bool,
-    new_hash: &str,
-) -> Result<CommitPlan> {
+pub fn plan_commit(head: Option<&Head>, parent: Option<u32>, rebase: bool, new_hash: &str) -> Result<CommitPlan> {
     if let Some(head) = head {
         if head.content_hash == new_hash {
             return Ok(CommitPlan::Unchanged);

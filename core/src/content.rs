@@ -29,10 +29,7 @@ impl PromptKind {
             "text" => Ok(PromptKind::Text),
             "chat" => Ok(PromptKind::Chat),
             "snippet" => Ok(PromptKind::Snippet),
-            _ => Err(Error::invalid_field(
-                "kind",
-                "kind must be one of text, chat, snippet",
-            )),
+            _ => Err(Error::invalid_field("kind", "kind must be one of text, chat, snippet")),
         }
     }
 
@@ -92,9 +89,7 @@ impl PromptContent {
         let raw: RawContent = serde_json::from_value(value.clone())
             .map_err(|e| Error::invalid_field("content", format!("content: {e}")))?;
         let content = match (kind, raw.text, raw.messages) {
-            (PromptKind::Text | PromptKind::Snippet, Some(text), None) => {
-                PromptContent::Text { text }
-            }
+            (PromptKind::Text | PromptKind::Snippet, Some(text), None) => PromptContent::Text { text },
             (PromptKind::Chat, None, Some(messages)) => PromptContent::Chat { messages },
             (PromptKind::Chat, _, _) => {
                 return Err(Error::invalid_field(
@@ -105,10 +100,7 @@ impl PromptContent {
             (_, _, _) => {
                 return Err(Error::invalid_field(
                     "content",
-                    format!(
-                        "a {} prompt's content is {{\"text\": \"...\"}}",
-                        kind.as_str()
-                    ),
+                    format!("a {} prompt's content is {{\"text\": \"...\"}}", kind.as_str()),
                 ))
             }
         };
@@ -120,18 +112,12 @@ impl PromptContent {
         match self {
             PromptContent::Text { text } => {
                 if text.trim().is_empty() {
-                    return Err(Error::invalid_field(
-                        "content.text",
-                        "text must not be empty",
-                    ));
+                    return Err(Error::invalid_field("content.text", "text must not be empty"));
                 }
             }
             PromptContent::Chat { messages } => {
                 if messages.is_empty() {
-                    return Err(Error::invalid_field(
-                        "content.messages",
-                        "messages must not be empty",
-                    ));
+                    return Err(Error::invalid_field("content.messages", "messages must not be empty"));
                 }
                 if messages.len() > MAX_MESSAGES {
                     return Err(Error::invalid_field(
@@ -147,9 +133,7 @@ impl PromptContent {
                 ErrorKind::PayloadTooLarge,
                 format!("content is {size} bytes; the limit is {MAX_CONTENT_BYTES}"),
             )
-            .with_details(
-                serde_json::json!({ "field": "content", "limit_bytes": MAX_CONTENT_BYTES }),
-            ));
+            .with_details(serde_json::json!({ "field": "content", "limit_bytes": MAX_CONTENT_BYTES })));
         }
         Ok(())
     }
@@ -194,10 +178,7 @@ impl ModelParams {
             return Ok(ModelParams::default());
         }
         if !value.is_object() {
-            return Err(Error::invalid_field(
-                "model_params",
-                "model_params must be an object",
-            ));
+            return Err(Error::invalid_field("model_params", "model_params must be an object"));
         }
         let params: ModelParams = serde_json::from_value(value.clone())
             .map_err(|e| Error::invalid_field("model_params", format!("model_params: {e}")))?;
@@ -273,8 +254,7 @@ mod tests {
 
     #[test]
     fn text_and_chat_content_parse_by_kind() {
-        let t =
-            PromptContent::from_value(PromptKind::Text, &json!({"text": "Hi {{name}}"})).unwrap();
+        let t = PromptContent::from_value(PromptKind::Text, &json!({"text": "Hi {{name}}"})).unwrap();
         assert_eq!(t.to_value(), json!({"text": "Hi {{name}}"}));
         let c = PromptContent::from_value(
             PromptKind::Chat,
@@ -289,9 +269,7 @@ mod tests {
     fn content_must_match_kind_and_have_no_unknown_fields() {
         assert!(PromptContent::from_value(PromptKind::Chat, &json!({"text": "x"})).is_err());
         assert!(PromptContent::from_value(PromptKind::Text, &json!({"messages": []})).is_err());
-        assert!(
-            PromptContent::from_value(PromptKind::Text, &json!({"text": "x", "extra": 1})).is_err()
-        );
+        assert!(PromptContent::from_value(PromptKind::Text, &json!({"text": "x", "extra": 1})).is_err());
         assert!(PromptContent::from_value(PromptKind::Text, &json!({"text": "  "})).is_err());
         assert!(PromptContent::from_value(PromptKind::Chat, &json!({"messages": []})).is_err());
         let bad_role = json!({"messages": [{"role": "robot", "content": "x"}]});
@@ -312,13 +290,9 @@ mod tests {
 
     #[test]
     fn model_params_check_known_keys_and_keep_others() {
-        let p = ModelParams::from_value(&json!({"model": "gpt-4o", "temperature": 0.2, "seed": 7}))
-            .unwrap();
+        let p = ModelParams::from_value(&json!({"model": "gpt-4o", "temperature": 0.2, "seed": 7})).unwrap();
         assert_eq!(p.extra["seed"], 7);
-        assert_eq!(
-            p.to_diff_text(),
-            "model: \"gpt-4o\"\nseed: 7\ntemperature: 0.2"
-        );
+        assert_eq!(p.to_diff_text(), "model: \"gpt-4o\"\nseed: 7\ntemperature: 0.2");
         for bad in [
             json!({"temperature": 3}),
             json!({"top_p": -0.1}),
@@ -329,10 +303,7 @@ mod tests {
         ] {
             assert!(ModelParams::from_value(&bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            ModelParams::from_value(&Value::Null).unwrap(),
-            ModelParams::default()
-        );
+        assert_eq!(ModelParams::from_value(&Value::Null).unwrap(), ModelParams::default());
     }
 
     #[test]

@@ -96,28 +96,15 @@ mod tests {
 
     #[test]
     fn repeated_rollbacks_walk_back_through_history() {
-        let h = [
-            step(Promote, 1),
-            step(Promote, 2),
-            step(Promote, 3),
-            step(Rollback, 2),
-        ];
+        let h = [step(Promote, 1), step(Promote, 2), step(Promote, 3), step(Rollback, 2)];
         assert_eq!(rollback_target(&h).unwrap(), 1);
         let h2 = [step(Promote, 1), step(Promote, 2), step(Rollback, 1)];
-        assert_eq!(
-            rollback_target(&h2).unwrap_err().code(),
-            "nothing_to_roll_back"
-        );
+        assert_eq!(rollback_target(&h2).unwrap_err().code(), "nothing_to_roll_back");
     }
 
     #[test]
     fn promotion_after_rollback_stacks_again() {
-        let h = [
-            step(Promote, 1),
-            step(Promote, 2),
-            step(Rollback, 1),
-            step(Promote, 3),
-        ];
+        let h = [step(Promote, 1), step(Promote, 2), step(Rollback, 1), step(Promote, 3)];
         assert_eq!(live_stack(&h), vec![1, 3]);
         assert_eq!(rollback_target(&h).unwrap(), 1);
     }

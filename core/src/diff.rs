@@ -78,10 +78,7 @@ pub fn diff_words(field: &str, old: &str, new: &str) -> FieldDiff {
 
 /// The diff of two versions of the same prompt. Messages are aligned by
 /// position; a message present on one side only diffs against "".
-pub fn diff_versions(
-    old: (&PromptContent, &ModelParams),
-    new: (&PromptContent, &ModelParams),
-) -> VersionDiff {
+pub fn diff_versions(old: (&PromptContent, &ModelParams), new: (&PromptContent, &ModelParams)) -> VersionDiff {
     let old_fields = old.0.fields();
     let new_fields = new.0.fields();
     let mut fields = Vec::new();
@@ -94,17 +91,9 @@ pub fn diff_versions(
         if old_role != new_role {
             fields.push(diff_words(&format!("{name}.role"), old_role, new_role));
         }
-        fields.push(diff_words(
-            &name,
-            o.map_or("", |f| f.2),
-            n.map_or("", |f| f.2),
-        ));
+        fields.push(diff_words(&name, o.map_or("", |f| f.2), n.map_or("", |f| f.2)));
     }
-    fields.push(diff_words(
-        "model_params",
-        &old.1.to_diff_text(),
-        &new.1.to_diff_text(),
-    ));
+    fields.push(diff_words("model_params", &old.1.to_diff_text(), &new.1.to_diff_text()));
     VersionDiff {
         words_added: fields.iter().map(|f| f.words_added).sum(),
         words_removed: fields.iter().map(|f| f.words_removed).sum(),
@@ -132,14 +121,8 @@ mod tests {
             "You are a helpful assistant.",
             "You are a concise, helpful assistant.",
         );
-        assert_eq!(
-            render(&d.ops, DiffTag::Delete),
-            "You are a helpful assistant."
-        );
-        assert_eq!(
-            render(&d.ops, DiffTag::Insert),
-            "You are a concise, helpful assistant."
-        );
+        assert_eq!(render(&d.ops, DiffTag::Delete), "You are a helpful assistant.");
+        assert_eq!(render(&d.ops, DiffTag::Insert), "You are a concise, helpful assistant.");
         assert_eq!(d.words_added, 1);
         assert_eq!(d.words_removed, 0);
         assert!(d.changed);
@@ -184,12 +167,7 @@ mod tests {
         let names: Vec<&str> = d.fields.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "messages[0]",
-                "messages[1].role",
-                "messages[1]",
-                "model_params"
-            ]
+            ["messages[0]", "messages[1].role", "messages[1]", "model_params"]
         );
         assert_eq!(d.fields[0].words_added, 1);
         assert_eq!(d.fields[2].words_added, 1);

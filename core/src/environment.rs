@@ -64,10 +64,7 @@ mod tests {
     #[test]
     fn protected_environments_need_approvers_for_traffic() {
         use crate::role::Permission;
-        assert_eq!(
-            GatePolicy::default().traffic_permission(),
-            Permission::Write
-        );
+        assert_eq!(GatePolicy::default().traffic_permission(), Permission::Write);
         let p = GatePolicy {
             requires_approval: true,
             ..GatePolicy::default()
@@ -77,14 +74,10 @@ mod tests {
 
     #[test]
     fn policy_validates_ranges() {
-        let ok: GatePolicy =
-            serde_json::from_value(json!({"min_score": 0.8, "requires_approval": true})).unwrap();
+        let ok: GatePolicy = serde_json::from_value(json!({"min_score": 0.8, "requires_approval": true})).unwrap();
         assert!(ok.validate().is_ok());
         let bad: GatePolicy = serde_json::from_value(json!({"max_error_rate": 2})).unwrap();
-        assert_eq!(
-            bad.validate().unwrap_err().details()["field"],
-            "policy.max_error_rate"
-        );
+        assert_eq!(bad.validate().unwrap_err().details()["field"], "policy.max_error_rate");
         assert!(serde_json::from_value::<GatePolicy>(json!({"min_smaples": 3})).is_err());
     }
 }

@@ -80,10 +80,7 @@ slug_newtype!(
 pub fn bounded_text(field: &str, value: &str, max_chars: usize, required: bool) -> Result<String> {
     let trimmed = value.trim();
     if required && trimmed.is_empty() {
-        return Err(Error::invalid_field(
-            field,
-            format!("{field} must not be empty"),
-        ));
+        return Err(Error::invalid_field(field, format!("{field} must not be empty")));
     }
     if trimmed.chars().count() > max_chars {
         return Err(Error::invalid_field(
@@ -100,24 +97,13 @@ mod tests {
 
     #[test]
     fn slugs_accept_lowercase_digits_and_dashes() {
-        assert_eq!(
-            Slug::parse("support-bot-2").unwrap().as_str(),
-            "support-bot-2"
-        );
+        assert_eq!(Slug::parse("support-bot-2").unwrap().as_str(), "support-bot-2");
         assert!(Slug::parse(&"a".repeat(64)).is_ok());
     }
 
     #[test]
     fn slugs_refuse_everything_else() {
-        for bad in [
-            "",
-            "Upper",
-            "with space",
-            "under_score",
-            "é",
-            "a/b",
-            &"a".repeat(65),
-        ] {
+        for bad in ["", "Upper", "with space", "under_score", "é", "a/b", &"a".repeat(65)] {
             let err = Slug::parse(bad).unwrap_err();
             assert_eq!(err.code(), "invalid_field", "{bad:?}");
             assert_eq!(err.details()["field"], "slug");

@@ -30,10 +30,7 @@ impl PageRequest {
                 }
             },
         };
-        let after = cursor
-            .filter(|c| !c.is_empty())
-            .map(decode_cursor)
-            .transpose()?;
+        let after = cursor.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
         Ok(PageRequest { limit, after })
     }
 
@@ -43,11 +40,8 @@ impl PageRequest {
             .as_deref()
             .map(|c| {
                 c.parse::<u32>().map_err(|_| {
-                    Error::new(
-                        ErrorKind::InvalidQuery,
-                        "cursor is not one this API returned",
-                    )
-                    .with_details(serde_json::json!({ "parameter": "cursor" }))
+                    Error::new(ErrorKind::InvalidQuery, "cursor is not one this API returned")
+                        .with_details(serde_json::json!({ "parameter": "cursor" }))
                 })
             })
             .transpose()
@@ -66,11 +60,8 @@ pub fn encode_cursor(key: &str) -> String {
 
 pub fn decode_cursor(cursor: &str) -> Result<String> {
     let bad = || {
-        Error::new(
-            ErrorKind::InvalidQuery,
-            "cursor is not one this API returned",
-        )
-        .with_details(serde_json::json!({ "parameter": "cursor" }))
+        Error::new(ErrorKind::InvalidQuery, "cursor is not one this API returned")
+            .with_details(serde_json::json!({ "parameter": "cursor" }))
     };
     if !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
         return Err(bad());
@@ -83,11 +74,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String> {
 }
 
 /// Cuts the over-fetched row off and returns the cursor of the next page.
-pub fn finish_page<T>(
-    mut rows: Vec<T>,
-    page: &PageRequest,
-    key: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
+pub fn finish_page<T>(mut rows: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
     if rows.len() > page.limit as usize {
         rows.truncate(page.limit as usize);
         let next = rows.last().map(|r| encode_cursor(&key(r)));
@@ -103,10 +90,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips() {
-        assert_eq!(
-            decode_cursor(&encode_cursor("support-bot|7")).unwrap(),
-            "support-bot|7"
-        );
+        assert_eq!(decode_cursor(&encode_cursor("support-bot|7")).unwrap(), "support-bot|7");
     }
 
     #[test]
@@ -121,10 +105,7 @@ mod tests {
 
     #[test]
     fn finish_page_sets_next_only_when_more() {
-        let page = PageRequest {
-            limit: 2,
-            after: None,
-        };
+        let page = PageRequest { limit: 2, after: None };
         let (rows, next) = finish_page(vec![1, 2, 3], &page, |n| n.to_string());
         assert_eq!(rows, vec![1, 2]);
         assert_eq!(decode_cursor(&next.unwrap()).unwrap(), "2");

@@ -21,10 +21,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
         return Err(too_large(body.len()));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::new(
-            ErrorKind::MalformedJson,
-            "the request needs a JSON body",
-        ));
+        return Err(Error::new(ErrorKind::MalformedJson, "the request needs a JSON body"));
     }
     serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
@@ -47,12 +44,7 @@ pub fn too_large(size: usize) -> Error {
 /// Whether a `Content-Type` header value is JSON.
 pub fn is_json_content_type(value: Option<&str>) -> bool {
     value.is_some_and(|v| {
-        let mime = v
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
     })
 }
@@ -90,12 +82,7 @@ impl CreatePrompt {
             slug: raw.slug,
             name: bounded_text("name", &raw.name, 200, true)?,
             kind: PromptKind::parse(&raw.kind)?,
-            description: bounded_text(
-                "description",
-                raw.description.as_deref().unwrap_or(""),
-                2000,
-                false,
-            )?,
+            description: bounded_text("description", raw.description.as_deref().unwrap_or(""), 2000, false)?,
         })
     }
 }
@@ -162,10 +149,7 @@ impl Promote {
     pub fn parse(body: &[u8]) -> Result<Self> {
         let raw: RawPromote = parse_json(body)?;
         if raw.version == 0 {
-            return Err(Error::invalid_field(
-                "version",
-                "version numbers start at 1",
-            ));
+            return Err(Error::invalid_field("version", "version numbers start at 1"));
         }
         Ok(Promote {
             version: raw.version,
@@ -243,10 +227,7 @@ impl PutEnvironment {
         let policy = raw.policy.unwrap_or_default();
         policy.validate()?;
         if raw.position.is_some_and(|p| p > 1000) {
-            return Err(Error::invalid_field(
-                "position",
-                "position must be at most 1000",
-            ));
+            return Err(Error::invalid_field("position", "position must be at most 1000"));
         }
         Ok(PutEnvironment {
             position: raw.position,
@@ -261,35 +242,20 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_malformed_and_shape_errors_invalid() {
-        assert_eq!(
-            CreatePrompt::parse(b"{").unwrap_err().code(),
-            "malformed_json"
-        );
-        assert_eq!(
-            CreatePrompt::parse(b"").unwrap_err().code(),
-            "malformed_json"
-        );
+        assert_eq!(CreatePrompt::parse(b"{").unwrap_err().code(), "malformed_json");
+        assert_eq!(CreatePrompt::parse(b"").unwrap_err().code(), "malformed_json");
         let unknown = br#"{"slug":"a","name":"A","kind":"text","color":"red"}"#;
-        assert_eq!(
-            CreatePrompt::parse(unknown).unwrap_err().code(),
-            "invalid_field"
-        );
+        assert_eq!(CreatePrompt::parse(unknown).unwrap_err().code(), "invalid_field");
         let bad_slug = br#"{"slug":"A B","name":"A","kind":"text"}"#;
         assert_eq!(CreatePrompt::parse(bad_slug).unwrap_err().status(), 400);
         let bad_kind = br#"{"slug":"a","name":"A","kind":"poem"}"#;
-        assert_eq!(
-            CreatePrompt::parse(bad_kind).unwrap_err().details()["field"],
-            "kind"
-        );
+        assert_eq!(CreatePrompt::parse(bad_kind).unwrap_err().details()["field"], "kind");
     }
 
     #[test]
     fn deep_json_is_refused_not_overflowed() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(
-            parse_json::<Value>(deep.as_bytes()).unwrap_err().status(),
-            400
-        );
+        assert_eq!(parse_json::<Value>(deep.as_bytes()).unwrap_err().status(), 400);
     }
 
     #[test]
@@ -301,9 +267,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.parent_version, None);
         assert_eq!(c.content_hash.len(), 64);
-        assert!(
-            Commit::parse(br#"{"content":{"text":"Hi"},"parent":1}"#, PromptKind::Text).is_err()
-        );
+        assert!(Commit::parse(br#"{"content":{"text":"Hi"},"parent":1}"#, PromptKind::Text).is_err());
     }
 
     #[test]
@@ -314,9 +278,7 @@ mod tests {
 
     #[test]
     fn json_content_types() {
-        assert!(is_json_content_type(Some(
-            "application/json; charset=utf-8"
-        )));
+        assert!(is_json_content_type(Some("application/json; charset=utf-8")));
         assert!(is_json_content_type(Some("application/merge-patch+json")));
         assert!(!is_json_content_type(Some("text/plain")));
         assert!(!is_json_content_type(None));

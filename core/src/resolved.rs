@@ -168,9 +168,10 @@ impl Resolution {
 /// weak tags compared weakly, or `*`).
 pub fn if_none_match(header: Option<&str>, etag: &str) -> bool {
     let Some(header) = header else { return false };
-    header.split(',').map(str::trim).any(|candidate| {
-        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
-    })
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag)
 }
 
 #[cfg(test)]
@@ -232,10 +233,7 @@ mod tests {
         assert_eq!(first.assignment, AssignmentKind::Hashed);
         assert_eq!(first.experiment_id.as_deref(), Some("exp"));
         for _ in 0..1000 {
-            assert_eq!(
-                d.resolve_for(Some("user-7"), || unreachable!()).version,
-                first.version
-            );
+            assert_eq!(d.resolve_for(Some("user-7"), || unreachable!()).version, first.version);
         }
         let n = routing::bucket("salt", "user-7");
         assert_eq!(first.variant, Some(usize::from(n >= 0.5)));

@@ -84,9 +84,7 @@ impl Role {
                     self.as_str()
                 ),
             )
-            .with_details(
-                serde_json::json!({ "required_role": needed.as_str(), "role": self.as_str() }),
-            ))
+            .with_details(serde_json::json!({ "required_role": needed.as_str(), "role": self.as_str() })))
         }
     }
 }

@@ -68,11 +68,9 @@ impl Route {
             | Route::Rollback(_)
             | Route::PutExperiment(..)
             | Route::EndExperiment(..) => Access::Workspace(Write),
-            Route::PutEnvironment(_)
-            | Route::ListKeys
-            | Route::CreateKey
-            | Route::RevokeKey(_)
-            | Route::Audit => Access::Workspace(Administer),
+            Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
+                Access::Workspace(Administer)
+            }
         }
     }
 
@@ -104,10 +102,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
     let (allowed, route): (&[&str], Option<Route>) = match segments.as_slice() {
         ["healthz"] => (&["GET"], (method == "GET").then_some(Route::Healthz)),
         ["openapi.json"] => (&["GET"], (method == "GET").then_some(Route::OpenApi)),
-        ["v1", "workspaces"] => (
-            &["POST"],
-            (method == "POST").then_some(Route::CreateWorkspace),
-        ),
+        ["v1", "workspaces"] => (&["POST"], (method == "POST").then_some(Route::CreateWorkspace)),
         ["v1", "prompts"] => (
             &["GET", "POST"],
             match method {
@@ -139,10 +134,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
                 Ok(Route::GetVersion(prompt_slug(slug)?, n))
             })?,
         ),
-        ["v1", "prompts", slug, "diff"] => (
-            &["GET"],
-            gate(method, "GET", || Ok(Route::Diff(prompt_slug(slug)?)))?,
-        ),
+        ["v1", "prompts", slug, "diff"] => (&["GET"], gate(method, "GET", || Ok(Route::Diff(prompt_slug(slug)?)))?),
         ["v1", "prompts", slug, "promote"] => (
             &["POST"],
             gate(method, "POST", || Ok(Route::Promote(prompt_slug(slug)?)))?,
@@ -153,27 +145,17 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ),
         ["v1", "prompts", slug, "deployments"] => (
             &["GET"],
-            gate(method, "GET", || {
-                Ok(Route::ListDeployments(prompt_slug(slug)?))
-            })?,
+            gate(method, "GET", || Ok(Route::ListDeployments(prompt_slug(slug)?)))?,
         ),
         ["v1", "prompts", slug, "experiments"] => (
             &["GET"],
-            gate(method, "GET", || {
-                Ok(Route::ListExperiments(prompt_slug(slug)?))
-            })?,
+            gate(method, "GET", || Ok(Route::ListExperiments(prompt_slug(slug)?)))?,
         ),
         ["v1", "prompts", slug, "experiments", env] => (
             &["PUT", "DELETE"],
             match method {
-                "PUT" => Some(Route::PutExperiment(
-                    prompt_slug(slug)?,
-                    environment_segment(env)?,
-                )),
-                "DELETE" => Some(Route::EndExperiment(
-                    prompt_slug(slug)?,
-                    environment_segment(env)?,
-                )),
+                "PUT" => Some(Route::PutExperiment(prompt_slug(slug)?, environment_segment(env)?)),
+                "DELETE" => Some(Route::EndExperiment(prompt_slug(slug)?, environment_segment(env)?)),
                 _ => None,
             },
         ),
@@ -182,19 +164,13 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
             gate(method, "GET", || Ok(Route::Resolve(prompt_slug(slug)?)))?,
         ),
         ["v1", "bundle"] => (&["GET"], (method == "GET").then_some(Route::Bundle)),
-        ["v1", "environments"] => (
-            &["GET"],
-            (method == "GET").then_some(Route::ListEnvironments),
-        ),
+        ["v1", "environments"] => (&["GET"], (method == "GET").then_some(Route::ListEnvironments)),
         ["v1", "environments", name] => (
             &["PUT"],
             gate(method, "PUT", || {
-                Ok(Route::PutEnvironment(
-                    EnvironmentName::parse(name).map_err(|e| {
-                        Error::new(ErrorKind::InvalidField, e.message().to_owned())
-                            .with_details(e.details().clone())
-                    })?,
-                ))
+                Ok(Route::PutEnvironment(EnvironmentName::parse(name).map_err(|e| {
+                    Error::new(ErrorKind::InvalidField, e.message().to_owned()).with_details(e.details().clone())
+                })?))
             })?,
         ),
         ["v1", "keys"] => (
@@ -218,11 +194,8 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         }
     };
     route.ok_or_else(|| {
-        Error::new(
-            ErrorKind::MethodNotAllowed,
-            format!("{path} does not take {method}"),
-        )
-        .with_details(serde_json::json!({ "allowed": allowed }))
+        Error::new(ErrorKind::MethodNotAllowed, format!("{path} does not take {method}"))
+            .with_details(serde_json::json!({ "allowed": allowed }))
     })
 }
 
@@ -249,10 +222,7 @@ mod tests {
     #[test]
     fn matches_every_route() {
         assert_eq!(match_route("GET", "/healthz").unwrap(), Route::Healthz);
-        assert_eq!(
-            match_route("POST", "/v1/prompts/").unwrap(),
-            Route::CreatePrompt
-        );
+        assert_eq!(match_route("POST", "/v1/prompts/").unwrap(), Route::CreatePrompt);
         assert_eq!(
             match_route("GET", "/v1/prompts/a-b/versions/3").unwrap(),
             Route::GetVersion(slug("a-b"), 3)
@@ -261,10 +231,7 @@ mod tests {
             match_route("POST", "/v1/prompts/x/versions").unwrap(),
             Route::CreateVersion(slug("x"))
         );
-        assert_eq!(
-            match_route("GET", "/v1/resolve/x").unwrap(),
-            Route::Resolve(slug("x"))
-        );
+        assert_eq!(match_route("GET", "/v1/resolve/x").unwrap(), Route::Resolve(slug("x")));
         assert_eq!(
             match_route("DELETE", "/v1/keys/abc").unwrap(),
             Route::RevokeKey("abc".into())
@@ -277,10 +244,7 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_404_and_wrong_methods_405() {
-        assert_eq!(
-            match_route("GET", "/nope").unwrap_err().code(),
-            "route_not_found"
-        );
+        assert_eq!(match_route("GET", "/nope").unwrap_err().code(), "route_not_found");
         let e = match_route("DELETE", "/v1/prompts").unwrap_err();
         assert_eq!(e.status(), 405);
         assert_eq!(e.details()["allowed"][1], "POST");
@@ -288,20 +252,13 @@ mod tests {
 
     #[test]
     fn bad_slugs_and_numbers_read_as_missing() {
+        assert_eq!(match_route("GET", "/v1/prompts/BAD").unwrap_err().code(), "not_found");
         assert_eq!(
-            match_route("GET", "/v1/prompts/BAD").unwrap_err().code(),
+            match_route("GET", "/v1/prompts/x/versions/0").unwrap_err().code(),
             "not_found"
         );
         assert_eq!(
-            match_route("GET", "/v1/prompts/x/versions/0")
-                .unwrap_err()
-                .code(),
-            "not_found"
-        );
-        assert_eq!(
-            match_route("GET", "/v1/prompts/x/versions/abc")
-                .unwrap_err()
-                .status(),
+            match_route("GET", "/v1/prompts/x/versions/abc").unwrap_err().status(),
             404
         );
     }
@@ -310,17 +267,8 @@ mod tests {
     fn access_levels() {
         assert_eq!(Route::Healthz.access(), Access::Public);
         assert_eq!(Route::CreateWorkspace.access(), Access::Bootstrap);
-        assert_eq!(
-            Route::Resolve(slug("a")).access(),
-            Access::Workspace(Permission::Read)
-        );
-        assert_eq!(
-            Route::Promote(slug("a")).access(),
-            Access::Workspace(Permission::Write)
-        );
-        assert_eq!(
-            Route::CreateKey.access(),
-            Access::Workspace(Permission::Administer)
-        );
+        assert_eq!(Route::Resolve(slug("a")).access(), Access::Workspace(Permission::Read));
+        assert_eq!(Route::Promote(slug("a")).access(), Access::Workspace(Permission::Write));
+        assert_eq!(Route::CreateKey.access(), Access::Workspace(Permission::Administer));
     }
 }

@@ -27,9 +27,8 @@ pub const MAX_VARIANTS: usize = 10;
 
 /// FNV-1a 32 over the UTF-16 code units of `s`.
 pub fn fnv1a32(s: &str) -> u32 {
-    s.encode_utf16().fold(FNV_OFFSET, |h, unit| {
-        (h ^ u32::from(unit)).wrapping_mul(FNV_PRIME)
-    })
+    s.encode_utf16()
+        .fold(FNV_OFFSET, |h, unit| (h ^ u32::from(unit)).wrapping_mul(FNV_PRIME))
 }
 
 /// GrowthBook v2 hash of `key` under `seed`: a number in `[0, 1)` with four
@@ -55,9 +54,7 @@ pub fn bucket_ranges(weights_percent: &[f64]) -> Vec<(f64, f64)> {
 
 /// The index of the range holding `n`, if any.
 pub fn choose_variant(n: f64, ranges: &[(f64, f64)]) -> Option<usize> {
-    ranges
-        .iter()
-        .position(|(start, end)| n >= *start && n < *end)
+    ranges.iter().position(|(start, end)| n >= *start && n < *end)
 }
 
 /// Maps 32 random bits to a bucket, for callers without a user key.
@@ -102,9 +99,7 @@ impl ExperimentSpec {
         let mut basis_points: u64 = 0;
         for (i, v) in self.variants.iter().enumerate() {
             if v.version == 0 {
-                return field(format!(
-                    "variants[{i}].version must be a version number (1 or more)"
-                ));
+                return field(format!("variants[{i}].version must be a version number (1 or more)"));
             }
             if !(v.weight.is_finite() && (0.0..=100.0).contains(&v.weight)) {
                 return field(format!(
@@ -114,10 +109,7 @@ impl ExperimentSpec {
             }
             let bp = (v.weight * 100.0).round();
             if (bp - v.weight * 100.0).abs() > 1e-6 {
-                return field(format!(
-                    "variants[{i}].weight has more than two decimals: {}",
-                    v.weight
-                ));
+                return field(format!("variants[{i}].weight has more than two decimals: {}", v.weight));
             }
             basis_points += bp as u64;
             if self.variants[..i].iter().any(|o| o.version == v.version) {
@@ -132,10 +124,7 @@ impl ExperimentSpec {
         }
         if let Some(salt) = &self.salt {
             if salt.is_empty() || salt.chars().count() > 128 {
-                return Err(Error::invalid_field(
-                    "salt",
-                    "salt must be 1 to 128 characters",
-                ));
+                return Err(Error::invalid_field("salt", "salt must be 1 to 128 characters"));
             }
         }
         if let Some(name) = &self.name {
@@ -189,10 +178,7 @@ mod tests {
                 .collect();
             let expected = v["variant"].as_i64().unwrap();
             let got = choose_variant(n, &bucket_ranges(&weights)).map_or(-1, |i| i as i64);
-            assert_eq!(
-                got, expected,
-                "variant for {seed:?}+{key:?} with {weights:?}"
-            );
+            assert_eq!(got, expected, "variant for {seed:?}+{key:?} with {weights:?}");
         }
     }
 
@@ -208,8 +194,7 @@ mod tests {
         let ranges = bucket_ranges(&[20.0, 30.0, 50.0]);
         let mut counts = [0u32; 3];
         for i in 0..100_000 {
-            counts[choose_variant(bucket("split-test", &format!("user-{i}")), &ranges).unwrap()] +=
-                1;
+            counts[choose_variant(bucket("split-test", &format!("user-{i}")), &ranges).unwrap()] += 1;
         }
         for (count, want) in counts.iter().zip([20.0, 30.0, 50.0]) {
             let pct = f64::from(*count) / 1000.0;
@@ -240,7 +225,8 @@ mod tests {
 
     #[test]
     fn specs_are_validated() {
-        let ok = br#"{"variants":[{"version":1,"weight":33.33},{"version":2,"weight":33.33},{"version":3,"weight":33.34}]}"#;
+        let ok =
+            br#"{"variants":[{"version":1,"weight":33.33},{"version":2,"weight":33.33},{"version":3,"weight":33.34}]}"#;
         assert!(ExperimentSpec::parse(ok).is_ok());
         let bad: [&[u8]; 8] = [
             br#"{"variants":[{"version":1,"weight":50},{"version":2,"weight":40}]}"#,
@@ -257,12 +243,7 @@ mod tests {
             assert_eq!(err.status(), 400, "{}", String::from_utf8_lossy(body));
         }
         let eleven: Vec<String> = (1..=11)
-            .map(|v| {
-                format!(
-                    r#"{{"version":{v},"weight":{}}}"#,
-                    if v == 1 { 0 } else { 10 }
-                )
-            })
+            .map(|v| format!(r#"{{"version":{v},"weight":{}}}"#, if v == 1 { 0 } else { 10 }))
             .collect();
         let body = format!(r#"{{"variants":[{}]}}"#, eleven.join(","));
         assert!(ExperimentSpec::parse(body.as_bytes())
@@ -273,10 +254,8 @@ mod tests {
 
     #[test]
     fn unknown_versions_are_listed() {
-        let spec = ExperimentSpec::parse(
-            br#"{"variants":[{"version":1,"weight":50},{"version":7,"weight":50}]}"#,
-        )
-        .unwrap();
+        let spec =
+            ExperimentSpec::parse(br#"{"variants":[{"version":1,"weight":50},{"version":7,"weight":50}]}"#).unwrap();
         assert_eq!(spec.unknown_versions(&[1, 2, 3]), vec![7]);
     }
 }

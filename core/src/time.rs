@@ -36,13 +36,7 @@ mod tests {
     #[test]
     fn known_instants() {
         assert_eq!(iso8601_from_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            iso8601_from_millis(951_782_400_000),
-            "2000-02-29T00:00:00.000Z"
-        );
-        assert_eq!(
-            iso8601_from_millis(1_795_000_000_123),
-            "2026-11-18T11:06:40.123Z"
-        );
+        assert_eq!(iso8601_from_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(iso8601_from_millis(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
     }
 }

@@ -8,6 +8,7 @@ let w;
 before(async () => (w = await startWorker()));
 after(async () => w?.stop());
 
+const NO_CACHE = { "cache-control": "no-cache" };
 const resolve = (api, slug, env = "production", headers) => api.get(`/v1/resolve/${slug}?environment=${env}`, headers);
 
 test("promote then rollback changes what resolve returns", async () => {
@@ -110,7 +111,10 @@ test("resolve is served from KV with an ETag and 304; a deleted KV entry is rebu
 
   const first = await resolve(api, "edge");
   assert.equal(first.status, 200);
-  assert.equal(first.headers.get("x-pvct-source"), "kv", "promotion wrote the document to KV");
+  assert.equal(first.headers.get("x-pvct-source"), "isolate", "promotion primed this isolate's cache");
+  const fromKv = await resolve(api, "edge", "production", NO_CACHE);
+  assert.equal(fromKv.headers.get("x-pvct-source"), "kv", "promotion wrote the document to KV");
+  assert.deepEqual(fromKv.body, first.body);
   const etag = first.headers.get("etag");
   assert.match(etag, /^"[0-9a-f]{32}"$/);
 
@@ -122,16 +126,16 @@ test("resolve is served from KV with an ETag and 304; a deleted KV entry is rebu
   const key = `resolved/${ws.id}/production/edge`;
   assert.ok(await w.kv.get(key), "the resolved document is in KV");
   await w.kv.delete(key);
-  const rebuilt = await resolve(api, "edge");
+  const rebuilt = await resolve(api, "edge", "production", NO_CACHE);
   assert.equal(rebuilt.status, 200);
   assert.equal(rebuilt.headers.get("x-pvct-source"), "d1");
   assert.equal(rebuilt.headers.get("etag"), etag, "the rebuilt document is the same document");
   assert.deepEqual(rebuilt.body, first.body);
   assert.ok(await w.kv.get(key), "the miss wrote the document back");
-  assert.equal((await resolve(api, "edge")).headers.get("x-pvct-source"), "kv");
+  assert.equal((await resolve(api, "edge", "production", NO_CACHE)).headers.get("x-pvct-source"), "kv");
 });
 
-test("the hot path does not read D1: a KV hit serves even with the D1 rows gone from view", async () => {
+test("the hot path does not read D1: isolate and KV hits serve even with the D1 rows gone from view", async () => {
   // Prove it by changing D1 underneath: rename the prompt's slug directly in
   // D1. KV still serves the old slug (D1 not consulted); deleting the KV
   // entry then makes resolve consult D1 and find nothing.
@@ -139,11 +143,14 @@ test("the hot path does not read D1: a KV hit serves even with the D1 rows gone 
   await promptWithVersions(ws.api, "hot", ["x"]);
   await ws.api.post("/v1/prompts/hot/promote", { version: 1, environment: "production" });
   await w.db.prepare("UPDATE prompts SET slug = 'hot-renamed' WHERE workspace_id = ? AND slug = 'hot'").bind(ws.id).run();
-  const fromKv = await resolve(ws.api, "hot");
+  const fromIsolate = await resolve(ws.api, "hot");
+  assert.equal(fromIsolate.status, 200);
+  assert.equal(fromIsolate.headers.get("x-pvct-source"), "isolate");
+  const fromKv = await resolve(ws.api, "hot", "production", NO_CACHE);
   assert.equal(fromKv.status, 200);
   assert.equal(fromKv.headers.get("x-pvct-source"), "kv");
   await w.kv.delete(`resolved/${ws.id}/production/hot`);
-  assert.equal((await resolve(ws.api, "hot")).status, 404);
+  assert.equal((await resolve(ws.api, "hot", "production", NO_CACHE)).status, 404);
 });
 
 test("bundle holds every prompt of an environment, with ETag, rebuilt on a miss", async () => {
@@ -172,7 +179,7 @@ test("bundle holds every prompt of an environment, with ETag, rebuilt on a miss"
   assert.equal(changed.body.prompts.two.version, 1);
 
   await w.kv.delete(`bundle/${ws.id}/production`);
-  const rebuilt = await api.get("/v1/bundle?environment=production");
+  const rebuilt = await api.get("/v1/bundle?environment=production", NO_CACHE);
   assert.equal(rebuilt.headers.get("x-pvct-source"), "d1");
   assert.equal(rebuilt.headers.get("etag"), changed.headers.get("etag"));
 

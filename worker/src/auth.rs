@@ -45,11 +45,7 @@ impl Principal {
     }
 }
 
-pub async fn authenticate(
-    key: &ApiKey,
-    kv: &EdgeKv,
-    store: &Store,
-) -> Result<(Principal, &'static str), Error> {
+pub async fn authenticate(key: &ApiKey, kv: &EdgeKv, store: &Store) -> Result<(Principal, &'static str), Error> {
     let hash = key.hash();
     let now = now_millis();
     let cached = KEYS.with(|c| {
@@ -77,9 +73,7 @@ pub async fn authenticate(
                 role: row.role,
                 prefix: row.key_prefix,
             };
-            kv.put_api_key(&hash, &entry)
-                .await
-                .or_internal("kv put api key")?;
+            kv.put_api_key(&hash, &entry).await.or_internal("kv put api key")?;
             (entry, "d1")
         }
     };

@@ -33,9 +33,7 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> ApiResult {
 
 /// A JSON text that is already serialized (served from KV as stored).
 pub fn raw_json(status: u16, body: String) -> ApiResult {
-    let mut response = Response::ok(body)
-        .or_internal("build response")?
-        .with_status(status);
+    let mut response = Response::ok(body).or_internal("build response")?.with_status(status);
     response
         .headers_mut()
         .set("content-type", "application/json")
@@ -90,18 +88,11 @@ impl Query {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// An optional parameter parsed with `parse`, 400 naming it if bad.
-    pub fn parse<T>(
-        &self,
-        name: &str,
-        parse: impl Fn(&str) -> Option<T>,
-    ) -> Result<Option<T>, Error> {
+    pub fn parse<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, Error> {
         match self.get(name) {
             None | Some("") => Ok(None),
             Some(raw) => parse(raw).map(Some).ok_or_else(|| {

@@ -12,10 +12,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// A new random 128-bit id as 32 hex characters.
 pub fn new_id() -> String {
-    random_bytes::<16>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub fn new_api_key() -> ApiKey {

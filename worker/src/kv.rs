@@ -31,11 +31,11 @@ pub struct CachedKey {
     pub prefix: String,
 }
 
-fn resolved_key(workspace_id: &str, environment: &str, slug: &str) -> String {
+pub fn resolved_key(workspace_id: &str, environment: &str, slug: &str) -> String {
     format!("resolved/{workspace_id}/{environment}/{slug}")
 }
 
-fn bundle_key(workspace_id: &str, environment: &str) -> String {
+pub fn bundle_key(workspace_id: &str, environment: &str) -> String {
     format!("bundle/{workspace_id}/{environment}")
 }
 
@@ -51,10 +51,7 @@ impl EdgeKv {
     async fn get_doc(&self, key: &str) -> Result<Option<Cached>> {
         let (body, meta) = self.kv.get(key).text_with_metadata::<Meta>().await?;
         Ok(match (body, meta) {
-            (Some(body), Some(meta)) => Some(Cached {
-                body,
-                etag: meta.etag,
-            }),
+            (Some(body), Some(meta)) => Some(Cached { body, etag: meta.etag }),
             _ => None,
         })
     }
@@ -62,9 +59,7 @@ impl EdgeKv {
     async fn put_doc(&self, key: &str, doc: &Cached) -> Result<()> {
         self.kv
             .put(key, doc.body.as_str())?
-            .metadata(Meta {
-                etag: doc.etag.clone(),
-            })?
+            .metadata(Meta { etag: doc.etag.clone() })?
             .execute()
             .await?;
         Ok(())

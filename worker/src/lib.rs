@@ -7,6 +7,7 @@
 mod auth;
 mod http;
 mod ids;
+mod isolate_cache;
 mod kv;
 mod publish;
 mod routes;
@@ -59,8 +60,7 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
     match route.access() {
         Access::Public => routes::meta::handle(&route),
         Access::Bootstrap => {
-            let presented =
-                ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
+            let presented = ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
             let bootstrap = env
                 .secret(BOOTSTRAP_KEY_VAR)
                 .map(|s| s.to_string())
@@ -86,12 +86,7 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
             let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
             let (who, _) = auth::authenticate(&key, &kv, &store).await?;
             who.role.require(permission)?;
-            let ctx = Ctx {
-                store,
-                kv,
-                url,
-                who,
-            };
+            let ctx = Ctx { store, kv, url, who };
             dispatch(&ctx, route, req).await
         }
     }

@@ -4,13 +4,15 @@
 //! same way, so D1 stays the single source of truth.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use pvct_core::resolved::{Bundle, ExperimentDoc, ResolvedPrompt, VariantDoc};
 use pvct_core::routing::VariantSpec;
 use pvct_core::Error;
 
 use crate::http::OrInternal;
-use crate::kv::{Cached, EdgeKv};
+use crate::isolate_cache::{self, Entry};
+use crate::kv::{bundle_key, resolved_key, Cached, EdgeKv};
 use crate::routes::parse_stored;
 use crate::store::{ExperimentRow, LiveRow, Store, VariantVersionRow};
 
@@ -42,8 +44,7 @@ fn attach_experiments(
         let Some(doc) = docs.get_mut(&x.prompt_slug) else {
             continue;
         };
-        let specs: Vec<VariantSpec> =
-            serde_json::from_str(&x.variants).or_internal("stored variants")?;
+        let specs: Vec<VariantSpec> = serde_json::from_str(&x.variants).or_internal("stored variants")?;
         let variants = specs
             .iter()
             .map(|spec| {
@@ -96,15 +97,15 @@ async fn documents(
     Ok(docs)
 }
 
-/// Rebuilds one prompt's resolved document in one environment; `None` when
-/// nothing is deployed there.
+/// Rebuilds one prompt's resolved document in one environment and writes it
+/// to KV and this isolate's cache; `None` when nothing is deployed there.
 pub async fn rebuild_resolved(
     store: &Store,
     kv: &EdgeKv,
     workspace_id: &str,
     environment: &str,
     slug: &str,
-) -> Result<Option<Cached>, Error> {
+) -> Result<Option<(Rc<ResolvedPrompt>, Rc<str>)>, Error> {
     let Some(row) = store
         .live(workspace_id, slug, environment)
         .await
@@ -126,7 +127,12 @@ pub async fn rebuild_resolved(
     kv.put_resolved(workspace_id, environment, slug, &cached)
         .await
         .or_internal("kv put resolved")?;
-    Ok(Some(cached))
+    let entry = (Rc::new(doc), Rc::<str>::from(cached.etag));
+    isolate_cache::put(
+        &resolved_key(workspace_id, environment, slug),
+        Entry::Resolved(entry.0.clone(), entry.1.clone()),
+    );
+    Ok(Some(entry))
 }
 
 /// Rebuilds the bundle of every prompt live in one environment.
@@ -153,6 +159,10 @@ pub async fn rebuild_bundle(
     kv.put_bundle(workspace_id, environment, &cached)
         .await
         .or_internal("kv put bundle")?;
+    isolate_cache::put(
+        &bundle_key(workspace_id, environment),
+        Entry::Bundle(Rc::from(cached.body.as_str()), Rc::from(cached.etag.as_str())),
+    );
     Ok(cached)
 }
 
@@ -165,7 +175,12 @@ pub async fn publish(
     environment: &str,
     slug: &str,
 ) -> Result<(), Error> {
-    rebuild_resolved(store, kv, workspace_id, environment, slug).await?;
+    if rebuild_resolved(store, kv, workspace_id, environment, slug)
+        .await?
+        .is_none()
+    {
+        isolate_cache::forget(&resolved_key(workspace_id, environment, slug));
+    }
     rebuild_bundle(store, kv, workspace_id, environment_id, environment).await?;
     Ok(())
 }

@@ -260,8 +260,7 @@ pub struct AuditFilter<'a> {
     pub action: Option<&'a str>,
 }
 
-const VERSION_COLUMNS: &str =
-    "v.id, v.number, p2.number AS parent_number, v.content, v.model_params, \
+const VERSION_COLUMNS: &str = "v.id, v.number, p2.number AS parent_number, v.content, v.model_params, \
      v.content_hash, v.author, v.commit_msg, v.created_at";
 
 const LIVE_SELECT: &str =
@@ -285,19 +284,11 @@ impl Store {
         self.db.prepare(sql).bind(&values)
     }
 
-    async fn first<T: for<'de> Deserialize<'de>>(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-    ) -> Result<Option<T>> {
+    async fn first<T: for<'de> Deserialize<'de>>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>> {
         self.stmt(sql, args)?.first::<T>(None).await
     }
 
-    async fn all<T: for<'de> Deserialize<'de>>(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-    ) -> Result<Vec<T>> {
+    async fn all<T: for<'de> Deserialize<'de>>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>> {
         self.stmt(sql, args)?.all().await?.results::<T>()
     }
 
@@ -395,8 +386,7 @@ impl Store {
     }
 
     pub async fn create_key(&self, key: &NewKey<'_>, audit: &AuditEntry<'_>) -> Result<()> {
-        self.batch(vec![self.key_stmt(key)?, self.audit_stmt(audit)?])
-            .await
+        self.batch(vec![self.key_stmt(key)?, self.audit_stmt(audit)?]).await
     }
 
     pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<KeyListRow>> {
@@ -427,13 +417,7 @@ impl Store {
         Ok(row.map(|r| (r.key_hash, r.revoked_at)))
     }
 
-    pub async fn revoke_key(
-        &self,
-        workspace_id: &str,
-        id: &str,
-        at: &str,
-        audit: &AuditEntry<'_>,
-    ) -> Result<()> {
+    pub async fn revoke_key(&self, workspace_id: &str, id: &str, at: &str, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "UPDATE api_keys SET revoked_at = ? WHERE workspace_id = ? AND id = ? AND revoked_at IS NULL",
@@ -455,11 +439,7 @@ impl Store {
         .await
     }
 
-    pub async fn environment(
-        &self,
-        workspace_id: &str,
-        name: &str,
-    ) -> Result<Option<EnvironmentRow>> {
+    pub async fn environment(&self, workspace_id: &str, name: &str) -> Result<Option<EnvironmentRow>> {
         self.first(
             "SELECT id, name, position, policy, created_at, updated_at FROM environments \
              WHERE workspace_id = ? AND name = ?",
@@ -502,11 +482,7 @@ impl Store {
         .await
     }
 
-    pub async fn list_prompts(
-        &self,
-        workspace_id: &str,
-        page: &PageRequest,
-    ) -> Result<Vec<PromptRow>> {
+    pub async fn list_prompts(&self, workspace_id: &str, page: &PageRequest) -> Result<Vec<PromptRow>> {
         self.all(
             "SELECT id, slug, name, description, kind, created_by, created_at FROM prompts \
              WHERE workspace_id = ? AND slug > ? ORDER BY slug LIMIT ?",
@@ -519,12 +495,7 @@ impl Store {
         .await
     }
 
-    pub async fn create_prompt(
-        &self,
-        p: &PromptRow,
-        workspace_id: &str,
-        audit: &AuditEntry<'_>,
-    ) -> Result<()> {
+    pub async fn create_prompt(&self, p: &PromptRow, workspace_id: &str, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "INSERT INTO prompts (id, workspace_id, slug, name, description, kind, created_by, created_at) \
@@ -567,18 +538,17 @@ impl Store {
         .await
     }
 
-    pub async fn list_versions(
-        &self,
-        prompt_id: &str,
-        before: Option<u32>,
-        limit: u32,
-    ) -> Result<Vec<VersionRow>> {
+    pub async fn list_versions(&self, prompt_id: &str, before: Option<u32>, limit: u32) -> Result<Vec<VersionRow>> {
         self.all(
             &format!(
                 "SELECT {VERSION_COLUMNS} FROM prompt_versions v LEFT JOIN prompt_versions p2 ON p2.id = v.parent_id \
                  WHERE v.prompt_id = ? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
             ),
-            &[prompt_id.into(), Arg::Int(before.map_or(MAX_SAFE_INTEGER, i64::from)), limit.into()],
+            &[
+                prompt_id.into(),
+                Arg::Int(before.map_or(MAX_SAFE_INTEGER, i64::from)),
+                limit.into(),
+            ],
         )
         .await
     }
@@ -611,11 +581,7 @@ impl Store {
     // ---- deployments ------------------------------------------------------------
 
     /// The deployment steps of one prompt in one environment, oldest first.
-    pub async fn deployment_steps(
-        &self,
-        prompt_id: &str,
-        environment_id: &str,
-    ) -> Result<Vec<DeploymentStep>> {
+    pub async fn deployment_steps(&self, prompt_id: &str, environment_id: &str) -> Result<Vec<DeploymentStep>> {
         #[derive(Deserialize)]
         struct Row {
             action: String,
@@ -639,11 +605,7 @@ impl Store {
             .collect())
     }
 
-    pub async fn insert_deployment(
-        &self,
-        d: &NewDeployment<'_>,
-        audit: &AuditEntry<'_>,
-    ) -> Result<()> {
+    pub async fn insert_deployment(&self, d: &NewDeployment<'_>, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, \
@@ -697,12 +659,7 @@ impl Store {
     }
 
     /// What is live of one prompt in one environment.
-    pub async fn live(
-        &self,
-        workspace_id: &str,
-        slug: &str,
-        environment: &str,
-    ) -> Result<Option<LiveRow>> {
+    pub async fn live(&self, workspace_id: &str, slug: &str, environment: &str) -> Result<Option<LiveRow>> {
         self.first(
             &format!("{LIVE_SELECT} AND p.workspace_id = ? AND p.slug = ? AND e.name = ?"),
             &[workspace_id.into(), slug.into(), environment.into()],
@@ -721,15 +678,12 @@ impl Store {
 
     // ---- experiments -------------------------------------------------------------
 
-    const EXPERIMENT_SELECT: &'static str = "SELECT x.id, p.slug AS prompt_slug, e.name AS environment, x.name, x.salt, \
+    const EXPERIMENT_SELECT: &'static str =
+        "SELECT x.id, p.slug AS prompt_slug, e.name AS environment, x.name, x.salt, \
          x.variants, x.status, x.started_by, x.started_at, x.updated_at, x.ended_by, x.ended_at \
          FROM experiments x JOIN prompts p ON p.id = x.prompt_id JOIN environments e ON e.id = x.environment_id";
 
-    pub async fn running_experiment(
-        &self,
-        prompt_id: &str,
-        environment_id: &str,
-    ) -> Result<Option<ExperimentRow>> {
+    pub async fn running_experiment(&self, prompt_id: &str, environment_id: &str) -> Result<Option<ExperimentRow>> {
         self.first(
             &format!(
                 "{} WHERE x.prompt_id = ? AND x.environment_id = ? AND x.status = 'running'",
@@ -797,11 +751,7 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.number).collect())
     }
 
-    pub async fn start_experiment(
-        &self,
-        x: &NewExperiment<'_>,
-        audit: &AuditEntry<'_>,
-    ) -> Result<()> {
+    pub async fn start_experiment(&self, x: &NewExperiment<'_>, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "INSERT INTO experiments (id, workspace_id, prompt_id, environment_id, name, salt, variants, status, \
@@ -843,13 +793,7 @@ impl Store {
         .await
     }
 
-    pub async fn end_experiment(
-        &self,
-        id: &str,
-        actor: &str,
-        at: &str,
-        audit: &AuditEntry<'_>,
-    ) -> Result<()> {
+    pub async fn end_experiment(&self, id: &str, actor: &str, at: &str, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "UPDATE experiments SET status = 'ended', ended_by = ?, ended_at = ?, updated_at = ? \

@@ -21,12 +21,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
     };
     let rows = ctx
         .store
-        .list_audit(
-            &ctx.who.workspace_id,
-            &filter,
-            page.after_number()?,
-            page.fetch_size(),
-        )
+        .list_audit(&ctx.who.workspace_id, &filter, page.after_number()?, page.fetch_size())
         .await
         .or_internal("audit")?;
     let (rows, next) = finish_page(rows, &page, |r| r.seq.to_string());

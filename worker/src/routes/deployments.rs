@@ -12,9 +12,7 @@ use super::{find_environment, find_prompt, find_version};
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
 use crate::publish::publish;
-use crate::store::{
-    AuditEntry, DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow,
-};
+use crate::store::{AuditEntry, DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow};
 use crate::Ctx;
 
 fn deployment_json(d: &DeploymentRow) -> Value {

@@ -26,10 +26,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .environments(&ctx.who.workspace_id)
         .await
         .or_internal("environments")?;
-    let items = rows
-        .iter()
-        .map(environment_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = rows.iter().map(environment_json).collect::<Result<Vec<_>, _>>()?;
     json(200, &j!({ "items": items }))
 }
 

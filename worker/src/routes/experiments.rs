@@ -30,12 +30,7 @@ fn require_traffic_permission(ctx: &Ctx, env: &EnvironmentRow) -> Result<(), Err
     ctx.who.role.require(policy.traffic_permission())
 }
 
-pub async fn put(
-    ctx: &Ctx,
-    slug: &Slug,
-    env_name: &EnvironmentName,
-    req: &mut Request,
-) -> ApiResult {
+pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut Request) -> ApiResult {
     let spec = ExperimentSpec::parse(&body(req).await?)?;
     let prompt = find_prompt(ctx, slug).await?;
     let env = find_environment(ctx, env_name).await?;
@@ -56,18 +51,12 @@ pub async fn put(
             ),
         ));
     }
-    let unknown = spec.unknown_versions(
-        &ctx.store
-            .version_numbers(&prompt.id)
-            .await
-            .or_internal("versions")?,
-    );
+    let unknown = spec.unknown_versions(&ctx.store.version_numbers(&prompt.id).await.or_internal("versions")?);
     if !unknown.is_empty() {
-        return Err(Error::invalid_field(
-            "variants",
-            format!("no such version of '{}': {unknown:?}", prompt.slug),
-        )
-        .with_details(j!({ "field": "variants", "unknown_versions": unknown })));
+        return Err(
+            Error::invalid_field("variants", format!("no such version of '{}': {unknown:?}", prompt.slug))
+                .with_details(j!({ "field": "variants", "unknown_versions": unknown })),
+        );
     }
     let variants: Vec<VariantSpec> = spec.variants.clone();
     let variants_json = serde_json::to_string(&variants).or_internal("variants json")?;
@@ -178,10 +167,7 @@ pub async fn end(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName) -> ApiResul
         .ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!(
-                    "no experiment is running for '{}' in {}",
-                    prompt.slug, env.name
-                ),
+                format!("no experiment is running for '{}' in {}", prompt.slug, env.name),
             )
         })?;
     let at = now();
@@ -220,9 +206,6 @@ pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .list_experiments(&prompt.id)
         .await
         .or_internal("experiments")?;
-    let items = rows
-        .iter()
-        .map(experiment_json)
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = rows.iter().map(experiment_json).collect::<Result<Vec<_>, _>>()?;
     json(200, &j!({ "items": items }))
 }

@@ -91,9 +91,6 @@ pub async fn revoke(ctx: &Ctx, id: &str) -> ApiResult {
         .await
         .or_internal("revoke key")?;
     forget(&hash);
-    ctx.kv
-        .delete_api_key(&hash)
-        .await
-        .or_internal("kv delete key")?;
+    ctx.kv.delete_api_key(&hash).await.or_internal("kv delete key")?;
     json(200, &j!({ "id": id, "revoked_at": at }))
 }

@@ -38,9 +38,7 @@ pub async fn find_environment(ctx: &Ctx, name: &EnvironmentName) -> Result<Envir
         .environment(&ctx.who.workspace_id, name.as_str())
         .await
         .or_internal("environment")?
-        .ok_or_else(|| {
-            Error::not_found("environment").with_details(json!({ "environment": name.as_str() }))
-        })
+        .ok_or_else(|| Error::not_found("environment").with_details(json!({ "environment": name.as_str() })))
 }
 
 pub async fn find_version(ctx: &Ctx, prompt: &PromptRow, number: u32) -> Result<VersionRow, Error> {

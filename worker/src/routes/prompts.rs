@@ -99,11 +99,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
 pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let prompt = find_prompt(ctx, slug).await?;
     let head = ctx.store.head(&prompt.id).await.or_internal("head")?;
-    let live = ctx
-        .store
-        .live_of_prompt(&prompt.id)
-        .await
-        .or_internal("live")?;
+    let live = ctx.store.live_of_prompt(&prompt.id).await.or_internal("live")?;
     let mut deployed = serde_json::Map::new();
     for row in &live {
         deployed.insert(

@@ -1,7 +1,10 @@
 //! The edge hot path: `GET /v1/resolve/{slug}` and `GET /v1/bundle`.
 //!
-//! One KV read serves the document as stored, with its ETag. A miss
-//! rebuilds from D1 and writes back; `x-pvct-source` says which served it.
+//! Served from this isolate's cache, else one KV read; a KV miss rebuilds
+//! from D1 and writes back. `x-pvct-source` says which one served
+//! (`isolate`, `kv`, `d1`); `Cache-Control: no-cache` skips the isolate cache.
+
+use std::rc::Rc;
 
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::resolved::{if_none_match, ResolvedPrompt};
@@ -10,7 +13,8 @@ use serde_json::json as j;
 use worker::{Request, Response};
 
 use crate::http::{header, raw_json, ApiResult, OrInternal, Query};
-use crate::kv::Cached;
+use crate::isolate_cache::{self, Entry};
+use crate::kv::{bundle_key, resolved_key};
 use crate::publish::{rebuild_bundle, rebuild_resolved};
 use crate::Ctx;
 
@@ -20,27 +24,27 @@ fn environment_param(q: &Query) -> Result<EnvironmentName, Error> {
         .or_else(|| q.get("env"))
         .filter(|s| !s.is_empty())
         .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidQuery,
-                "the query parameter 'environment' is required",
-            )
-            .with_details(j!({ "parameter": "environment" }))
+            Error::new(ErrorKind::InvalidQuery, "the query parameter 'environment' is required")
+                .with_details(j!({ "parameter": "environment" }))
         })?;
     EnvironmentName::parse(raw).map_err(|e| {
-        Error::new(ErrorKind::InvalidQuery, e.message().to_owned())
-            .with_details(j!({ "parameter": "environment" }))
+        Error::new(ErrorKind::InvalidQuery, e.message().to_owned()).with_details(j!({ "parameter": "environment" }))
     })
 }
 
-/// 200 with the document, or 304 when the client already has this ETag.
-fn serve(req: &Request, doc: Cached, source: &str) -> ApiResult {
-    let mut response = if if_none_match(header(req, "if-none-match").as_deref(), &doc.etag) {
+fn skips_isolate_cache(req: &Request) -> bool {
+    header(req, "cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-cache"))
+}
+
+/// 200 with the body, or 304 when the client already has this ETag.
+fn serve(req: &Request, body: impl FnOnce() -> Result<String, Error>, etag: &str, source: &str) -> ApiResult {
+    let mut response = if if_none_match(header(req, "if-none-match").as_deref(), etag) {
         Response::empty().or_internal("304")?.with_status(304)
     } else {
-        raw_json(200, doc.body)?
+        raw_json(200, body()?)?
     };
     let headers = response.headers_mut();
-    headers.set("etag", &doc.etag).or_internal("etag")?;
+    headers.set("etag", etag).or_internal("etag")?;
     headers.set("x-pvct-source", source).or_internal("source")?;
     headers
         .set("cache-control", "private, no-cache")
@@ -53,27 +57,43 @@ pub async fn resolve(ctx: &Ctx, slug: &Slug, req: &Request) -> ApiResult {
     let env = environment_param(&q)?;
     let user_key = q.get("user_key").or_else(|| q.get("user"));
     let ws = &ctx.who.workspace_id;
-    let (doc, source) = match ctx
-        .kv
-        .resolved(ws, env.as_str(), slug.as_str())
-        .await
-        .or_internal("kv resolved")?
-    {
-        Some(doc) => (doc, "kv"),
-        None => match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await?
+    let key = resolved_key(ws, env.as_str(), slug.as_str());
+    let cached = if skips_isolate_cache(req) {
+        None
+    } else {
+        isolate_cache::get(&key)
+    };
+    let (doc, etag, source) = match cached {
+        Some(Entry::Resolved(doc, etag)) => (doc, etag, "isolate"),
+        _ => match ctx
+            .kv
+            .resolved(ws, env.as_str(), slug.as_str())
+            .await
+            .or_internal("kv resolved")?
         {
-            Some(doc) => (doc, "d1"),
-            None => return Err(why_not_deployed(ctx, slug, &env).await?),
+            Some(stored) => {
+                let doc: Rc<ResolvedPrompt> =
+                    Rc::new(serde_json::from_str(&stored.body).or_internal("stored resolved")?);
+                let etag: Rc<str> = Rc::from(stored.etag);
+                isolate_cache::put(&key, Entry::Resolved(doc.clone(), etag.clone()));
+                (doc, etag, "kv")
+            }
+            None => match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
+                Some((doc, etag)) => (doc, etag, "d1"),
+                None => return Err(why_not_deployed(ctx, slug, &env).await?),
+            },
         },
     };
     // Route this caller: the core picks the variant from the user key (or
     // at random without one); the answer's ETag names the variant.
-    let document: ResolvedPrompt =
-        serde_json::from_str(&doc.body).or_internal("stored resolved")?;
-    let resolution = document.resolve_for(user_key, random_u32);
-    let etag = resolution.etag(&doc.etag);
-    let body = serde_json::to_string(&resolution).or_internal("resolution json")?;
-    serve(req, Cached { body, etag }, source)
+    let resolution = doc.resolve_for(user_key, random_u32);
+    let etag = resolution.etag(&etag);
+    serve(
+        req,
+        || serde_json::to_string(&resolution).or_internal("resolution json"),
+        &etag,
+        source,
+    )
 }
 
 fn random_u32() -> u32 {
@@ -102,9 +122,7 @@ async fn why_not_deployed(ctx: &Ctx, slug: &Slug, env: &EnvironmentName) -> Resu
         .or_internal("environment")?
         .is_none()
     {
-        return Ok(
-            Error::not_found("environment").with_details(j!({ "environment": env.as_str() }))
-        );
+        return Ok(Error::not_found("environment").with_details(j!({ "environment": env.as_str() })));
     }
     Ok(Error::new(
         ErrorKind::NotDeployed,
@@ -116,22 +134,28 @@ async fn why_not_deployed(ctx: &Ctx, slug: &Slug, env: &EnvironmentName) -> Resu
 pub async fn bundle(ctx: &Ctx, req: &Request) -> ApiResult {
     let env = environment_param(&Query::of(&ctx.url))?;
     let ws = &ctx.who.workspace_id;
-    if let Some(doc) = ctx
-        .kv
-        .bundle(ws, env.as_str())
-        .await
-        .or_internal("kv bundle")?
-    {
-        return serve(req, doc, "kv");
+    let key = bundle_key(ws, env.as_str());
+    let cached = if skips_isolate_cache(req) {
+        None
+    } else {
+        isolate_cache::get(&key)
+    };
+    if let Some(Entry::Bundle(body, etag)) = cached {
+        return serve(req, || Ok(body.to_string()), &etag, "isolate");
+    }
+    if let Some(doc) = ctx.kv.bundle(ws, env.as_str()).await.or_internal("kv bundle")? {
+        isolate_cache::put(
+            &key,
+            Entry::Bundle(Rc::from(doc.body.as_str()), Rc::from(doc.etag.as_str())),
+        );
+        return serve(req, || Ok(doc.body), &doc.etag, "kv");
     }
     let row = ctx
         .store
         .environment(ws, env.as_str())
         .await
         .or_internal("environment")?
-        .ok_or_else(|| {
-            Error::not_found("environment").with_details(j!({ "environment": env.as_str() }))
-        })?;
+        .ok_or_else(|| Error::not_found("environment").with_details(j!({ "environment": env.as_str() })))?;
     let doc = rebuild_bundle(&ctx.store, &ctx.kv, ws, &row.id, &row.name).await?;
-    serve(req, doc, "d1")
+    serve(req, || Ok(doc.body), &doc.etag, "d1")
 }

@@ -50,10 +50,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     ) {
         Ok(CommitPlan::Unchanged) => {
             let head = head.ok_or_else(Error::internal)?;
-            return json(
-                200,
-                &j!({ "created": false, "version": version_json(&head, &prompt)? }),
-            );
+            return json(200, &j!({ "created": false, "version": version_json(&head, &prompt)? }));
         }
         Ok(CommitPlan::Create { number }) => number,
         Err(err) => return Err(with_head(err, head.as_ref(), &prompt)?),
@@ -111,10 +108,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         commit_msg: commit.message,
         created_at: at,
     };
-    json(
-        201,
-        &j!({ "created": true, "version": version_json(&row, &prompt)? }),
-    )
+    json(201, &j!({ "created": true, "version": version_json(&row, &prompt)? }))
 }
 
 /// Adds the current head to a 409 so the client can rebase without a
@@ -184,13 +178,10 @@ pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
                 .await
                 .or_internal("version")?
                 .ok_or_else(|| {
-                    Error::new(ErrorKind::NotFound, format!("version {n} not found"))
-                        .with_details(j!({ "version": n }))
+                    Error::new(ErrorKind::NotFound, format!("version {n} not found")).with_details(j!({ "version": n }))
                 })?;
-            let content = PromptContent::from_value(kind, &parse_stored(&v.content)?)
-                .or_internal("stored content")?;
-            let params = ModelParams::from_value(&parse_stored(&v.model_params)?)
-                .or_internal("stored params")?;
+            let content = PromptContent::from_value(kind, &parse_stored(&v.content)?).or_internal("stored content")?;
+            let params = ModelParams::from_value(&parse_stored(&v.model_params)?).or_internal("stored params")?;
             Ok::<_, Error>((content, params))
         }
     };

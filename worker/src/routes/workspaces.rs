@@ -15,19 +15,9 @@ use crate::ids::{new_api_key, new_id, now};
 use crate::kv::EdgeKv;
 use crate::store::{AuditEntry, NewKey, Store, WorkspaceRow};
 
-pub async fn create(
-    store: &Store,
-    _kv: &EdgeKv,
-    req: &mut Request,
-    bootstrap: &ApiKey,
-) -> ApiResult {
+pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &ApiKey) -> ApiResult {
     let input: CreateWorkspace = parse_json(&body(req).await?)?;
-    let display_name = bounded_text(
-        "display_name",
-        input.display_name.as_deref().unwrap_or(""),
-        200,
-        false,
-    )?;
+    let display_name = bounded_text("display_name", input.display_name.as_deref().unwrap_or(""), 200, false)?;
     if store
         .workspace_by_name(input.name.as_str())
         .await
