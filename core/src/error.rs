@@ -79,10 +79,9 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::RouteNotFound | ErrorKind::NotFound | ErrorKind::NotDeployed => 404,
             ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::AlreadyExists
-            | ErrorKind::StaleParent
-            | ErrorKind::NothingToRollBack
-            | ErrorKind::Conflict => 409,
+            ErrorKind::AlreadyExists | ErrorKind::StaleParent | ErrorKind::NothingToRollBack | ErrorKind::Conflict => {
+                409
+            }
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Internal => 500,
@@ -109,8 +108,7 @@ impl Error {
 
     /// An invalid value for `field`; the field name goes into the details.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
-        Error::new(ErrorKind::InvalidField, message)
-            .with_details(serde_json::json!({ "field": field }))
+        Error::new(ErrorKind::InvalidField, message).with_details(serde_json::json!({ "field": field }))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -119,10 +117,7 @@ impl Error {
 
     /// The generic server error: the cause is logged by the caller, never shown.
     pub fn internal() -> Self {
-        Error::new(
-            ErrorKind::Internal,
-            "internal error; the request was not applied",
-        )
+        Error::new(ErrorKind::Internal, "internal error; the request was not applied")
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
