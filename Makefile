@@ -5,11 +5,11 @@ SHELL := /bin/bash
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: help install build dev test lint fmt test-core test-wasm test-e2e bench clean
+.PHONY: help install build dev test lint fmt test-core test-wasm test-e2e test-api bench clean
 
 help:
 	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
-	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, end-to-end tests"
+	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, end-to-end tests, schemathesis"
 	@echo "make build  - build the worker (worker/build)"
 	@echo "make bench  - hot-path load test (wrk) against /healthz of the same worker; BENCH_SECONDS=60"
 	@echo "make fmt    - cargo fmt"
@@ -37,7 +37,10 @@ test-wasm: install
 test-e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
-test: lint test-core test-wasm test-e2e
+test-api: build
+	tests/api-fuzz.sh
+
+test: lint test-core test-wasm test-e2e test-api
 
 fmt:
 	cargo fmt --all

@@ -86,6 +86,8 @@ struct RawContent {
 impl PromptContent {
     /// Parses and validates `value` as the content of a prompt of `kind`.
     pub fn from_value(kind: PromptKind, value: &Value) -> Result<Self> {
+        crate::request::expect_object("content", value)?;
+        crate::request::expect_objects("content.messages", &value["messages"])?;
         let raw: RawContent = serde_json::from_value(value.clone())
             .map_err(|e| Error::invalid_field("content", format!("content: {e}")))?;
         let content = match (kind, raw.text, raw.messages) {
@@ -272,6 +274,8 @@ mod tests {
         assert!(PromptContent::from_value(PromptKind::Text, &json!({"text": "x", "extra": 1})).is_err());
         assert!(PromptContent::from_value(PromptKind::Text, &json!({"text": "  "})).is_err());
         assert!(PromptContent::from_value(PromptKind::Chat, &json!({"messages": []})).is_err());
+        assert!(PromptContent::from_value(PromptKind::Text, &json!(["x", null])).is_err());
+        assert!(PromptContent::from_value(PromptKind::Chat, &json!({"messages": [["user", "x"]]})).is_err());
         let bad_role = json!({"messages": [{"role": "robot", "content": "x"}]});
         assert_eq!(
             PromptContent::from_value(PromptKind::Chat, &bad_role)

@@ -63,7 +63,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String> {
         Error::new(ErrorKind::InvalidQuery, "cursor is not one this API returned")
             .with_details(serde_json::json!({ "parameter": "cursor" }))
     };
-    if !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
+    if !cursor.is_ascii() || !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
         return Err(bad());
     }
     let bytes = (0..cursor.len())
@@ -97,6 +97,9 @@ mod tests {
     fn garbage_cursors_and_limits_are_400() {
         assert_eq!(decode_cursor("zz").unwrap_err().status(), 400);
         assert!(decode_cursor("abc").is_err());
+        // Multi-byte input must not be sliced mid-character (found by schemathesis).
+        assert!(decode_cursor("\u{f37b1}\u{9a}").is_err());
+        assert!(decode_cursor("é1").is_err());
         for bad in ["0", "201", "-1", "ten"] {
             assert!(PageRequest::parse(Some(bad), None).is_err(), "{bad}");
         }

@@ -23,14 +23,38 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::new(ErrorKind::MalformedJson, "the request needs a JSON body"));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
         use serde_json::error::Category;
         let kind = match e.classify() {
             Category::Data => ErrorKind::InvalidField,
             Category::Syntax | Category::Eof | Category::Io => ErrorKind::MalformedJson,
         };
         Error::new(kind, format!("request body: {e}"))
-    })
+    })?;
+    // serde would also build a struct from an array of its fields in order;
+    // the API takes objects only.
+    expect_object("body", &value)?;
+    serde_json::from_value(value).map_err(|e| Error::new(ErrorKind::InvalidField, format!("request body: {e}")))
+}
+
+/// `value` must be a JSON object (or null where the field is optional).
+pub fn expect_object(field: &str, value: &Value) -> Result<()> {
+    if value.is_object() {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(field, format!("{field} must be a JSON object")))
+    }
+}
+
+/// Every item of `value` (an array) must be an object.
+pub fn expect_objects(field: &str, value: &Value) -> Result<()> {
+    match value.as_array() {
+        Some(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| expect_object(&format!("{field}[{i}]"), v)),
+        None => Ok(()),
+    }
 }
 
 pub fn too_large(size: usize) -> Error {
@@ -212,7 +236,7 @@ struct RawPutEnvironment {
     #[serde(default)]
     position: Option<u32>,
     #[serde(default)]
-    policy: Option<GatePolicy>,
+    policy: Value,
 }
 
 #[derive(Debug, Clone)]
@@ -224,7 +248,12 @@ pub struct PutEnvironment {
 impl PutEnvironment {
     pub fn parse(body: &[u8]) -> Result<Self> {
         let raw: RawPutEnvironment = parse_json(body)?;
-        let policy = raw.policy.unwrap_or_default();
+        let policy: GatePolicy = if raw.policy.is_null() {
+            GatePolicy::default()
+        } else {
+            expect_object("policy", &raw.policy)?;
+            serde_json::from_value(raw.policy).map_err(|e| Error::invalid_field("policy", format!("policy: {e}")))?
+        };
         policy.validate()?;
         if raw.position.is_some_and(|p| p > 1000) {
             return Err(Error::invalid_field("position", "position must be at most 1000"));
@@ -274,6 +303,16 @@ mod tests {
     fn oversized_body_is_413() {
         let big = vec![b' '; MAX_BODY_BYTES + 1];
         assert_eq!(parse_json::<Value>(&big).unwrap_err().status(), 413);
+    }
+
+    #[test]
+    fn positional_arrays_are_not_objects() {
+        assert_eq!(
+            CreatePrompt::parse(br#"["a","A","text"]"#).unwrap_err().code(),
+            "invalid_field"
+        );
+        assert!(PutEnvironment::parse(br#"{"policy":[null,null]}"#).is_err());
+        assert!(PutEnvironment::parse(br#"{"policy":null}"#).is_ok());
     }
 
     #[test]

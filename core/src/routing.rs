@@ -83,7 +83,10 @@ pub struct ExperimentSpec {
 
 impl ExperimentSpec {
     pub fn parse(body: &[u8]) -> Result<Self> {
-        let spec: ExperimentSpec = crate::request::parse_json(body)?;
+        let value: serde_json::Value = crate::request::parse_json(body)?;
+        crate::request::expect_objects("variants", &value["variants"])?;
+        let spec: ExperimentSpec = serde_json::from_value(value)
+            .map_err(|e| Error::invalid_field("variants", format!("request body: {e}")))?;
         spec.validate()?;
         Ok(spec)
     }
@@ -228,7 +231,7 @@ mod tests {
         let ok =
             br#"{"variants":[{"version":1,"weight":33.33},{"version":2,"weight":33.33},{"version":3,"weight":33.34}]}"#;
         assert!(ExperimentSpec::parse(ok).is_ok());
-        let bad: [&[u8]; 8] = [
+        let bad: [&[u8]; 9] = [
             br#"{"variants":[{"version":1,"weight":50},{"version":2,"weight":40}]}"#,
             br#"{"variants":[{"version":1,"weight":-10},{"version":2,"weight":110}]}"#,
             br#"{"variants":[{"version":1,"weight":50.001},{"version":2,"weight":49.999}]}"#,
@@ -237,6 +240,7 @@ mod tests {
             br#"{"variants":[{"version":0,"weight":100}]}"#,
             br#"{"variants":[{"version":1,"weight":100}],"salt":""}"#,
             br#"{"variants":[{"version":1,"weight":100}],"colour":"red"}"#,
+            br#"{"variants":[[1,100]]}"#,
         ];
         for body in bad {
             let err = ExperimentSpec::parse(body).unwrap_err();

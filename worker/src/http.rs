@@ -43,9 +43,15 @@ pub fn raw_json(status: u16, body: String) -> ApiResult {
 
 pub fn error_response(err: &Error) -> Response {
     let body = err.to_body();
-    Response::from_json(&body)
+    let mut response = Response::from_json(&body)
         .map(|r| r.with_status(err.status()))
-        .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500))
+        .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500));
+    // RFC 9110: a 405 lists the methods the resource takes.
+    if let Some(allowed) = err.details().get("allowed").and_then(|a| a.as_array()) {
+        let allow: Vec<&str> = allowed.iter().filter_map(|m| m.as_str()).collect();
+        let _ = response.headers_mut().set("allow", &allow.join(", "));
+    }
+    response
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {

@@ -56,7 +56,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 async fn handle(req: &mut Request, env: &Env) -> ApiResult {
     let url = req.url().or_internal("request url")?;
-    let route = match_route(req.method().as_ref(), url.path())?;
+    // The raw method: workers-rs maps methods it does not know (QUERY) to GET.
+    let method = req.inner().method();
+    let route = match_route(&method, url.path())?;
     match route.access() {
         Access::Public => routes::meta::handle(&route),
         Access::Bootstrap => {
