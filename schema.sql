@@ -57,7 +57,12 @@ CREATE TABLE IF NOT EXISTS prompt_versions (
   content       TEXT NOT NULL CHECK (json_valid(content)),
   model_params  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(model_params)),
   content_hash  TEXT NOT NULL,
-  variables     TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(variables)),
+  -- content with every {{> snippet}} replaced by its pinned version's text:
+  -- what resolve serves and render renders, fixed at commit.
+  resolved_content TEXT CHECK (resolved_content IS NULL OR json_valid(resolved_content)),
+  -- {"uses": [...], "declares": [{name, required, default, description}]}
+  variables     TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(variables)),
+  -- {"pins": {slug: version}, "closure": [slugs], "depth": n}
   snippet_pins  TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(snippet_pins)),
   author        TEXT NOT NULL,
   commit_msg    TEXT NOT NULL DEFAULT '',

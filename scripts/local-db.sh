@@ -12,4 +12,10 @@ seed="$(mktemp --suffix=.sql)"
 trap 'rm -f "$seed"' EXIT
 "$root/scripts/seed-sql.sh" "$key" >"$seed"
 npx --no-install wrangler d1 execute DB --local "${persist[@]}" --file schema.sql >/dev/null
+# Local databases made before prompt_versions.resolved_content existed.
+if ! npx --no-install wrangler d1 execute DB --local "${persist[@]}" \
+  --command "SELECT resolved_content FROM prompt_versions LIMIT 0" >/dev/null 2>&1; then
+  npx --no-install wrangler d1 execute DB --local "${persist[@]}" \
+    --command "ALTER TABLE prompt_versions ADD COLUMN resolved_content TEXT" >/dev/null
+fi
 npx --no-install wrangler d1 execute DB --local "${persist[@]}" --file "$seed" >/dev/null

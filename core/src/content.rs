@@ -67,20 +67,70 @@ pub struct Message {
     pub content: String,
 }
 
+/// A slot in a chat prompt that rendering fills with messages the caller
+/// passes, e.g. `{"role": "placeholder", "name": "history"}` for the
+/// conversation so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placeholder {
+    pub role: PlaceholderRole,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceholderRole {
+    Placeholder,
+}
+
+/// One entry of a chat prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ChatEntry {
+    Message(Message),
+    Placeholder(Placeholder),
+}
+
 /// The body of a version. Serialized untagged, so the JSON is exactly
 /// `{"text": ...}` or `{"messages": [...]}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum PromptContent {
     Text { text: String },
-    Chat { messages: Vec<Message> },
+    Chat { messages: Vec<ChatEntry> },
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawContent {
     text: Option<String>,
-    messages: Option<Vec<Message>>,
+    messages: Option<Vec<Value>>,
+}
+
+fn parse_entry(i: usize, value: Value) -> Result<ChatEntry> {
+    let field = format!("content.messages[{i}]");
+    if value.get("role").and_then(Value::as_str) == Some("placeholder") {
+        let p: Placeholder =
+            serde_json::from_value(value).map_err(|e| Error::invalid_field(&field, format!("{field}: {e}")))?;
+        if !p
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || p.name.len() > 64
+        {
+            return Err(Error::invalid_field(
+                &field,
+                format!("{field}: a placeholder name is [A-Za-z_][A-Za-z0-9_]*"),
+            ));
+        }
+        Ok(ChatEntry::Placeholder(p))
+    } else {
+        serde_json::from_value(value)
+            .map(ChatEntry::Message)
+            .map_err(|e| Error::invalid_field(&field, format!("{field}: {e}")))
+    }
 }
 
 impl PromptContent {
@@ -92,7 +142,13 @@ impl PromptContent {
             .map_err(|e| Error::invalid_field("content", format!("content: {e}")))?;
         let content = match (kind, raw.text, raw.messages) {
             (PromptKind::Text | PromptKind::Snippet, Some(text), None) => PromptContent::Text { text },
-            (PromptKind::Chat, None, Some(messages)) => PromptContent::Chat { messages },
+            (PromptKind::Chat, None, Some(messages)) => PromptContent::Chat {
+                messages: messages
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| parse_entry(i, v))
+                    .collect::<Result<_>>()?,
+            },
             (PromptKind::Chat, _, _) => {
                 return Err(Error::invalid_field(
                     "content",
@@ -145,16 +201,68 @@ impl PromptContent {
     }
 
     /// The named, comparable parts of the content, in a stable order:
-    /// `text`, or `messages[i]` with their roles. The diff works on these.
-    pub fn fields(&self) -> Vec<(String, Option<MessageRole>, &str)> {
+    /// `text`, or `messages[i]` with their roles (`placeholder` for a slot,
+    /// whose text is its name). The diff works on these.
+    pub fn fields(&self) -> Vec<(String, Option<&'static str>, &str)> {
         match self {
             PromptContent::Text { text } => vec![("text".to_owned(), None, text.as_str())],
             PromptContent::Chat { messages } => messages
                 .iter()
                 .enumerate()
-                .map(|(i, m)| (format!("messages[{i}]"), Some(m.role), m.content.as_str()))
+                .map(|(i, entry)| match entry {
+                    ChatEntry::Message(m) => (format!("messages[{i}]"), Some(m.role.as_str()), m.content.as_str()),
+                    ChatEntry::Placeholder(p) => (format!("messages[{i}]"), Some("placeholder"), p.name.as_str()),
+                })
                 .collect(),
         }
+    }
+
+    /// Every template in the content with the field it sits in.
+    pub fn templates(&self) -> Vec<(String, &str)> {
+        match self {
+            PromptContent::Text { text } => vec![("content.text".to_owned(), text.as_str())],
+            PromptContent::Chat { messages } => messages
+                .iter()
+                .enumerate()
+                .filter_map(|(i, entry)| match entry {
+                    ChatEntry::Message(m) => Some((format!("content.messages[{i}].content"), m.content.as_str())),
+                    ChatEntry::Placeholder(_) => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// Parses every template, naming the field of the first that fails.
+    pub fn parse_templates(&self) -> Result<Vec<crate::template::Template>> {
+        self.templates()
+            .into_iter()
+            .map(|(field, src)| {
+                crate::template::Template::parse(src).map_err(|e| {
+                    let mut details = e.details().clone();
+                    details["field"] = Value::String(field.clone());
+                    Error::new(e.kind(), format!("{field}: {}", e.message())).with_details(details)
+                })
+            })
+            .collect()
+    }
+
+    /// The same content with each template replaced by `map(template)`.
+    pub fn map_templates(&self, mut map: impl FnMut(&str) -> Result<String>) -> Result<PromptContent> {
+        Ok(match self {
+            PromptContent::Text { text } => PromptContent::Text { text: map(text)? },
+            PromptContent::Chat { messages } => PromptContent::Chat {
+                messages: messages
+                    .iter()
+                    .map(|entry| match entry {
+                        ChatEntry::Message(m) => Ok(ChatEntry::Message(Message {
+                            role: m.role,
+                            content: map(&m.content)?,
+                        })),
+                        ChatEntry::Placeholder(p) => Ok(ChatEntry::Placeholder(p.clone())),
+                    })
+                    .collect::<Result<_>>()?,
+            },
+        })
     }
 }
 
@@ -264,7 +372,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.fields().len(), 2);
-        assert_eq!(c.fields()[0].1, Some(MessageRole::System));
+        assert_eq!(c.fields()[0].1, Some("system"));
+        let with_slot = PromptContent::from_value(
+            PromptKind::Chat,
+            &json!({"messages": [{"role": "system", "content": "S"}, {"role": "placeholder", "name": "history"}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            with_slot.fields()[1],
+            ("messages[1]".to_owned(), Some("placeholder"), "history")
+        );
+        assert_eq!(with_slot.templates().len(), 1);
+        let bad_slot = json!({"messages": [{"role": "placeholder", "name": "a b"}]});
+        assert_eq!(
+            PromptContent::from_value(PromptKind::Chat, &bad_slot)
+                .unwrap_err()
+                .details()["field"],
+            "content.messages[0]"
+        );
     }
 
     #[test]

@@ -86,8 +86,8 @@ pub fn diff_versions(old: (&PromptContent, &ModelParams), new: (&PromptContent, 
         let o = old_fields.get(i);
         let n = new_fields.get(i);
         let name = o.or(n).map(|f| f.0.clone()).unwrap_or_default();
-        let old_role = o.and_then(|f| f.1).map(|r| r.as_str()).unwrap_or("");
-        let new_role = n.and_then(|f| f.1).map(|r| r.as_str()).unwrap_or("");
+        let old_role = o.and_then(|f| f.1).unwrap_or("");
+        let new_role = n.and_then(|f| f.1).unwrap_or("");
         if old_role != new_role {
             fields.push(diff_words(&format!("{name}.role"), old_role, new_role));
         }
@@ -101,10 +101,36 @@ pub fn diff_versions(old: (&PromptContent, &ModelParams), new: (&PromptContent, 
     }
 }
 
+/// Adds the changes to the variable set and to snippet pins (only when
+/// they changed), so a diff shows "now needs {{locale}}" and "tone 3 → 4".
+pub fn diff_metadata(
+    diff: &mut VersionDiff,
+    old: (&crate::render::VersionVariables, &crate::template::IncludeGraph),
+    new: (&crate::render::VersionVariables, &crate::template::IncludeGraph),
+) {
+    let pins = |g: &crate::template::IncludeGraph| {
+        g.pins
+            .iter()
+            .map(|(s, v)| format!("{s}@{v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for field in [
+        diff_words("variables", &old.0.to_diff_text(), &new.0.to_diff_text()),
+        diff_words("snippet_pins", &pins(old.1), &pins(new.1)),
+    ] {
+        if field.changed {
+            diff.words_added += field.words_added;
+            diff.words_removed += field.words_removed;
+            diff.fields.push(field);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::content::{Message, MessageRole};
+    use crate::content::{ChatEntry, Message, MessageRole};
     use serde_json::json;
 
     fn render(ops: &[DiffOp], keep: DiffTag) -> String {
@@ -144,21 +170,21 @@ mod tests {
     #[test]
     fn versions_diff_each_message_and_the_params() {
         let old = PromptContent::Chat {
-            messages: vec![Message {
+            messages: vec![ChatEntry::Message(Message {
                 role: MessageRole::System,
                 content: "Be brief.".into(),
-            }],
+            })],
         };
         let new = PromptContent::Chat {
             messages: vec![
-                Message {
+                ChatEntry::Message(Message {
                     role: MessageRole::System,
                     content: "Be very brief.".into(),
-                },
-                Message {
+                }),
+                ChatEntry::Message(Message {
                     role: MessageRole::User,
                     content: "Hello".into(),
-                },
+                }),
             ],
         };
         let p1 = ModelParams::from_value(&json!({"temperature": 0.2})).unwrap();
@@ -175,5 +201,39 @@ mod tests {
         assert_eq!(params.words_added, 1);
         assert_eq!(params.words_removed, 1);
         assert_eq!(d.words_added, 4);
+    }
+
+    #[test]
+    fn metadata_changes_are_listed_only_when_they_change() {
+        use crate::render::VersionVariables;
+        use crate::template::IncludeGraph;
+        let mut d = diff_words("text", "a", "a");
+        let mut diff = VersionDiff {
+            fields: vec![d.clone()],
+            words_added: 0,
+            words_removed: 0,
+        };
+        let v1 = VersionVariables {
+            uses: ["name".to_owned()].into(),
+            declares: vec![],
+        };
+        let v2 = VersionVariables {
+            uses: ["name".to_owned(), "locale".to_owned()].into(),
+            declares: vec![],
+        };
+        let mut g1 = IncludeGraph::default();
+        g1.pins.insert("tone".into(), 3);
+        let mut g2 = g1.clone();
+        diff_metadata(&mut diff, (&v1, &g1), (&v1, &g2));
+        assert_eq!(diff.fields.len(), 1);
+        g2.pins.insert("tone".into(), 4);
+        diff_metadata(&mut diff, (&v1, &g1), (&v2, &g2));
+        let names: Vec<&str> = diff.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(names, ["text", "variables", "snippet_pins"]);
+        d = diff.fields[2].clone();
+        assert!(d
+            .ops
+            .iter()
+            .any(|o| o.op == DiffTag::Insert && o.text.contains("tone@4")));
     }
 }

@@ -44,6 +44,18 @@ pub enum ErrorKind {
     NothingToRollBack,
     /// The state of the object does not allow this operation.
     Conflict,
+    /// A template does not parse; details carry line and column.
+    TemplateSyntax,
+    /// Rendering lacks required variables.
+    MissingVariables,
+    /// Strict rendering got variables the version does not use or declare.
+    UnknownVariables,
+    /// An include names no usable snippet version.
+    UnknownInclude,
+    /// Includes would form a cycle.
+    IncludeCycle,
+    /// Includes nest deeper than allowed.
+    IncludeTooDeep,
     /// Something failed on our side; the message never carries internal text.
     Internal,
 }
@@ -67,6 +79,12 @@ impl ErrorKind {
             ErrorKind::StaleParent => "stale_parent",
             ErrorKind::NothingToRollBack => "nothing_to_roll_back",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::TemplateSyntax => "template_syntax",
+            ErrorKind::MissingVariables => "missing_variables",
+            ErrorKind::UnknownVariables => "unknown_variables",
+            ErrorKind::UnknownInclude => "unknown_include",
+            ErrorKind::IncludeCycle => "include_cycle",
+            ErrorKind::IncludeTooDeep => "include_too_deep",
             ErrorKind::Internal => "internal",
         }
     }
@@ -74,7 +92,15 @@ impl ErrorKind {
     /// The HTTP status this kind of error is answered with.
     pub const fn status(self) -> u16 {
         match self {
-            ErrorKind::MalformedJson | ErrorKind::InvalidField | ErrorKind::InvalidQuery => 400,
+            ErrorKind::MalformedJson
+            | ErrorKind::InvalidField
+            | ErrorKind::InvalidQuery
+            | ErrorKind::TemplateSyntax
+            | ErrorKind::MissingVariables
+            | ErrorKind::UnknownVariables
+            | ErrorKind::UnknownInclude
+            | ErrorKind::IncludeCycle
+            | ErrorKind::IncludeTooDeep => 400,
             ErrorKind::Unauthenticated => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::RouteNotFound | ErrorKind::NotFound | ErrorKind::NotDeployed => 404,

@@ -20,11 +20,13 @@ pub mod environment;
 pub mod error;
 pub mod names;
 pub mod page;
+pub mod render;
 pub mod request;
 pub mod resolved;
 pub mod role;
 pub mod route;
 pub mod routing;
+pub mod template;
 pub mod time;
 
 pub use error::{Error, ErrorKind, Result};

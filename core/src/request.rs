@@ -5,11 +5,15 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::content::{content_hash, ModelParams, PromptContent, PromptKind};
+use std::collections::BTreeMap;
+
+use crate::content::{ModelParams, PromptContent, PromptKind};
 use crate::environment::GatePolicy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::{bounded_text, EnvironmentName, Slug, WorkspaceName};
+use crate::render::VersionVariables;
 use crate::role::Role;
+use crate::template::{IncludeGraph, Template, VariableDecl};
 
 /// Request bodies larger than this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 512 * 1024;
@@ -123,9 +127,13 @@ struct RawCommit {
     message: Option<String>,
     #[serde(default)]
     rebase: bool,
+    #[serde(default)]
+    variables: Vec<Value>,
 }
 
-/// A validated commit, with its content hash computed.
+/// A validated commit: content whose templates parse, parameters, and the
+/// declared variables. Includes are pinned and the hash computed by
+/// [`Commit::finish`] once the store has looked the snippets up.
 #[derive(Debug, Clone)]
 pub struct Commit {
     pub content: PromptContent,
@@ -133,6 +141,16 @@ pub struct Commit {
     pub parent_version: Option<u32>,
     pub message: String,
     pub rebase: bool,
+    pub declares: Vec<VariableDecl>,
+    pub templates: Vec<Template>,
+}
+
+/// A commit with its includes pinned and expanded.
+#[derive(Debug, Clone)]
+pub struct FinishedCommit {
+    pub expanded: PromptContent,
+    pub variables: VersionVariables,
+    pub includes: IncludeGraph,
     pub content_hash: String,
 }
 
@@ -140,14 +158,73 @@ impl Commit {
     pub fn parse(body: &[u8], kind: PromptKind) -> Result<Self> {
         let raw: RawCommit = parse_json(body)?;
         let content = PromptContent::from_value(kind, &raw.content)?;
+        let templates = content.parse_templates()?;
         let model_params = ModelParams::from_value(&raw.model_params)?;
-        let content_hash = content_hash(&content, &model_params);
+        let declares = raw
+            .variables
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                expect_object(&format!("variables[{i}]"), &v)?;
+                serde_json::from_value(v).map_err(|e| Error::invalid_field("variables", format!("variables[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<VariableDecl>>>()?;
+        VariableDecl::validate_all(&declares)?;
         Ok(Commit {
             content,
             model_params,
             parent_version: raw.parent_version,
             message: bounded_text("message", raw.message.as_deref().unwrap_or(""), 2000, false)?,
             rebase: raw.rebase,
+            declares,
+            templates,
+        })
+    }
+
+    /// Every include of the commit: slug → explicit version (if any).
+    /// The same snippet pinned to two different versions is refused.
+    pub fn includes(&self) -> Result<BTreeMap<String, Option<u32>>> {
+        let mut out: BTreeMap<String, Option<u32>> = BTreeMap::new();
+        for (slug, version) in self.templates.iter().flat_map(Template::includes) {
+            match out.get(&slug) {
+                Some(existing) if *existing != version => {
+                    return Err(Error::invalid_field(
+                        "content",
+                        format!("snippet '{slug}' is included with two different versions"),
+                    ))
+                }
+                _ => {
+                    out.insert(slug, version);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Expands the includes with the pinned snippets (slug → version, its
+    /// expanded text and its include graph), checks cycles and depth, and
+    /// computes the version's hash over everything that decides how it
+    /// renders.
+    pub fn finish(self, own_slug: &str, snippets: &[(String, u32, String, IncludeGraph)]) -> Result<FinishedCommit> {
+        let graph_input: Vec<(String, u32, IncludeGraph)> =
+            snippets.iter().map(|(s, v, _, g)| (s.clone(), *v, g.clone())).collect();
+        let includes = IncludeGraph::combine(own_slug, &graph_input)?;
+        let lookup = |slug: &str| snippets.iter().find(|s| s.0 == slug).map(|s| s.2.clone());
+        let mut templates = self.templates.iter();
+        let expanded = self
+            .content
+            .map_templates(|_| templates.next().ok_or_else(Error::internal)?.expand(&lookup))?;
+        let variables = VersionVariables::of(&expanded, self.declares)?;
+        let content_hash = crate::canonical::hash_value(&serde_json::json!({
+            "content": self.content.to_value(),
+            "model_params": self.model_params.to_value(),
+            "expanded": expanded.to_value(),
+            "declares": variables.declares,
+        }));
+        Ok(FinishedCommit {
+            expanded,
+            variables,
+            includes,
             content_hash,
         })
     }
@@ -295,7 +372,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.parent_version, None);
-        assert_eq!(c.content_hash.len(), 64);
+        assert_eq!(c.finish("p", &[]).unwrap().content_hash.len(), 64);
         assert!(Commit::parse(br#"{"content":{"text":"Hi"},"parent":1}"#, PromptKind::Text).is_err());
     }
 

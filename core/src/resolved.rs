@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::canonical;
+use crate::render::VersionVariables;
 use crate::routing;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +24,10 @@ pub struct ResolvedPrompt {
     pub version_id: String,
     pub content: Value,
     pub model_params: Value,
+    /// The variables the version uses and declares, so renderers anywhere
+    /// apply the same strictness and defaults.
+    #[serde(default)]
+    pub variables: VersionVariables,
     pub content_hash: String,
     pub deployment_id: String,
     pub deployed_at: String,
@@ -48,6 +53,10 @@ pub struct VariantDoc {
     pub weight: f64,
     pub content: Value,
     pub model_params: Value,
+    /// The variables the version uses and declares, so renderers anywhere
+    /// apply the same strictness and defaults.
+    #[serde(default)]
+    pub variables: VersionVariables,
     pub content_hash: String,
 }
 
@@ -74,6 +83,10 @@ pub struct Resolution {
     pub version_id: String,
     pub content: Value,
     pub model_params: Value,
+    /// The variables the version uses and declares, so renderers anywhere
+    /// apply the same strictness and defaults.
+    #[serde(default)]
+    pub variables: VersionVariables,
     pub content_hash: String,
     pub deployment_id: String,
     pub deployed_at: String,
@@ -97,6 +110,7 @@ impl ResolvedPrompt {
             version_id: self.version_id.clone(),
             content: self.content.clone(),
             model_params: self.model_params.clone(),
+            variables: self.variables.clone(),
             content_hash: self.content_hash.clone(),
             deployment_id: self.deployment_id.clone(),
             deployed_at: self.deployed_at.clone(),
@@ -121,6 +135,7 @@ impl ResolvedPrompt {
             out.version_id = v.version_id.clone();
             out.content = v.content.clone();
             out.model_params = v.model_params.clone();
+            out.variables = v.variables.clone();
             out.content_hash = v.content_hash.clone();
         }
         out
@@ -189,6 +204,7 @@ mod tests {
             version_id: "v".into(),
             content: json!({"text": "hi"}),
             model_params: json!({}),
+            variables: VersionVariables::default(),
             content_hash: "h".into(),
             deployment_id: "d".into(),
             deployed_at: "2026-01-01T00:00:00.000Z".into(),
@@ -203,6 +219,7 @@ mod tests {
             weight,
             content: json!({ "text": format!("v{version}") }),
             model_params: json!({}),
+            variables: VersionVariables::default(),
             content_hash: format!("h{version}"),
         }
     }

@@ -21,6 +21,8 @@ pub enum Route {
     Rollback(Slug),
     ListDeployments(Slug),
     ListExperiments(Slug),
+    Render(Slug),
+    Dependents(Slug),
     PutExperiment(Slug, EnvironmentName),
     EndExperiment(Slug, EnvironmentName),
     Resolve(Slug),
@@ -57,6 +59,8 @@ impl Route {
             | Route::Diff(_)
             | Route::ListDeployments(_)
             | Route::ListExperiments(_)
+            | Route::Render(_)
+            | Route::Dependents(_)
             | Route::Resolve(_)
             | Route::Bundle
             | Route::ListEnvironments => Access::Workspace(Read),
@@ -85,6 +89,7 @@ impl Route {
                 | Route::Rollback(_)
                 | Route::PutEnvironment(_)
                 | Route::PutExperiment(..)
+                | Route::Render(_)
                 | Route::CreateKey
         )
     }
@@ -146,6 +151,14 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "prompts", slug, "deployments"] => (
             &["GET"],
             gate(method, "GET", || Ok(Route::ListDeployments(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "render"] => (
+            &["POST"],
+            gate(method, "POST", || Ok(Route::Render(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "dependents"] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::Dependents(prompt_slug(slug)?)))?,
         ),
         ["v1", "prompts", slug, "experiments"] => (
             &["GET"],

@@ -108,6 +108,8 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::Rollback(slug) => deployments::rollback(ctx, &slug, req).await,
         Route::ListDeployments(slug) => deployments::list(ctx, &slug).await,
         Route::ListExperiments(slug) => experiments::list(ctx, &slug).await,
+        Route::Render(slug) => render::render(ctx, &slug, req).await,
+        Route::Dependents(slug) => render::dependents(ctx, &slug).await,
         Route::PutExperiment(slug, env) => experiments::put(ctx, &slug, &env, req).await,
         Route::EndExperiment(slug, env) => experiments::end(ctx, &slug, &env).await,
         Route::Resolve(slug) => resolve::resolve(ctx, &slug, req).await,

@@ -26,6 +26,7 @@ fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
         version_id: row.version_id.clone(),
         content: parse_stored(&row.content)?,
         model_params: parse_stored(&row.model_params)?,
+        variables: serde_json::from_str(&row.variables).unwrap_or_default(),
         content_hash: row.content_hash.clone(),
         deployment_id: row.deployment_id.clone(),
         deployed_at: row.deployed_at.clone(),
@@ -58,6 +59,7 @@ fn attach_experiments(
                     weight: spec.weight,
                     content: parse_stored(&v.content)?,
                     model_params: parse_stored(&v.model_params)?,
+                    variables: serde_json::from_str(&v.variables).unwrap_or_default(),
                     content_hash: v.content_hash.clone(),
                 })
             })

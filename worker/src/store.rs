@@ -117,6 +117,9 @@ pub struct VersionRow {
     pub number: u32,
     pub parent_number: Option<u32>,
     pub content: String,
+    pub resolved_content: Option<String>,
+    pub variables: String,
+    pub snippet_pins: String,
     pub model_params: String,
     pub content_hash: String,
     pub author: String,
@@ -150,6 +153,7 @@ pub struct LiveRow {
     pub version_id: String,
     pub content: String,
     pub model_params: String,
+    pub variables: String,
     pub content_hash: String,
     pub deployment_id: String,
     pub deployed_at: String,
@@ -171,6 +175,13 @@ pub struct ExperimentRow {
     pub ended_at: Option<String>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DependentRow {
+    pub prompt: String,
+    pub head_version: u32,
+    pub pinned_version: u32,
+}
+
 /// One variant's version, for the resolved document.
 #[derive(Debug, Clone, Deserialize)]
 pub struct VariantVersionRow {
@@ -179,6 +190,7 @@ pub struct VariantVersionRow {
     pub version_id: String,
     pub content: String,
     pub model_params: String,
+    pub variables: String,
     pub content_hash: String,
 }
 
@@ -224,6 +236,9 @@ pub struct NewVersion<'a> {
     pub number: u32,
     pub parent_id: Option<&'a str>,
     pub content: &'a str,
+    pub resolved_content: &'a str,
+    pub variables: &'a str,
+    pub snippet_pins: &'a str,
     pub model_params: &'a str,
     pub content_hash: &'a str,
     pub author: &'a str,
@@ -260,12 +275,12 @@ pub struct AuditFilter<'a> {
     pub action: Option<&'a str>,
 }
 
-const VERSION_COLUMNS: &str = "v.id, v.number, p2.number AS parent_number, v.content, v.model_params, \
+const VERSION_COLUMNS: &str = "v.id, v.number, p2.number AS parent_number, v.content, v.resolved_content, v.variables, v.snippet_pins, v.model_params, \
      v.content_hash, v.author, v.commit_msg, v.created_at";
 
 const LIVE_SELECT: &str =
     "SELECT e.id AS environment_id, p.slug, p.name, p.kind, e.name AS environment, v.number AS version, \
-     v.id AS version_id, v.content, v.model_params, v.content_hash, d.id AS deployment_id, \
+     v.id AS version_id, COALESCE(v.resolved_content, v.content) AS content, v.model_params, v.variables, v.content_hash, d.id AS deployment_id, \
      d.created_at AS deployed_at \
      FROM deployments d \
      JOIN prompts p ON p.id = d.prompt_id \
@@ -558,14 +573,18 @@ impl Store {
     pub async fn insert_version(&self, v: &NewVersion<'_>, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
-                "INSERT INTO prompt_versions (id, prompt_id, number, parent_id, content, model_params, content_hash, \
-                 author, commit_msg, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO prompt_versions (id, prompt_id, number, parent_id, content, resolved_content, variables, \
+                 snippet_pins, model_params, content_hash, author, commit_msg, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 &[
                     v.id.into(),
                     v.prompt_id.into(),
                     v.number.into(),
                     v.parent_id.into(),
                     v.content.into(),
+                    v.resolved_content.into(),
+                    v.variables.into(),
+                    v.snippet_pins.into(),
                     v.model_params.into(),
                     v.content_hash.into(),
                     v.author.into(),
@@ -676,6 +695,20 @@ impl Store {
         .await
     }
 
+    /// The head versions that pin snippet `slug`, with the pinned number.
+    pub async fn dependents(&self, workspace_id: &str, slug: &str) -> Result<Vec<DependentRow>> {
+        self.all(
+            "SELECT p.slug AS prompt, v.number AS head_version, \
+             CAST(json_extract(v.snippet_pins, '$.pins.' || json_quote(?2)) AS INTEGER) AS pinned_version \
+             FROM prompt_versions v JOIN prompts p ON p.id = v.prompt_id \
+             WHERE p.workspace_id = ?1 \
+             AND v.number = (SELECT MAX(number) FROM prompt_versions WHERE prompt_id = v.prompt_id) \
+             AND json_extract(v.snippet_pins, '$.pins.' || json_quote(?2)) IS NOT NULL ORDER BY p.slug",
+            &[workspace_id.into(), slug.into()],
+        )
+        .await
+    }
+
     // ---- experiments -------------------------------------------------------------
 
     const EXPERIMENT_SELECT: &'static str =
@@ -728,7 +761,7 @@ impl Store {
         prompt_slug: Option<&str>,
     ) -> Result<Vec<VariantVersionRow>> {
         self.all(
-            "SELECT x.id AS experiment_id, v.number, v.id AS version_id, v.content, v.model_params, v.content_hash \
+            "SELECT x.id AS experiment_id, v.number, v.id AS version_id, COALESCE(v.resolved_content, v.content) AS content, v.model_params, v.variables, v.content_hash \
              FROM experiments x JOIN prompts p ON p.id = x.prompt_id, json_each(x.variants) j \
              JOIN prompt_versions v ON v.prompt_id = x.prompt_id AND v.number = json_extract(j.value, '$.version') \
              WHERE x.environment_id = ?1 AND x.status = 'running' AND (?2 IS NULL OR p.slug = ?2)",

@@ -7,6 +7,7 @@ pub mod experiments;
 pub mod keys;
 pub mod meta;
 pub mod prompts;
+pub mod render;
 pub mod resolve;
 pub mod versions;
 pub mod workspaces;

@@ -52,38 +52,43 @@ fn serve(req: &Request, body: impl FnOnce() -> Result<String, Error>, etag: &str
     Ok(response)
 }
 
+/// The resolved document of `slug` in `env`: this isolate's cache, else
+/// one KV read, else rebuilt from D1. Also says which one served it.
+pub async fn load_resolved(
+    ctx: &Ctx,
+    env: &EnvironmentName,
+    slug: &Slug,
+    skip_isolate: bool,
+) -> Result<(Rc<ResolvedPrompt>, Rc<str>, &'static str), Error> {
+    let ws = &ctx.who.workspace_id;
+    let key = resolved_key(ws, env.as_str(), slug.as_str());
+    if !skip_isolate {
+        if let Some(Entry::Resolved(doc, etag)) = isolate_cache::get(&key) {
+            return Ok((doc, etag, "isolate"));
+        }
+    }
+    if let Some(stored) = ctx
+        .kv
+        .resolved(ws, env.as_str(), slug.as_str())
+        .await
+        .or_internal("kv resolved")?
+    {
+        let doc: Rc<ResolvedPrompt> = Rc::new(serde_json::from_str(&stored.body).or_internal("stored resolved")?);
+        let etag: Rc<str> = Rc::from(stored.etag);
+        isolate_cache::put(&key, Entry::Resolved(doc.clone(), etag.clone()));
+        return Ok((doc, etag, "kv"));
+    }
+    match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
+        Some((doc, etag)) => Ok((doc, etag, "d1")),
+        None => Err(why_not_deployed(ctx, slug, env).await?),
+    }
+}
+
 pub async fn resolve(ctx: &Ctx, slug: &Slug, req: &Request) -> ApiResult {
     let q = Query::of(&ctx.url);
     let env = environment_param(&q)?;
     let user_key = q.get("user_key").or_else(|| q.get("user"));
-    let ws = &ctx.who.workspace_id;
-    let key = resolved_key(ws, env.as_str(), slug.as_str());
-    let cached = if skips_isolate_cache(req) {
-        None
-    } else {
-        isolate_cache::get(&key)
-    };
-    let (doc, etag, source) = match cached {
-        Some(Entry::Resolved(doc, etag)) => (doc, etag, "isolate"),
-        _ => match ctx
-            .kv
-            .resolved(ws, env.as_str(), slug.as_str())
-            .await
-            .or_internal("kv resolved")?
-        {
-            Some(stored) => {
-                let doc: Rc<ResolvedPrompt> =
-                    Rc::new(serde_json::from_str(&stored.body).or_internal("stored resolved")?);
-                let etag: Rc<str> = Rc::from(stored.etag);
-                isolate_cache::put(&key, Entry::Resolved(doc.clone(), etag.clone()));
-                (doc, etag, "kv")
-            }
-            None => match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
-                Some((doc, etag)) => (doc, etag, "d1"),
-                None => return Err(why_not_deployed(ctx, slug, &env).await?),
-            },
-        },
-    };
+    let (doc, etag, source) = load_resolved(ctx, &env, slug, skips_isolate_cache(req)).await?;
     // Route this caller: the core picks the variant from the user key (or
     // at random without one); the answer's ETag names the variant.
     let resolution = doc.resolve_for(user_key, random_u32);
@@ -96,7 +101,7 @@ pub async fn resolve(ctx: &Ctx, slug: &Slug, req: &Request) -> ApiResult {
     )
 }
 
-fn random_u32() -> u32 {
+pub fn random_u32() -> u32 {
     let mut buf = [0u8; 4];
     getrandom::fill(&mut buf).expect("crypto.getRandomValues is available");
     u32::from_le_bytes(buf)

@@ -4,10 +4,12 @@
 use pvct_core::audit::AuditAction;
 use pvct_core::commit::{plan_commit, stale_parent, CommitPlan, Head};
 use pvct_core::content::{ModelParams, PromptContent, PromptKind};
-use pvct_core::diff::diff_versions;
+use pvct_core::diff::{diff_metadata, diff_versions};
 use pvct_core::names::Slug;
 use pvct_core::page::{finish_page, PageRequest};
+use pvct_core::render::VersionVariables;
 use pvct_core::request::Commit;
+use pvct_core::template::IncludeGraph;
 use pvct_core::{Error, ErrorKind};
 use serde_json::{json as j, Value};
 use worker::Request;
@@ -19,11 +21,67 @@ use crate::store::{AuditEntry, NewVersion, PromptRow, VersionRow};
 use crate::Ctx;
 
 pub fn version_json(v: &VersionRow, prompt: &PromptRow) -> Result<Value, Error> {
+    let variables = stored_variables(v)?;
+    let includes = stored_includes(v)?;
     Ok(j!({
         "id": v.id, "prompt": prompt.slug, "number": v.number, "parent_version": v.parent_number,
-        "content": parse_stored(&v.content)?, "model_params": parse_stored(&v.model_params)?,
+        "content": parse_stored(&v.content)?,
+        "resolved_content": parse_stored(v.resolved_content.as_deref().unwrap_or(&v.content))?,
+        "model_params": parse_stored(&v.model_params)?,
+        "variables": variables.uses, "variable_declarations": variables.declares, "snippet_pins": includes.pins,
         "content_hash": v.content_hash, "author": v.author, "message": v.commit_msg, "created_at": v.created_at,
     }))
+}
+
+pub fn stored_variables(v: &VersionRow) -> Result<VersionVariables, Error> {
+    // Versions written before variables were recorded hold "[]".
+    Ok(serde_json::from_str(&v.variables).unwrap_or_default())
+}
+
+pub fn stored_includes(v: &VersionRow) -> Result<IncludeGraph, Error> {
+    serde_json::from_str(&v.snippet_pins).or_internal("stored snippet pins")
+}
+
+/// Pins every include of a commit: to `@N` when given, otherwise to the
+/// snippet's live production version; returns what `Commit::finish` needs.
+async fn pin_snippets(ctx: &Ctx, commit: &Commit) -> Result<Vec<(String, u32, String, IncludeGraph)>, Error> {
+    let mut pinned = Vec::new();
+    for (slug, version) in commit.includes()? {
+        let unknown = |message: String| {
+            Error::new(ErrorKind::UnknownInclude, message).with_details(j!({ "snippet": slug, "version": version }))
+        };
+        let snippet = ctx
+            .store
+            .prompt(&ctx.who.workspace_id, &slug)
+            .await
+            .or_internal("snippet")?
+            .filter(|p| p.kind == PromptKind::Snippet.as_str())
+            .ok_or_else(|| unknown(format!("'{slug}' is not a snippet of this workspace")))?;
+        let number = match version {
+            Some(n) => n,
+            None => ctx
+                .store
+                .live(&ctx.who.workspace_id, &slug, "production")
+                .await
+                .or_internal("snippet live")?
+                .map(|l| l.version)
+                .ok_or_else(|| {
+                    unknown(format!(
+                        "snippet '{slug}' has no production version; promote one or pin it as {{{{> {slug}@N}}}}"
+                    ))
+                })?,
+        };
+        let v = ctx
+            .store
+            .version(&snippet.id, number)
+            .await
+            .or_internal("snippet version")?
+            .ok_or_else(|| unknown(format!("snippet '{slug}' has no version {number}")))?;
+        let expanded = parse_stored(v.resolved_content.as_deref().unwrap_or(&v.content))?;
+        let text = expanded["text"].as_str().ok_or_else(Error::internal)?.to_owned();
+        pinned.push((slug, number, text, stored_includes(&v)?));
+    }
+    Ok(pinned)
 }
 
 fn kind_of(prompt: &PromptRow) -> Result<PromptKind, Error> {
@@ -41,12 +99,16 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     let bytes = body(req).await?;
     let prompt = find_prompt(ctx, slug).await?;
     let commit = Commit::parse(&bytes, kind_of(&prompt)?)?;
+    let snippets = pin_snippets(ctx, &commit).await?;
+    let (content_value, params_value) = (commit.content.to_value(), commit.model_params.to_value());
+    let (parent_version, rebase, message) = (commit.parent_version, commit.rebase, commit.message.clone());
+    let finished = commit.finish(&prompt.slug, &snippets)?;
     let head = ctx.store.head(&prompt.id).await.or_internal("head")?;
     let number = match plan_commit(
         head.as_ref().map(head_of).as_ref(),
-        commit.parent_version,
-        commit.rebase,
-        &commit.content_hash,
+        parent_version,
+        rebase,
+        &finished.content_hash,
     ) {
         Ok(CommitPlan::Unchanged) => {
             let head = head.ok_or_else(Error::internal)?;
@@ -57,8 +119,11 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     };
     let at = now();
     let id = new_id();
-    let content = commit.content.to_value().to_string();
-    let params = commit.model_params.to_value().to_string();
+    let content = content_value.to_string();
+    let params = params_value.to_string();
+    let resolved = finished.expanded.to_value().to_string();
+    let variables = serde_json::to_string(&finished.variables).or_internal("variables json")?;
+    let pins = serde_json::to_string(&finished.includes).or_internal("pins json")?;
     let audit_id = new_id();
     let inserted = ctx
         .store
@@ -69,10 +134,13 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
                 number,
                 parent_id: head.as_ref().map(|h| h.id.as_str()),
                 content: &content,
+                resolved_content: &resolved,
+                variables: &variables,
+                snippet_pins: &pins,
                 model_params: &params,
-                content_hash: &commit.content_hash,
+                content_hash: &finished.content_hash,
                 author: &ctx.who.actor,
-                message: &commit.message,
+                message: &message,
                 at: &at,
             },
             &AuditEntry {
@@ -82,7 +150,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
                 action: AuditAction::VersionCreate,
                 prompt_slug: Some(&prompt.slug),
                 target: &format!("{}@{number}", prompt.slug),
-                details: j!({ "number": number, "content_hash": commit.content_hash, "message": commit.message }),
+                details: j!({ "number": number, "content_hash": finished.content_hash, "message": message }),
                 at: &at,
             },
         )
@@ -92,7 +160,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         // seen it, with the head that won.
         let now_head = ctx.store.head(&prompt.id).await.or_internal("head")?;
         if now_head.as_ref().map(|h| h.number) != head.as_ref().map(|h| h.number) {
-            let err = stale_parent(commit.parent_version, now_head.as_ref().map(|h| h.number));
+            let err = stale_parent(parent_version, now_head.as_ref().map(|h| h.number));
             return Err(with_head(err, now_head.as_ref(), &prompt)?);
         }
         return Err(crate::http::internal("insert version", cause));
@@ -102,10 +170,13 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         number,
         parent_number: head.as_ref().map(|h| h.number),
         content,
+        resolved_content: Some(resolved),
+        variables,
+        snippet_pins: pins,
         model_params: params,
-        content_hash: commit.content_hash,
+        content_hash: finished.content_hash,
         author: ctx.who.actor.clone(),
-        commit_msg: commit.message,
+        commit_msg: message,
         created_at: at,
     };
     json(201, &j!({ "created": true, "version": version_json(&row, &prompt)? }))
@@ -182,11 +253,12 @@ pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
                 })?;
             let content = PromptContent::from_value(kind, &parse_stored(&v.content)?).or_internal("stored content")?;
             let params = ModelParams::from_value(&parse_stored(&v.model_params)?).or_internal("stored params")?;
-            Ok::<_, Error>((content, params))
+            Ok::<_, Error>((content, params, stored_variables(&v)?, stored_includes(&v)?))
         }
     };
     let (old, new) = (load(from).await?, load(to).await?);
-    let d = diff_versions((&old.0, &old.1), (&new.0, &new.1));
+    let mut d = diff_versions((&old.0, &old.1), (&new.0, &new.1));
+    diff_metadata(&mut d, (&old.2, &old.3), (&new.2, &new.3));
     json(
         200,
         &j!({ "prompt": prompt.slug, "from": from, "to": to, "words_added": d.words_added,

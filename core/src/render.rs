@@ -1,0 +1,203 @@
+//! Rendering a version: variables bound (strictly by default), chat
+//! placeholders filled with the caller's messages.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::content::{ChatEntry, Message, PromptContent};
+use crate::error::{Error, Result};
+use crate::names::EnvironmentName;
+use crate::template::{bind_variables, Template, VariableDecl};
+
+/// What a version knows about its variables: the ones its (expanded)
+/// templates use and the ones its author declared.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct VersionVariables {
+    pub uses: BTreeSet<String>,
+    #[serde(default)]
+    pub declares: Vec<VariableDecl>,
+}
+
+impl VersionVariables {
+    pub fn of(expanded: &PromptContent, declares: Vec<VariableDecl>) -> Result<Self> {
+        let mut uses = BTreeSet::new();
+        for t in expanded.parse_templates()? {
+            uses.extend(t.variables());
+        }
+        Ok(VersionVariables { uses, declares })
+    }
+
+    /// One line per variable, for the diff.
+    pub fn to_diff_text(&self) -> String {
+        let mut lines: Vec<String> = self.uses.iter().cloned().collect();
+        for d in &self.declares {
+            let kind = if d.required {
+                "required".to_owned()
+            } else {
+                format!(
+                    "optional default={}",
+                    d.default.as_ref().map_or("none".into(), |v| v.to_string())
+                )
+            };
+            lines.push(format!("declare {} {kind}", d.name));
+        }
+        lines.join("\n")
+    }
+}
+
+/// The rendered prompt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Rendered {
+    Text { text: String },
+    Chat { messages: Vec<Message> },
+}
+
+/// Caller-supplied messages for placeholders: a list fills the placeholder
+/// named `history`; an object fills placeholders by name.
+pub fn parse_history(value: &Value) -> Result<BTreeMap<String, Vec<Message>>> {
+    let parse_list = |v: &Value, name: &str| -> Result<Vec<Message>> {
+        serde_json::from_value(v.clone()).map_err(|e| Error::invalid_field("history", format!("history.{name}: {e}")))
+    };
+    match value {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Array(_) => Ok(BTreeMap::from([("history".to_owned(), parse_list(value, "history")?)])),
+        Value::Object(map) => map.iter().map(|(k, v)| Ok((k.clone(), parse_list(v, k)?))).collect(),
+        _ => Err(Error::invalid_field(
+            "history",
+            "history is a list of {role, content} messages, or an object of such lists",
+        )),
+    }
+}
+
+/// Renders `expanded` content (includes already expanded) with `given`
+/// variables. Placeholders without supplied messages render as nothing.
+pub fn render(
+    expanded: &PromptContent,
+    variables: &VersionVariables,
+    given: &Map<String, Value>,
+    history: &BTreeMap<String, Vec<Message>>,
+    strict: bool,
+) -> Result<Rendered> {
+    let values = bind_variables(&variables.uses, &variables.declares, given, strict)?;
+    let fill = |src: &str| Template::parse(src)?.render(&values);
+    Ok(match expanded {
+        PromptContent::Text { text } => Rendered::Text { text: fill(text)? },
+        PromptContent::Chat { messages } => {
+            let mut out = Vec::new();
+            for entry in messages {
+                match entry {
+                    ChatEntry::Message(m) => out.push(Message {
+                        role: m.role,
+                        content: fill(&m.content)?,
+                    }),
+                    ChatEntry::Placeholder(p) => out.extend(history.get(&p.name).cloned().unwrap_or_default()),
+                }
+            }
+            Rendered::Chat { messages: out }
+        }
+    })
+}
+
+/// `POST /v1/prompts/{slug}/render`: which version, and with what.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderRequest {
+    #[serde(default)]
+    pub environment: Option<EnvironmentName>,
+    #[serde(default)]
+    pub version: Option<u32>,
+    #[serde(default)]
+    pub user_key: Option<String>,
+    #[serde(default)]
+    pub variables: Map<String, Value>,
+    #[serde(default)]
+    pub history: Value,
+    #[serde(default = "strict_default")]
+    pub strict: bool,
+}
+
+fn strict_default() -> bool {
+    true
+}
+
+impl RenderRequest {
+    pub fn parse(body: &[u8]) -> Result<Self> {
+        let req: RenderRequest = crate::request::parse_json(body)?;
+        if req.environment.is_some() == req.version.is_some() {
+            return Err(Error::invalid_field(
+                "environment",
+                "give exactly one of environment or version",
+            ));
+        }
+        if req.version == Some(0) {
+            return Err(Error::invalid_field("version", "version numbers start at 1"));
+        }
+        Ok(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::PromptKind;
+    use serde_json::json;
+
+    fn chat() -> PromptContent {
+        PromptContent::from_value(
+            PromptKind::Chat,
+            &json!({"messages": [
+                {"role": "system", "content": "You help {{customer}}."},
+                {"role": "placeholder", "name": "history"},
+                {"role": "user", "content": "{{question}}"}
+            ]}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn chat_renders_with_history_in_the_placeholder() {
+        let content = chat();
+        let vars = VersionVariables::of(&content, vec![]).unwrap();
+        assert_eq!(vars.uses.iter().cloned().collect::<Vec<_>>(), ["customer", "question"]);
+        let history = parse_history(&json!([
+            {"role": "user", "content": "hi {{not a var}}"},
+            {"role": "assistant", "content": "hello"}
+        ]))
+        .unwrap();
+        let given = json!({"customer": "Acme", "question": "Refund?"});
+        let out = render(&content, &vars, given.as_object().unwrap(), &history, true).unwrap();
+        let Rendered::Chat { messages } = out else {
+            panic!("chat")
+        };
+        let texts: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(texts, ["You help Acme.", "hi {{not a var}}", "hello", "Refund?"]);
+        let none = render(&content, &vars, given.as_object().unwrap(), &BTreeMap::new(), true).unwrap();
+        let Rendered::Chat { messages } = none else {
+            panic!("chat")
+        };
+        assert_eq!(messages.len(), 2);
+    }
+
+    #[test]
+    fn strictness_and_errors() {
+        let content = chat();
+        let vars = VersionVariables::of(&content, vec![]).unwrap();
+        let e = render(
+            &content,
+            &vars,
+            json!({"customer": "A"}).as_object().unwrap(),
+            &BTreeMap::new(),
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(e.details()["missing"], json!(["question"]));
+        assert!(parse_history(&json!([{"role": "robot", "content": "x"}])).is_err());
+        assert!(parse_history(&json!("text")).is_err());
+        assert!(RenderRequest::parse(br#"{"variables":{}}"#).is_err());
+        assert!(RenderRequest::parse(br#"{"environment":"production","version":2}"#).is_err());
+        assert!(RenderRequest::parse(br#"{"version":2}"#).unwrap().strict);
+    }
+}
