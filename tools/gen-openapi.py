@@ -1,0 +1,151 @@
+# Writes worker/openapi.json, the OpenAPI 3.1 description the worker serves at
+# /openapi.json. Edit this file, run `python3 tools/gen-openapi.py`, commit both.
+# tests/api-fuzz.sh (schemathesis) checks every response against it.
+import json
+S = lambda t, **k: {"type": t, **k}
+STR = S("string"); INT = S("integer"); NUM = S("number"); BOOL = S("boolean")
+NSTR = {"type": ["string", "null"]}; NINT = {"type": ["integer", "null"]}
+ref = lambda n: {"$ref": f"#/components/schemas/{n}"}
+def obj(props, required=None, addl=False, **k):
+    o = {"type": "object", "properties": props, "required": required if required is not None else list(props)}
+    if addl is not None: o["additionalProperties"] = addl
+    o.update(k); return o
+def page(item): return obj({"items": S("array", items=ref(item)), "next_cursor": NSTR})
+codes = ["template_syntax","missing_variables","unknown_variables","unknown_include","include_cycle","include_too_deep","malformed_json","invalid_field","invalid_query","unsupported_media_type","payload_too_large","unauthenticated","forbidden","route_not_found","method_not_allowed","not_found","not_deployed","already_exists","stale_parent","nothing_to_roll_back","conflict","internal"]
+schemas = {
+ "Error": obj({"error": obj({"code": S("string", enum=codes), "message": STR, "details": S("object")})}),
+ "Healthz": obj({"status": S("string", enum=["ok"]), "version": STR}),
+ "Message": obj({"role": S("string", enum=["system","user","assistant"]), "content": STR}),
+ "Placeholder": obj({"role": S("string", enum=["placeholder"]), "name": S("string", pattern="^[A-Za-z_][A-Za-z0-9_]{0,63}$")}),
+ "Content": {"oneOf": [obj({"text": STR}), obj({"messages": S("array", items={"oneOf": [ref("Message"), ref("Placeholder")]}, minItems=1, maxItems=200)})]},
+ "VariableDecl": {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {"name": STR, "required": BOOL, "default": {}, "description": STR}},
+ "VersionVariables": {"type": "object", "properties": {"uses": S("array", items=STR), "declares": S("array", items=ref("VariableDecl"))}},
+ "Rendered": {"oneOf": [obj({"text": STR}), obj({"messages": S("array", items=ref("Message"))})]},
+ "RenderResult": {"type": "object", "required": ["prompt","kind","version","rendered"], "properties": {"prompt": STR, "kind": STR, "version": INT, "rendered": ref("Rendered"), "environment": STR, "experiment_id": NSTR, "variant": NINT, "assignment": S("string", enum=["deployed","hashed","random"])}},
+ "Dependent": obj({"prompt": STR, "head_version": INT, "pinned_version": INT, "behind_production": BOOL}),
+ "Dependents": obj({"snippet": STR, "production_version": NINT, "items": S("array", items=ref("Dependent"))}),
+ "ModelParams": {"type": ["object","null"], "properties": {"model": {"type": ["string","null"], "minLength": 1, "maxLength": 200}, "temperature": {"type": ["number","null"], "minimum": 0, "maximum": 2}, "top_p": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_tokens": {"type": ["integer","null"], "minimum": 1}}, "additionalProperties": True},
+ "Prompt": obj({"id": STR, "slug": STR, "name": STR, "description": STR, "kind": S("string", enum=["text","chat","snippet"]), "created_by": NSTR, "created_at": STR}),
+ "PromptDetail": obj({"id": STR, "slug": STR, "name": STR, "description": STR, "kind": S("string", enum=["text","chat","snippet"]), "created_by": NSTR, "created_at": STR, "head": {"oneOf": [ref("Version"), {"type": "null"}]}, "deployments": {"type": "object", "additionalProperties": ref("LiveDeployment")}}),
+ "LiveDeployment": obj({"version": INT, "version_id": STR, "deployment_id": STR, "deployed_at": STR}),
+ "Version": obj({"id": STR, "prompt": STR, "number": INT, "parent_version": NINT, "content": ref("Content"), "resolved_content": ref("Content"), "model_params": ref("ModelParams"), "variables": S("array", items=STR), "variable_declarations": S("array", items=ref("VariableDecl")), "snippet_pins": {"type": "object", "additionalProperties": INT}, "content_hash": STR, "author": STR, "message": STR, "created_at": STR}),
+ "CommitResult": obj({"created": BOOL, "version": ref("Version")}),
+ "DiffOp": obj({"op": S("string", enum=["equal","insert","delete"]), "text": STR}),
+ "FieldDiff": obj({"field": STR, "changed": BOOL, "words_added": INT, "words_removed": INT, "ops": S("array", items=ref("DiffOp"))}),
+ "DiffResult": obj({"prompt": STR, "from": INT, "to": INT, "words_added": INT, "words_removed": INT, "fields": S("array", items=ref("FieldDiff"))}),
+ "Deployment": obj({"id": STR, "environment": STR, "version": INT, "version_id": STR, "action": S("string", enum=["promote","rollback"]), "reason": STR, "actor": STR, "created_at": STR}),
+ "DeploymentResult": {"type": "object", "required": ["id","environment","version","version_id","status","created_at"], "properties": {"id": STR, "environment": STR, "version": INT, "version_id": STR, "status": S("string", enum=["deployed","unchanged"]), "action": S("string", enum=["promote","rollback"]), "reason": STR, "actor": STR, "created_at": STR, "previous_version": NINT}},
+ "VariantSpec": obj({"version": S("integer", minimum=1), "weight": S("number", minimum=0, maximum=100)}),
+ "Experiment": obj({"id": STR, "prompt": STR, "environment": STR, "name": STR, "salt": STR, "variants": S("array", items=ref("VariantSpec")), "status": S("string", enum=["running","ended"]), "started_by": STR, "started_at": STR, "updated_at": STR, "ended_by": NSTR, "ended_at": NSTR}),
+ "Variant": obj({"version": INT, "version_id": STR, "weight": NUM, "content": ref("Content"), "model_params": ref("ModelParams"), "variables": ref("VersionVariables"), "content_hash": STR}),
+ "ExperimentDoc": obj({"id": STR, "name": STR, "salt": STR, "variants": S("array", items=ref("Variant"))}),
+ "Resolution": obj({"slug": STR, "name": STR, "kind": STR, "environment": STR, "version": INT, "version_id": STR, "content": ref("Content"), "model_params": ref("ModelParams"), "variables": ref("VersionVariables"), "content_hash": STR, "deployment_id": STR, "deployed_at": STR, "experiment_id": NSTR, "variant": NINT, "assignment": S("string", enum=["deployed","hashed","random"])}),
+ "ResolvedPrompt": {"type": "object", "required": ["slug","name","kind","environment","version","version_id","content","model_params","content_hash","deployment_id","deployed_at"], "properties": {"slug": STR, "name": STR, "kind": STR, "environment": STR, "version": INT, "version_id": STR, "content": ref("Content"), "model_params": ref("ModelParams"), "variables": ref("VersionVariables"), "content_hash": STR, "deployment_id": STR, "deployed_at": STR, "experiment": ref("ExperimentDoc")}, "additionalProperties": False},
+ "Bundle": obj({"environment": STR, "prompts": {"type": "object", "additionalProperties": ref("ResolvedPrompt")}}),
+ "GatePolicy": {"type": "object", "additionalProperties": False, "properties": {"min_samples": {"type": ["integer","null"], "minimum": 0}, "min_score": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_error_rate": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_p95_ms": {"type": ["number","null"], "exclusiveMinimum": 0}, "requires_approval": BOOL}},
+ "Environment": obj({"name": STR, "position": INT, "policy": ref("GatePolicy"), "created_at": STR, "updated_at": STR}),
+ "ApiKey": obj({"id": STR, "name": STR, "role": S("string", enum=["reader","editor","approver","admin"]), "key_prefix": STR, "created_by": NSTR, "created_at": STR, "revoked_at": NSTR}),
+ "ApiKeyCreated": obj({"id": STR, "name": STR, "role": S("string", enum=["reader","editor","approver","admin"]), "key": S("string", pattern="^pvct_[0-9a-f]{48}$"), "key_prefix": STR, "created_by": NSTR, "created_at": STR, "revoked_at": {"type": "null"}}),
+ "KeyRevoked": obj({"id": STR, "revoked_at": STR}),
+ "AuditEntry": obj({"id": STR, "actor": STR, "action": STR, "prompt": NSTR, "target": STR, "details": S("object"), "created_at": STR}),
+ "Workspace": obj({"id": STR, "name": STR, "display_name": STR, "created_at": STR}),
+ "WorkspaceCreated": obj({"workspace": ref("Workspace"), "environments": S("array", items=STR), "api_key": obj({"id": STR, "name": STR, "role": STR, "key": STR, "key_prefix": STR, "created_at": STR})}),
+}
+for n in ["Prompt","Version","Deployment","AuditEntry"]: schemas[n+"Page"] = page(n)
+schemas["EnvironmentList"] = obj({"items": S("array", items=ref("Environment"))})
+schemas["KeyList"] = obj({"items": S("array", items=ref("ApiKey"))})
+schemas["ExperimentList"] = obj({"items": S("array", items=ref("Experiment"))})
+
+err = lambda d: {"description": d, "content": {"application/json": {"schema": ref("Error")}}}
+responses = {str(c): err(d) for c, d in [(400,"Invalid input (malformed_json, invalid_field, invalid_query)"),(401,"Missing, malformed, unknown or revoked API key"),(403,"The key's role may not do this"),(404,"Not found (or another workspace's)"),(405,"Method not allowed on this path"),(409,"Conflict"),(413,"Body over 512 KB or content over 256 KB"),(415,"Body is not JSON"),(500,"Internal error (no internal detail)")]}
+components = {"schemas": schemas, "responses": {f"E{c}": v for c, v in responses.items()},
+  "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "API key `pvct_` + 48 hex characters. Roles are cumulative: reader < editor < approver < admin."}},
+  "parameters": {
+    "slug": {"name": "slug", "in": "path", "required": True, "schema": S("string", pattern="^[a-z0-9-]{1,64}$")},
+    "limit": {"name": "limit", "in": "query", "schema": S("integer", minimum=1, maximum=200, default=50)},
+    "cursor": {"name": "cursor", "in": "query", "schema": STR, "description": "next_cursor of the previous page"},
+    "environmentQ": {"name": "environment", "in": "query", "required": True, "schema": S("string", pattern="^[a-z0-9-]{1,32}$")},
+    "ifNoneMatch": {"name": "If-None-Match", "in": "header", "schema": STR},
+    "cacheControl": {"name": "Cache-Control", "in": "header", "schema": STR, "description": "no-cache skips the isolate cache"},
+  }}
+P = lambda n: {"$ref": f"#/components/parameters/{n}"}
+R = lambda *cs: {str(c): {"$ref": f"#/components/responses/E{c}"} for c in cs}
+def ok(code, schema, desc="OK", headers=None):
+    r = {"description": desc, "content": {"application/json": {"schema": ref(schema)}}}
+    if headers: r["headers"] = headers
+    return {str(code): r}
+def body(schema): return {"required": True, "content": {"application/json": {"schema": schema}}}
+def op(opid, summary, role, responses, params=None, req=None, security=None):
+    o = {"operationId": opid, "summary": summary, "description": f"Role: {role}.", "responses": responses}
+    if params: o["parameters"] = params
+    if req: o["requestBody"] = req
+    if security is not None: o["security"] = security
+    return o
+AUTH = (401, 403)
+edge_headers = {"ETag": {"schema": STR}, "x-pvct-source": {"schema": S("string", enum=["isolate","kv","d1"])}}
+not_modified = {"304": {"description": "Not modified (If-None-Match matched)", "headers": edge_headers}}
+paths = {
+ "/healthz": {"get": op("healthz", "Liveness", "none", ok(200, "Healthz"), security=[])},
+ "/openapi.json": {"get": op("openapi", "This document", "none", {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": S("object")}}}}, security=[])},
+ "/v1/workspaces": {"post": op("createWorkspace", "Create a workspace with dev, staging, production and its first admin key", "the bootstrap key (PVCT_ADMIN_KEY)",
+     {**ok(201, "WorkspaceCreated", "Created"), **R(400, 401, 403, 409, 413, 415, 500)},
+     req=body(obj({"name": S("string", pattern="^[a-z0-9-]{1,64}$"), "display_name": {"type": ["string","null"], "maxLength": 200}}, required=["name"])))},
+ "/v1/prompts": {
+   "get": op("listPrompts", "List prompts (cursor pages, by slug)", "reader", {**ok(200, "PromptPage"), **R(400, *AUTH, 500)}, params=[P("limit"), P("cursor")]),
+   "post": op("createPrompt", "Create a prompt", "editor", {**ok(201, "Prompt", "Created"), **R(400, *AUTH, 409, 413, 415, 500)},
+     req=body(obj({"slug": S("string", pattern="^[a-z0-9-]{1,64}$"), "name": S("string", minLength=1, maxLength=200), "kind": S("string", enum=["text","chat","snippet"]), "description": {"type": ["string","null"], "maxLength": 2000}}, required=["slug","name","kind"])))},
+ "/v1/prompts/{slug}": {"parameters": [P("slug")], "get": op("getPrompt", "One prompt with its head version and what is deployed where", "reader", {**ok(200, "PromptDetail"), **R(*AUTH, 404, 500)})},
+ "/v1/prompts/{slug}/versions": {"parameters": [P("slug")],
+   "get": op("listVersions", "History, newest first", "reader", {**ok(200, "VersionPage"), **R(400, *AUTH, 404, 500)}, params=[P("limit"), P("cursor")]),
+   "post": op("commitVersion", "Commit a version on a parent (optimistic concurrency)", "editor",
+     {**ok(201, "CommitResult", "Created"), **ok(200, "CommitResult", "Identical to the head: nothing written"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
+     req=body(obj({"content": ref("Content"), "model_params": ref("ModelParams"), "parent_version": NINT, "message": {"type": ["string","null"], "maxLength": 2000}, "rebase": BOOL, "variables": S("array", items=ref("VariableDecl"))}, required=["content"])))},
+ "/v1/prompts/{slug}/versions/{number}": {"parameters": [P("slug"), {"name": "number", "in": "path", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}],
+   "get": op("getVersion", "One version", "reader", {**ok(200, "Version"), **R(*AUTH, 404, 500)})},
+ "/v1/prompts/{slug}/diff": {"parameters": [P("slug")], "get": op("diffVersions", "Word-level diff per field between two versions", "reader", {**ok(200, "DiffResult"), **R(400, *AUTH, 404, 500)},
+     params=[{"name": "from", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}, {"name": "to", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}])},
+ "/v1/prompts/{slug}/promote": {"parameters": [P("slug")], "post": op("promote", "Deploy a version to an environment", "editor",
+     {**ok(201, "DeploymentResult", "Deployed"), **ok(200, "DeploymentResult", "Already live: nothing written"), **R(400, *AUTH, 404, 413, 415, 500)},
+     req=body(obj({"version": S("integer", minimum=1), "environment": S("string", pattern="^[a-z0-9-]{1,32}$"), "reason": {"type": ["string","null"], "maxLength": 2000}}, required=["version","environment"])))},
+ "/v1/prompts/{slug}/rollback": {"parameters": [P("slug")], "post": op("rollback", "Return an environment to its previous deployment", "editor",
+     {**ok(201, "DeploymentResult", "Rolled back"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
+     req=body(obj({"environment": S("string", pattern="^[a-z0-9-]{1,32}$"), "reason": {"type": ["string","null"], "maxLength": 2000}}, required=["environment"])))},
+ "/v1/prompts/{slug}/deployments": {"parameters": [P("slug")], "get": op("listDeployments", "Deployment history, newest first", "reader", {**ok(200, "DeploymentPage"), **R(400, *AUTH, 404, 500)},
+     params=[{"name": "environment", "in": "query", "schema": S("string", pattern="^[a-z0-9-]{0,32}$"), "description": "empty means every environment"}, P("limit"), P("cursor")])},
+ "/v1/prompts/{slug}/render": {"parameters": [P("slug")], "post": op("render", "Render a version (or what an environment serves a user) with variables and chat history", "reader",
+     {**ok(200, "RenderResult"), **R(400, *AUTH, 404, 413, 415, 500)},
+     req=body(obj({"environment": {"type": ["string","null"], "pattern": "^[a-z0-9-]{1,32}$"}, "version": {"type": ["integer","null"], "minimum": 1, "maximum": 4294967295}, "user_key": NSTR, "variables": S("object"), "history": {"oneOf": [S("array", items=ref("Message")), {"type": "object", "additionalProperties": S("array", items=ref("Message"))}, {"type": "null"}]}, "strict": BOOL}, required=[])))},
+ "/v1/prompts/{slug}/dependents": {"parameters": [P("slug")], "get": op("dependents", "Prompts whose head pins this snippet, and which lag behind its production version", "reader", {**ok(200, "Dependents"), **R(400, *AUTH, 404, 500)})},
+ "/v1/prompts/{slug}/experiments": {"parameters": [P("slug")], "get": op("listExperiments", "Experiments of a prompt, running and ended", "reader", {**ok(200, "ExperimentList"), **R(*AUTH, 404, 500)})},
+ "/v1/prompts/{slug}/experiments/{environment}": {"parameters": [P("slug"), {"name": "environment", "in": "path", "required": True, "schema": S("string", pattern="^[a-z0-9-]{1,32}$")}],
+   "put": op("putExperiment", "Start (201) or change (200) the A/B split of an environment", "editor; approver where the environment requires approval",
+     {**ok(201, "Experiment", "Started"), **ok(200, "Experiment", "Changed"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
+     req=body(obj({"variants": S("array", items=ref("VariantSpec"), minItems=1, maxItems=10), "salt": {"type": ["string","null"], "minLength": 1, "maxLength": 128}, "name": {"type": ["string","null"], "maxLength": 200}}, required=["variants"]))),
+   "delete": op("endExperiment", "End the running experiment", "editor; approver where the environment requires approval", {**ok(200, "Experiment", "Ended"), **R(*AUTH, 404, 500)})},
+ "/v1/resolve/{slug}": {"parameters": [P("slug")], "get": op("resolve", "The edge hot path: the version this user gets", "reader",
+     {**ok(200, "Resolution", headers=edge_headers), **not_modified, **R(400, *AUTH, 404, 500)},
+     params=[P("environmentQ"), {"name": "user_key", "in": "query", "schema": STR, "description": "Routes deterministically; without it an experiment assigns at random"}, P("ifNoneMatch"), P("cacheControl")])},
+ "/v1/bundle": {"get": op("bundle", "Every prompt of an environment, resolved, for SDKs", "reader", {**ok(200, "Bundle", headers=edge_headers), **not_modified, **R(400, *AUTH, 404, 500)},
+     params=[P("environmentQ"), P("ifNoneMatch"), P("cacheControl")])},
+ "/v1/environments": {"get": op("listEnvironments", "Environments in promotion order", "reader", {**ok(200, "EnvironmentList"), **R(*AUTH, 500)})},
+ "/v1/environments/{name}": {"parameters": [{"name": "name", "in": "path", "required": True, "schema": S("string", pattern="^[a-z0-9-]{1,32}$")}],
+   "put": op("putEnvironment", "Create (201) or update (200) an environment and its gate policy", "admin", {**ok(201, "Environment", "Created"), **ok(200, "Environment", "Updated"), **R(400, *AUTH, 413, 415, 500)},
+     req=body(obj({"position": {"type": ["integer","null"], "minimum": 0, "maximum": 1000}, "policy": {"oneOf": [ref("GatePolicy"), {"type": "null"}]}}, required=[])))},
+ "/v1/keys": {
+   "get": op("listKeys", "API keys of the workspace", "admin", {**ok(200, "KeyList"), **R(*AUTH, 500)}),
+   "post": op("createKey", "Create an API key (the plain key is returned once)", "admin", {**ok(201, "ApiKeyCreated", "Created"), **R(400, *AUTH, 413, 415, 500)},
+     req=body(obj({"name": S("string", minLength=1, maxLength=200), "role": S("string", enum=["reader","editor","approver","admin"])})))},
+ "/v1/keys/{id}": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}], "delete": op("revokeKey", "Revoke an API key", "admin", {**ok(200, "KeyRevoked"), **R(*AUTH, 404, 500)})},
+ "/v1/audit": {"get": op("listAudit", "The audit trail, newest first", "admin", {**ok(200, "AuditEntryPage"), **R(400, *AUTH, 500)},
+     params=[{"name": "prompt", "in": "query", "schema": STR}, {"name": "actor", "in": "query", "schema": STR}, {"name": "action", "in": "query", "schema": STR}, P("limit"), P("cursor")])},
+}
+for p in paths.values():
+    for m, o in p.items():
+        if m != "parameters" and o["operationId"] not in ("healthz", "openapi", "createWorkspace"):
+            o["responses"].setdefault("405", {"$ref": "#/components/responses/E405"})
+doc = {"openapi": "3.1.0",
+ "info": {"title": "PromptVault API", "version": "0.1.0", "description": "Git for LLM prompts, served from the edge. JSON in and out; errors are {\"error\":{\"code\",\"message\",\"details\"}} with stable codes. Authenticate with `Authorization: Bearer pvct_...`."},
+ "servers": [{"url": "http://127.0.0.1:8787"}], "security": [{"bearer": []}], "paths": paths, "components": components}
+import os
+json.dump(doc, open(os.path.join(os.path.dirname(__file__), "..", "worker", "openapi.json"), "w"), indent=1)
+print(len(json.dumps(doc)))
