@@ -11,7 +11,7 @@ def obj(props, required=None, addl=False, **k):
     if addl is not None: o["additionalProperties"] = addl
     o.update(k); return o
 def page(item): return obj({"items": S("array", items=ref(item)), "next_cursor": NSTR})
-codes = ["template_syntax","missing_variables","unknown_variables","unknown_include","include_cycle","include_too_deep","malformed_json","invalid_field","invalid_query","unsupported_media_type","payload_too_large","unauthenticated","forbidden","route_not_found","method_not_allowed","not_found","not_deployed","already_exists","stale_parent","nothing_to_roll_back","conflict","internal"]
+codes = ["variables_changed","template_syntax","missing_variables","unknown_variables","unknown_include","include_cycle","include_too_deep","malformed_json","invalid_field","invalid_query","unsupported_media_type","payload_too_large","unauthenticated","forbidden","route_not_found","method_not_allowed","not_found","not_deployed","already_exists","stale_parent","nothing_to_roll_back","conflict","internal"]
 schemas = {
  "Error": obj({"error": obj({"code": S("string", enum=codes), "message": STR, "details": S("object")})}),
  "Healthz": obj({"status": S("string", enum=["ok"]), "version": STR}),
@@ -105,8 +105,8 @@ paths = {
  "/v1/prompts/{slug}/diff": {"parameters": [P("slug")], "get": op("diffVersions", "Word-level diff per field between two versions", "reader", {**ok(200, "DiffResult"), **R(400, *AUTH, 404, 500)},
      params=[{"name": "from", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}, {"name": "to", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}])},
  "/v1/prompts/{slug}/promote": {"parameters": [P("slug")], "post": op("promote", "Deploy a version to an environment", "editor",
-     {**ok(201, "DeploymentResult", "Deployed"), **ok(200, "DeploymentResult", "Already live: nothing written"), **R(400, *AUTH, 404, 413, 415, 500)},
-     req=body(obj({"version": S("integer", minimum=1), "environment": S("string", pattern="^[a-z0-9-]{1,32}$"), "reason": {"type": ["string","null"], "maxLength": 2000}}, required=["version","environment"])))},
+     {**ok(201, "DeploymentResult", "Deployed"), **ok(200, "DeploymentResult", "Already live: nothing written"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
+     req=body(obj({"version": S("integer", minimum=1), "environment": S("string", pattern="^[a-z0-9-]{1,32}$"), "reason": {"type": ["string","null"], "maxLength": 2000}, "accept_variable_changes": BOOL}, required=["version","environment"])))},
  "/v1/prompts/{slug}/rollback": {"parameters": [P("slug")], "post": op("rollback", "Return an environment to its previous deployment", "editor",
      {**ok(201, "DeploymentResult", "Rolled back"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
      req=body(obj({"environment": S("string", pattern="^[a-z0-9-]{1,32}$"), "reason": {"type": ["string","null"], "maxLength": 2000}}, required=["environment"])))},

@@ -44,6 +44,8 @@ pub enum ErrorKind {
     NothingToRollBack,
     /// The state of the object does not allow this operation.
     Conflict,
+    /// A promotion would change the required variables callers must pass.
+    VariablesChanged,
     /// A template does not parse; details carry line and column.
     TemplateSyntax,
     /// Rendering lacks required variables.
@@ -79,6 +81,7 @@ impl ErrorKind {
             ErrorKind::StaleParent => "stale_parent",
             ErrorKind::NothingToRollBack => "nothing_to_roll_back",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::VariablesChanged => "variables_changed",
             ErrorKind::TemplateSyntax => "template_syntax",
             ErrorKind::MissingVariables => "missing_variables",
             ErrorKind::UnknownVariables => "unknown_variables",
@@ -105,9 +108,11 @@ impl ErrorKind {
             ErrorKind::Forbidden => 403,
             ErrorKind::RouteNotFound | ErrorKind::NotFound | ErrorKind::NotDeployed => 404,
             ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::AlreadyExists | ErrorKind::StaleParent | ErrorKind::NothingToRollBack | ErrorKind::Conflict => {
-                409
-            }
+            ErrorKind::AlreadyExists
+            | ErrorKind::StaleParent
+            | ErrorKind::NothingToRollBack
+            | ErrorKind::Conflict
+            | ErrorKind::VariablesChanged => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Internal => 500,

@@ -29,6 +29,34 @@ impl VersionVariables {
         Ok(VersionVariables { uses, declares })
     }
 
+    /// The variables a caller must pass: used, and not declared optional.
+    pub fn required(&self) -> BTreeSet<String> {
+        self.uses
+            .iter()
+            .filter(|u| !self.declares.iter().any(|d| &d.name == *u && !d.required))
+            .cloned()
+            .collect()
+    }
+
+    /// Refuses replacing `live` with `self` when the required variables
+    /// differ: code already calling the environment would break.
+    pub fn check_replaces(&self, live: &VersionVariables, from: u32, to: u32) -> Result<()> {
+        let (old, new) = (live.required(), self.required());
+        if old == new {
+            return Ok(());
+        }
+        let added: Vec<&String> = new.difference(&old).collect();
+        let removed: Vec<&String> = old.difference(&new).collect();
+        Err(Error::new(
+            crate::error::ErrorKind::VariablesChanged,
+            format!(
+                "version {to} requires different variables than live version {from} (added: {added:?}, removed: {removed:?}); \
+                 promote with accept_variable_changes: true once callers are ready"
+            ),
+        )
+        .with_details(serde_json::json!({ "added": added, "removed": removed, "live_version": from, "version": to })))
+    }
+
     /// One line per variable, for the diff.
     pub fn to_diff_text(&self) -> String {
         let mut lines: Vec<String> = self.uses.iter().cloned().collect();
@@ -179,6 +207,34 @@ mod tests {
             panic!("chat")
         };
         assert_eq!(messages.len(), 2);
+    }
+
+    #[test]
+    fn replacing_a_version_with_other_required_variables_is_refused() {
+        let v = |uses: &[&str], optional: &[&str]| VersionVariables {
+            uses: uses.iter().map(|s| s.to_string()).collect(),
+            declares: optional
+                .iter()
+                .map(|n| VariableDecl {
+                    name: n.to_string(),
+                    required: false,
+                    default: None,
+                    description: None,
+                })
+                .collect(),
+        };
+        assert!(v(&["a", "b"], &[]).check_replaces(&v(&["b", "a"], &[]), 1, 2).is_ok());
+        assert!(
+            v(&["a", "b"], &["b"]).check_replaces(&v(&["a"], &[]), 1, 2).is_ok(),
+            "optional ones do not count"
+        );
+        let e = v(&["a", "c"], &[])
+            .check_replaces(&v(&["a", "b"], &[]), 1, 2)
+            .unwrap_err();
+        assert_eq!(e.status(), 409);
+        assert_eq!(e.code(), "variables_changed");
+        assert_eq!(e.details()["added"], json!(["c"]));
+        assert_eq!(e.details()["removed"], json!(["b"]));
     }
 
     #[test]

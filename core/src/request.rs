@@ -237,6 +237,8 @@ pub struct RawPromote {
     environment: EnvironmentName,
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    accept_variable_changes: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +246,7 @@ pub struct Promote {
     pub version: u32,
     pub environment: EnvironmentName,
     pub reason: String,
+    pub accept_variable_changes: bool,
 }
 
 impl Promote {
@@ -256,6 +259,7 @@ impl Promote {
             version: raw.version,
             environment: raw.environment,
             reason: bounded_text("reason", raw.reason.as_deref().unwrap_or(""), 2000, false)?,
+            accept_variable_changes: raw.accept_variable_changes,
         })
     }
 }

@@ -180,3 +180,25 @@ test("chat prompts render with the caller's history in the placeholder, routed l
   const badHistory = await api.post("/v1/prompts/support/render", { version: 1, history: [{ role: "robot", content: "x" }], variables: { customer: "A", question: "B" } });
   assert.equal(badHistory.status, 400);
 });
+
+test("promoting a version that needs other variables than the live one is refused unless accepted", async () => {
+  const { api } = await newWorkspace(w);
+  await api.post("/v1/prompts", { slug: "v", name: "V", kind: "text" });
+  await commit(api, "v", text("Hi {{name}}"));
+  await commit(api, "v", text("Hi {{name}} from {{city}}"));
+  await commit(api, "v", text("Hi {{name}} from {{city}}!"), undefined, { variables: [{ name: "city", required: false, default: "here" }] });
+  await commit(api, "v", text("Hello {{name}}"));
+  assert.equal((await api.post("/v1/prompts/v/promote", { version: 1, environment: "production" })).status, 201);
+  const before = await counts(w.db);
+  const refused = await api.post("/v1/prompts/v/promote", { version: 2, environment: "production" });
+  assert.equal(refused.status, 409);
+  assert.equal(refused.body.error.code, "variables_changed");
+  assert.deepEqual(refused.body.error.details.added, ["city"]);
+  assert.deepEqual(refused.body.error.details.removed, []);
+  assert.deepEqual(await counts(w.db), before, "nothing deployed");
+  // An optional variable with a default is no burden on callers.
+  assert.equal((await api.post("/v1/prompts/v/promote", { version: 3, environment: "production" })).status, 201);
+  assert.equal((await api.post("/v1/prompts/v/promote", { version: 4, environment: "production" })).status, 201);
+  assert.equal((await api.post("/v1/prompts/v/promote", { version: 2, environment: "production", accept_variable_changes: true })).status, 201);
+  assert.equal((await api.get("/v1/resolve/v?environment=production")).body.version, 2);
+});

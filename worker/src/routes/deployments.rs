@@ -8,12 +8,14 @@ use pvct_core::request::{Promote, Rollback};
 use serde_json::{json as j, Value};
 use worker::Request;
 
+use super::versions::stored_variables;
 use super::{find_environment, find_prompt, find_version};
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
 use crate::publish::publish;
 use crate::store::{AuditEntry, DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow};
 use crate::Ctx;
+use pvct_core::render::VersionVariables;
 
 fn deployment_json(d: &DeploymentRow) -> Value {
     j!({
@@ -115,6 +117,10 @@ pub async fn promote(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
             &j!({ "status": "unchanged", "id": live.deployment_id, "environment": env.name,
                   "version": live.version, "version_id": live.version_id, "created_at": live.deployed_at }),
         );
+    }
+    if let (Some(live), false) = (&live, input.accept_variable_changes) {
+        let live_vars: VersionVariables = serde_json::from_str(&live.variables).unwrap_or_default();
+        stored_variables(&version)?.check_replaces(&live_vars, live.version, version.number)?;
     }
     let extra = j!({ "previous_version": live.map(|p| p.version) });
     deploy(
