@@ -100,8 +100,72 @@ pub fn parse_history(value: &Value) -> Result<BTreeMap<String, Vec<Message>>> {
     }
 }
 
-/// Renders `expanded` content (includes already expanded) with `given`
-/// variables. Placeholders without supplied messages render as nothing.
+/// Content with every template parsed once, ready to render many times
+/// (the SDK keeps these per version; rendering is then concatenation).
+#[derive(Debug, Clone)]
+pub enum Prepared {
+    Text(Template),
+    Chat(Vec<PreparedEntry>),
+}
+
+#[derive(Debug, Clone)]
+pub enum PreparedEntry {
+    Message(crate::content::MessageRole, Template),
+    Placeholder(String),
+}
+
+impl Prepared {
+    /// Parses the templates of `expanded` content (includes already expanded).
+    pub fn new(expanded: &PromptContent) -> Result<Prepared> {
+        Ok(match expanded {
+            PromptContent::Text { text } => Prepared::Text(Template::parse(text)?),
+            PromptContent::Chat { messages } => Prepared::Chat(
+                messages
+                    .iter()
+                    .map(|entry| {
+                        Ok(match entry {
+                            ChatEntry::Message(m) => PreparedEntry::Message(m.role, Template::parse(&m.content)?),
+                            ChatEntry::Placeholder(p) => PreparedEntry::Placeholder(p.name.clone()),
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        })
+    }
+
+    /// Renders with `given` variables. Placeholders without supplied
+    /// messages render as nothing.
+    pub fn render(
+        &self,
+        variables: &VersionVariables,
+        given: &Map<String, Value>,
+        history: &BTreeMap<String, Vec<Message>>,
+        strict: bool,
+    ) -> Result<Rendered> {
+        let values = bind_variables(&variables.uses, &variables.declares, given, strict)?;
+        Ok(match self {
+            Prepared::Text(t) => Rendered::Text {
+                text: t.render(&values)?,
+            },
+            Prepared::Chat(entries) => {
+                let mut out = Vec::new();
+                for entry in entries {
+                    match entry {
+                        PreparedEntry::Message(role, t) => out.push(Message {
+                            role: *role,
+                            content: t.render(&values)?,
+                        }),
+                        PreparedEntry::Placeholder(name) => out.extend(history.get(name).cloned().unwrap_or_default()),
+                    }
+                }
+                Rendered::Chat { messages: out }
+            }
+        })
+    }
+}
+
+/// Parses and renders in one go (the server renders a version once per
+/// request; callers that render repeatedly keep a [`Prepared`]).
 pub fn render(
     expanded: &PromptContent,
     variables: &VersionVariables,
@@ -109,24 +173,7 @@ pub fn render(
     history: &BTreeMap<String, Vec<Message>>,
     strict: bool,
 ) -> Result<Rendered> {
-    let values = bind_variables(&variables.uses, &variables.declares, given, strict)?;
-    let fill = |src: &str| Template::parse(src)?.render(&values);
-    Ok(match expanded {
-        PromptContent::Text { text } => Rendered::Text { text: fill(text)? },
-        PromptContent::Chat { messages } => {
-            let mut out = Vec::new();
-            for entry in messages {
-                match entry {
-                    ChatEntry::Message(m) => out.push(Message {
-                        role: m.role,
-                        content: fill(&m.content)?,
-                    }),
-                    ChatEntry::Placeholder(p) => out.extend(history.get(&p.name).cloned().unwrap_or_default()),
-                }
-            }
-            Rendered::Chat { messages: out }
-        }
-    })
+    Prepared::new(expanded)?.render(variables, given, history, strict)
 }
 
 /// `POST /v1/prompts/{slug}/render`: which version, and with what.
