@@ -18,6 +18,7 @@ pub mod deployment;
 pub mod diff;
 pub mod environment;
 pub mod error;
+pub mod histogram;
 pub mod names;
 pub mod page;
 pub mod render;
@@ -26,6 +27,7 @@ pub mod resolved;
 pub mod role;
 pub mod route;
 pub mod routing;
+pub mod telemetry;
 pub mod template;
 pub mod time;
 
