@@ -135,3 +135,69 @@ CREATE TABLE IF NOT EXISTS experiments (
 CREATE UNIQUE INDEX IF NOT EXISTS experiments_one_running
   ON experiments (prompt_id, environment_id) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS experiments_prompt ON experiments (prompt_id, started_at);
+
+-- Telemetry. Raw executions carry their hour and day; rollups survive the
+-- retention of raw rows. Ingest is idempotent: the client chooses the id,
+-- inserts are INSERT OR IGNORE, and only rows not yet rolled up are counted.
+CREATE TABLE IF NOT EXISTS executions (
+  workspace_id   TEXT NOT NULL,
+  id             TEXT NOT NULL,
+  prompt_id      TEXT NOT NULL,
+  version_id     TEXT NOT NULL,
+  environment    TEXT NOT NULL,
+  variant        INTEGER,
+  latency_ms     REAL NOT NULL,
+  latency_bucket INTEGER NOT NULL,
+  tokens_in      INTEGER NOT NULL,
+  tokens_out     INTEGER NOT NULL,
+  cost_usd       REAL,
+  score          REAL,
+  is_error       INTEGER NOT NULL,
+  error          TEXT,
+  model          TEXT,
+  output         TEXT,
+  hour           TEXT NOT NULL,
+  day            TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  rolled_up      INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX IF NOT EXISTS executions_day ON executions (workspace_id, day);
+CREATE INDEX IF NOT EXISTS executions_pending ON executions (workspace_id, rolled_up);
+
+CREATE TABLE IF NOT EXISTS version_rollups (
+  workspace_id  TEXT NOT NULL,
+  version_id    TEXT NOT NULL,
+  environment   TEXT NOT NULL,
+  hour          TEXT NOT NULL,
+  calls         INTEGER NOT NULL DEFAULT 0,
+  errors        INTEGER NOT NULL DEFAULT 0,
+  cost_sum      REAL NOT NULL DEFAULT 0,
+  tokens_in     INTEGER NOT NULL DEFAULT 0,
+  tokens_out    INTEGER NOT NULL DEFAULT 0,
+  score_sum     REAL NOT NULL DEFAULT 0,
+  score_sq_sum  REAL NOT NULL DEFAULT 0,
+  score_count   INTEGER NOT NULL DEFAULT 0,
+  feedback_up   INTEGER NOT NULL DEFAULT 0,
+  feedback_down INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (version_id, environment, hour)
+);
+
+CREATE TABLE IF NOT EXISTS latency_buckets (
+  version_id  TEXT NOT NULL,
+  environment TEXT NOT NULL,
+  hour        TEXT NOT NULL,
+  bucket      INTEGER NOT NULL,
+  count       INTEGER NOT NULL,
+  PRIMARY KEY (version_id, environment, hour, bucket)
+);
+
+CREATE TABLE IF NOT EXISTS feedback (
+  workspace_id TEXT NOT NULL,
+  execution_id TEXT NOT NULL,
+  value        INTEGER NOT NULL CHECK (value IN (-1, 1)),
+  comment      TEXT,
+  created_at   TEXT NOT NULL,
+  rolled_up    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workspace_id, execution_id)
+);

@@ -19,7 +19,8 @@ pub const RELATIVE_ERROR_BOUND: f64 = 0.024_695_076_595_959_8;
 
 /// The bucket of a latency in milliseconds.
 pub fn bucket_of(latency_ms: f64) -> usize {
-    if !(latency_ms >= 1.0) {
+    // NaN and sub-millisecond latencies land in bucket 0.
+    if latency_ms.is_nan() || latency_ms < 1.0 {
         return 0;
     }
     let i = (latency_ms.ln() / GROWTH.ln()).floor() as usize + 1;

@@ -26,6 +26,9 @@ pub enum Route {
     PutExperiment(Slug, EnvironmentName),
     EndExperiment(Slug, EnvironmentName),
     Resolve(Slug),
+    Executions,
+    Feedback,
+    Metrics(Slug),
     Bundle,
     ListEnvironments,
     PutEnvironment(EnvironmentName),
@@ -62,6 +65,9 @@ impl Route {
             | Route::Render(_)
             | Route::Dependents(_)
             | Route::Resolve(_)
+            | Route::Executions
+            | Route::Feedback
+            | Route::Metrics(_)
             | Route::Bundle
             | Route::ListEnvironments => Access::Workspace(Read),
             // Experiments need Approve instead in environments whose policy
@@ -90,6 +96,8 @@ impl Route {
                 | Route::PutEnvironment(_)
                 | Route::PutExperiment(..)
                 | Route::Render(_)
+                | Route::Executions
+                | Route::Feedback
                 | Route::CreateKey
         )
     }
@@ -175,6 +183,12 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "resolve", slug] => (
             &["GET"],
             gate(method, "GET", || Ok(Route::Resolve(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
+        ["v1", "feedback"] => (&["POST"], (method == "POST").then_some(Route::Feedback)),
+        ["v1", "prompts", slug, "metrics"] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::Metrics(prompt_slug(slug)?)))?,
         ),
         ["v1", "bundle"] => (&["GET"], (method == "GET").then_some(Route::Bundle)),
         ["v1", "environments"] => (&["GET"], (method == "GET").then_some(Route::ListEnvironments)),

@@ -113,9 +113,9 @@ fn record(value: Value) -> Result<ExecutionRecord> {
     })
 }
 
-/// Parses `{"executions": [...]}`: valid records, and the rejected ones by
-/// index. Only a bad envelope fails the whole request.
-pub fn parse_batch(body: &[u8]) -> Result<(Vec<ExecutionRecord>, Vec<Rejected>)> {
+/// Parses `{"executions": [...]}`: valid records with their positions, and
+/// the rejected ones by position. Only a bad envelope fails the request.
+pub fn parse_batch(body: &[u8]) -> Result<(Vec<(usize, ExecutionRecord)>, Vec<Rejected>)> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Envelope {
@@ -141,7 +141,7 @@ pub fn parse_batch(body: &[u8]) -> Result<(Vec<ExecutionRecord>, Vec<Rejected>)>
                 code: "duplicate_id",
                 message: format!("id {} repeats in this batch", r.id),
             }),
-            Ok(r) => ok.push(r),
+            Ok(r) => ok.push((index, r)),
             Err(e) => rejected.push(Rejected {
                 index,
                 code: e.code(),
@@ -247,7 +247,14 @@ pub fn summarize(sums: &RollupSums, latency: &Histogram) -> VersionMetrics {
 
 /// The hour bucket (`2026-11-24T12`) and day (`2026-11-24`) of an ISO time.
 pub fn hour_and_day(iso: &str) -> Result<(String, String)> {
-    if iso.len() < 13 || !iso.is_char_boundary(13) {
+    // YYYY-MM-DDTHH, checked byte by byte (never slicing unchecked text).
+    let shape = b"dddd-dd-ddTdd";
+    let ok = iso.len() >= shape.len()
+        && iso
+            .bytes()
+            .zip(shape)
+            .all(|(b, s)| if *s == b'd' { b.is_ascii_digit() } else { b == *s });
+    if !ok {
         return Err(Error::new(
             ErrorKind::InvalidQuery,
             "times are ISO-8601 UTC, e.g. 2026-11-24T12:00:00Z",
@@ -280,7 +287,8 @@ mod tests {
         ])))
         .unwrap();
         assert_eq!(ok.len(), 1);
-        assert_eq!(ok[0].output.as_ref().unwrap().chars().count(), MAX_OUTPUT_CHARS);
+        assert_eq!(ok[0].0, 0);
+        assert_eq!(ok[0].1.output.as_ref().unwrap().chars().count(), MAX_OUTPUT_CHARS);
         let idx: Vec<usize> = rejected.iter().map(|r| r.index).collect();
         assert_eq!(idx, [1, 2, 3, 4, 5, 6]);
         assert_eq!(rejected[3].code, "duplicate_id");
@@ -336,5 +344,8 @@ mod tests {
             ("2026-11-24T12".into(), "2026-11-24".into())
         );
         assert!(hour_and_day("2026").is_err());
+        // Found by schemathesis: multi-byte text must not be sliced.
+        assert!(hour_and_day("\u{1a63b}É\u{85}\u{16}ª\u{94}£").is_err());
+        assert!(hour_and_day("2026-11-24 12:00").is_err());
     }
 }

@@ -10,6 +10,7 @@ mod ids;
 mod isolate_cache;
 mod kv;
 mod publish;
+mod queue;
 mod routes;
 mod store;
 
@@ -26,9 +27,11 @@ use crate::store::Store;
 const D1_BINDING: &str = "DB";
 const KV_BINDING: &str = "KV";
 const BOOTSTRAP_KEY_VAR: &str = "PVCT_ADMIN_KEY";
+pub const QUEUE_BINDING: &str = "QUEUE";
 
 /// What every handler gets: the stores and, on workspace routes, the caller.
 pub struct Ctx {
+    pub env: Env,
     pub store: Store,
     pub kv: EdgeKv,
     pub url: worker::Url,
@@ -38,6 +41,12 @@ pub struct Ctx {
 #[event(start)]
 fn start() {
     console_error_panic_hook::set_once();
+}
+
+#[event(queue)]
+async fn consume(batch: worker::MessageBatch<queue::Job>, env: Env, _ctx: Context) -> Result<()> {
+    let store = Store::new(env.d1(D1_BINDING)?);
+    queue::consume(&store, batch).await
 }
 
 #[event(fetch)]
@@ -88,7 +97,13 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
             let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
             let (who, _) = auth::authenticate(&key, &kv, &store).await?;
             who.role.require(permission)?;
-            let ctx = Ctx { store, kv, url, who };
+            let ctx = Ctx {
+                env: env.clone(),
+                store,
+                kv,
+                url,
+                who,
+            };
             dispatch(&ctx, route, req).await
         }
     }
@@ -108,6 +123,9 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::Rollback(slug) => deployments::rollback(ctx, &slug, req).await,
         Route::ListDeployments(slug) => deployments::list(ctx, &slug).await,
         Route::ListExperiments(slug) => experiments::list(ctx, &slug).await,
+        Route::Executions => telemetry::executions(ctx, req).await,
+        Route::Feedback => telemetry::feedback(ctx, req).await,
+        Route::Metrics(slug) => telemetry::metrics(ctx, &slug).await,
         Route::Render(slug) => render::render(ctx, &slug, req).await,
         Route::Dependents(slug) => render::dependents(ctx, &slug).await,
         Route::PutExperiment(slug, env) => experiments::put(ctx, &slug, &env, req).await,

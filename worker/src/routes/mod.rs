@@ -9,6 +9,7 @@ pub mod meta;
 pub mod prompts;
 pub mod render;
 pub mod resolve;
+pub mod telemetry;
 pub mod versions;
 pub mod workspaces;
 

@@ -1,0 +1,133 @@
+// Telemetry through the real local Queue: executions and feedback are
+// accepted with 202, delivered to the consumer, rolled up idempotently, and
+// read back as per-version metrics with percentiles from histograms.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, newWorkspace, promptWithVersions } from "./harness.mjs";
+
+let w;
+before(async () => (w = await startWorker()));
+after(async () => w?.stop());
+
+async function versionIds(api, slug) {
+  const items = (await api.get(`/v1/prompts/${slug}/versions`)).body.items;
+  return Object.fromEntries(items.map((v) => [v.number, v.id]));
+}
+
+/** Polls the metrics until `done(items)` holds (queue delivery is async). */
+async function metricsWhen(api, slug, done, env = "production") {
+  for (let i = 0; i < 200; i++) {
+    const res = await api.get(`/v1/prompts/${slug}/metrics?environment=${env}`);
+    assert.equal(res.status, 200);
+    if (done(res.body.items)) return res.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the queue did not deliver in time");
+}
+
+const calls = (items, version) => items.find((i) => i.version === version)?.metrics.calls ?? 0;
+
+test("executions are validated by index, queued, and rolled up exactly once", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "bot", ["one", "two"]);
+  const ids = await versionIds(api, "bot");
+  const other = await newWorkspace(w);
+  await promptWithVersions(other.api, "theirs", ["x"]);
+  const foreign = (await versionIds(other.api, "theirs"))[1];
+
+  const latencies = [];
+  const records = [];
+  for (let i = 0; i < 200; i++) {
+    const latency = 20 + ((i * 37) % 400);
+    latencies.push(latency);
+    records.push({
+      id: `run-${i}`, prompt_version_id: ids[1], environment: "production", latency_ms: latency,
+      tokens_in: 100, tokens_out: 50, cost_usd: 0.001, score: i % 2 ? 1 : 0.5, ...(i % 10 === 0 ? { error: "timeout" } : {}),
+    });
+  }
+  const bad = [
+    { id: "bad-1", prompt_version_id: ids[1], environment: "production", latency_ms: -5 },
+    { id: "bad-2", prompt_version_id: foreign, environment: "production", latency_ms: 5 },
+    { id: "bad-3", prompt_version_id: ids[1], environment: "qa", latency_ms: 5 },
+  ];
+  const reader = w.client((await api.post("/v1/keys", { name: "app", role: "reader" })).body.key);
+  const res = await reader.post("/v1/executions", { executions: [...records, ...bad] });
+  assert.equal(res.status, 202);
+  assert.equal(res.body.accepted, 200);
+  assert.deepEqual(res.body.rejected.map((r) => [r.index, r.code]), [[200, "invalid_field"], [201, "unknown_version"], [202, "unknown_environment"]]);
+
+  const body = await metricsWhen(api, "bot", (items) => calls(items, 1) === 200);
+  const m = body.items.find((i) => i.version === 1).metrics;
+  assert.equal(m.errors, 20);
+  assert.equal(m.error_rate, 0.1);
+  assert.equal(m.tokens_in, 20000);
+  assert.ok(Math.abs(m.cost_per_call_usd - 0.001) < 1e-12);
+  assert.equal(m.score_count, 200);
+  assert.equal(m.mean_score, 0.75);
+  latencies.sort((a, b) => a - b);
+  for (const [q, key] of [[0.5, "p50_ms"], [0.95, "p95_ms"], [0.99, "p99_ms"]]) {
+    const exact = latencies[Math.ceil(q * latencies.length) - 1];
+    assert.ok(Math.abs(m[key] - exact) / exact <= body.latency_relative_error_bound + 1e-9, `${key}: ${m[key]} vs ${exact}`);
+  }
+
+  // The same batch again (a client retry, or a redelivery) changes nothing.
+  assert.equal((await reader.post("/v1/executions", { executions: records })).status, 202);
+  await reader.post("/v1/executions", { executions: [{ id: "marker", prompt_version_id: ids[2], environment: "production", latency_ms: 1 }] });
+  const after = await metricsWhen(api, "bot", (items) => calls(items, 2) === 1);
+  assert.equal(calls(after.items, 1), 200);
+  const stored = await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE version_id = ?").bind(ids[1]).first();
+  assert.equal(stored.n, 200);
+});
+
+test("feedback is counted once per execution, even when it arrives first", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "fb", ["one"]);
+  const v = (await versionIds(api, "fb"))[1];
+  // Feedback for an execution the worker has not seen yet.
+  assert.equal((await api.post("/v1/feedback", { execution_id: "late", value: -1 })).status, 202);
+  const records = ["a", "b", "c", "late"].map((id) => ({ id, prompt_version_id: v, environment: "production", latency_ms: 10 }));
+  await api.post("/v1/executions", { executions: records });
+  for (const [id, value] of [["a", 1], ["b", 1], ["a", -1], ["c", -1]]) {
+    assert.equal((await api.post("/v1/feedback", { execution_id: id, value })).status, 202);
+  }
+  const body = await metricsWhen(api, "fb", (items) => {
+    const m = items[0]?.metrics;
+    return m && m.feedback_up + m.feedback_down === 4;
+  });
+  const m = body.items[0].metrics;
+  assert.deepEqual([m.feedback_up, m.feedback_down, m.feedback_rate], [2, 2, 0.5], "a's second vote is ignored");
+  assert.equal((await api.post("/v1/feedback", { execution_id: "a", value: 3 })).status, 400);
+});
+
+test("10,000 executions in batches of 1,000, with repeated batches, count exactly", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "load", ["one"]);
+  const v = (await versionIds(api, "load"))[1];
+  const batches = [];
+  for (let b = 0; b < 10; b++) {
+    batches.push(Array.from({ length: 1000 }, (_, i) => ({
+      id: `b${b}-${i}`, prompt_version_id: v, environment: "production", latency_ms: 5 + (i % 100), tokens_in: 1, tokens_out: 1,
+    })));
+  }
+  for (const batch of [...batches, batches[3], batches[7]]) {
+    const res = await api.post("/v1/executions", { executions: batch });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.accepted, 1000);
+  }
+  const body = await metricsWhen(api, "load", (items) => calls(items, 1) >= 10000);
+  await new Promise((r) => setTimeout(r, 1500));
+  const again = (await api.get("/v1/prompts/load/metrics?environment=production")).body;
+  assert.equal(calls(again.items, 1), 10000);
+  assert.equal(again.items[0].metrics.tokens_out, 10000);
+  assert.equal(body.items.length, 1);
+});
+
+test("metrics validate their query", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "q", ["one"]);
+  assert.equal((await api.get("/v1/prompts/q/metrics")).status, 400);
+  assert.equal((await api.get("/v1/prompts/q/metrics?environment=production&from=2026")).status, 400);
+  assert.deepEqual((await api.get("/v1/prompts/q/metrics?environment=production")).body.items, []);
+  assert.equal((await api.get("/v1/prompts/nope/metrics?environment=production")).status, 404);
+  assert.equal((await api.post("/v1/executions", { executions: [] })).status, 400);
+});

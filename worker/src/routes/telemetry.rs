@@ -1,0 +1,179 @@
+//! Telemetry: execution batches and feedback go to the Queue (202); the
+//! metrics come from the rollups the consumer maintains.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
+use pvct_core::names::{EnvironmentName, Slug};
+use pvct_core::telemetry::{hour_and_day, parse_batch, summarize, Feedback, Rejected, RollupSums};
+use pvct_core::{Error, ErrorKind};
+use serde_json::json as j;
+use worker::Request;
+
+use super::find_prompt;
+use crate::http::{body, json, ApiResult, OrInternal, Query};
+use crate::ids::now;
+use crate::queue::{ExecutionRow, Job, MAX_MESSAGE_BYTES};
+use crate::Ctx;
+
+async fn enqueue(ctx: &Ctx, jobs: Vec<Job>) -> Result<(), Error> {
+    let queue = ctx.env.queue(crate::QUEUE_BINDING).or_internal("queue binding")?;
+    for job in jobs {
+        queue.send(job).await.or_internal("queue send")?;
+    }
+    Ok(())
+}
+
+pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
+    let (records, mut rejected) = parse_batch(&body(req).await?)?;
+    let ws = &ctx.who.workspace_id;
+    // Versions must be this workspace's; environments must exist.
+    let ids: BTreeSet<&str> = records.iter().map(|(_, r)| r.prompt_version_id.as_str()).collect();
+    let ids_json = serde_json::to_string(&ids).or_internal("ids json")?;
+    let known: BTreeMap<String, String> = ctx
+        .store
+        .versions_in_workspace(ws, &ids_json)
+        .await
+        .or_internal("versions")?
+        .into_iter()
+        .collect();
+    let environments: BTreeSet<String> = ctx
+        .store
+        .environments(ws)
+        .await
+        .or_internal("environments")?
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    let at = now();
+    let (hour, day) = hour_and_day(&at)?;
+    let mut jobs = Vec::new();
+    let (mut rows, mut size) = (Vec::new(), 0usize);
+    let mut accepted = 0usize;
+    for (index, r) in records {
+        let Some(prompt_id) = known.get(&r.prompt_version_id) else {
+            rejected.push(Rejected {
+                index,
+                code: "unknown_version",
+                message: "no such prompt version".into(),
+            });
+            continue;
+        };
+        if !environments.contains(&r.environment) {
+            rejected.push(Rejected {
+                index,
+                code: "unknown_environment",
+                message: "no such environment".into(),
+            });
+            continue;
+        }
+        let row = ExecutionRow {
+            id: r.id,
+            prompt_id: prompt_id.clone(),
+            version_id: r.prompt_version_id,
+            environment: r.environment,
+            variant: r.variant,
+            latency_ms: r.latency_ms,
+            latency_bucket: bucket_of(r.latency_ms),
+            tokens_in: r.tokens_in,
+            tokens_out: r.tokens_out,
+            cost_usd: r.cost_usd,
+            score: r.score,
+            is_error: u8::from(r.error.is_some()),
+            error: r.error,
+            model: r.model,
+            output: r.output,
+            hour: hour.clone(),
+            day: day.clone(),
+            created_at: at.clone(),
+        };
+        let row_size = serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
+        if size + row_size > MAX_MESSAGE_BYTES && !rows.is_empty() {
+            jobs.push(Job::Executions {
+                workspace_id: ws.clone(),
+                rows: std::mem::take(&mut rows),
+            });
+            size = 0;
+        }
+        size += row_size;
+        rows.push(row);
+        accepted += 1;
+    }
+    if !rows.is_empty() {
+        jobs.push(Job::Executions {
+            workspace_id: ws.clone(),
+            rows,
+        });
+    }
+    enqueue(ctx, jobs).await?;
+    // Positions in the request, whichever check refused them.
+    rejected.sort_by_key(|r| r.index);
+    json(202, &j!({ "accepted": accepted, "rejected": rejected }))
+}
+
+pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
+    let f = Feedback::parse(&body(req).await?)?;
+    enqueue(
+        ctx,
+        vec![Job::Feedback {
+            workspace_id: ctx.who.workspace_id.clone(),
+            execution_id: f.execution_id.clone(),
+            value: f.value,
+            comment: f.comment,
+            at: now(),
+        }],
+    )
+    .await?;
+    json(202, &j!({ "accepted": true, "execution_id": f.execution_id }))
+}
+
+pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
+    let q = Query::of(&ctx.url);
+    let env = q
+        .parse("environment", |s| EnvironmentName::parse(s).ok())?
+        .ok_or_else(|| Error::new(ErrorKind::InvalidQuery, "the query parameter 'environment' is required"))?;
+    let hour_of = |name: &str, default: &str| -> Result<String, Error> {
+        Ok(hour_and_day(q.get(name).filter(|s| !s.is_empty()).unwrap_or(default))
+            .map_err(|e| e.with_details(j!({ "parameter": name })))?
+            .0)
+    };
+    let (from, to) = (hour_of("from", "0000-01-01T00")?, hour_of("to", "9999-12-31T23")?);
+    let prompt = find_prompt(ctx, slug).await?;
+    let rows = ctx
+        .store
+        .rollups(&prompt.id, env.as_str(), &from, &to)
+        .await
+        .or_internal("rollups")?;
+    let buckets = ctx
+        .store
+        .latency_histograms(&prompt.id, env.as_str(), &from, &to)
+        .await
+        .or_internal("buckets")?;
+    let items: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            let mut h = Histogram::default();
+            for b in buckets.iter().filter(|b| b.version_id == r.version_id) {
+                h.add_bucket(b.bucket, b.count);
+            }
+            let sums = RollupSums {
+                calls: r.calls,
+                errors: r.errors,
+                cost_sum: r.cost_sum,
+                tokens_in: r.tokens_in,
+                tokens_out: r.tokens_out,
+                score_sum: r.score_sum,
+                score_sq_sum: r.score_sq_sum,
+                score_count: r.score_count,
+                feedback_up: r.feedback_up,
+                feedback_down: r.feedback_down,
+            };
+            j!({ "version": r.version, "version_id": r.version_id, "metrics": summarize(&sums, &h) })
+        })
+        .collect();
+    json(
+        200,
+        &j!({ "prompt": prompt.slug, "environment": env.as_str(), "from": from, "to": to,
+              "latency_relative_error_bound": RELATIVE_ERROR_BOUND, "items": items }),
+    )
+}
