@@ -113,9 +113,16 @@ fn record(value: Value) -> Result<ExecutionRecord> {
     })
 }
 
+/// A parsed batch: valid records with their positions, and the refused ones.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedBatch {
+    pub records: Vec<(usize, ExecutionRecord)>,
+    pub rejected: Vec<Rejected>,
+}
+
 /// Parses `{"executions": [...]}`: valid records with their positions, and
 /// the rejected ones by position. Only a bad envelope fails the request.
-pub fn parse_batch(body: &[u8]) -> Result<(Vec<(usize, ExecutionRecord)>, Vec<Rejected>)> {
+pub fn parse_batch(body: &[u8]) -> Result<ParsedBatch> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Envelope {
@@ -149,7 +156,7 @@ pub fn parse_batch(body: &[u8]) -> Result<(Vec<(usize, ExecutionRecord)>, Vec<Re
             }),
         }
     }
-    Ok((ok, rejected))
+    Ok(ParsedBatch { records: ok, rejected })
 }
 
 /// `POST /v1/feedback`.
@@ -276,7 +283,7 @@ mod tests {
     fn bad_records_are_rejected_by_index_and_the_rest_pass() {
         let good = json!({"id": "e1", "prompt_version_id": "v1", "environment": "production", "latency_ms": 120.5,
                           "tokens_in": 10, "tokens_out": 20, "output": "x".repeat(9000)});
-        let (ok, rejected) = parse_batch(&body(json!([
+        let ParsedBatch { records: ok, rejected } = parse_batch(&body(json!([
             good,
             {"id": "e2", "prompt_version_id": "v1", "environment": "production", "latency_ms": -1},
             {"id": "e3", "prompt_version_id": "v1", "environment": "production", "latency_ms": 1, "score": 2},

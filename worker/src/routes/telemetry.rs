@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::telemetry::{hour_and_day, parse_batch, summarize, Feedback, Rejected, RollupSums};
+use pvct_core::telemetry::{hour_and_day, parse_batch, summarize, Feedback, ParsedBatch, Rejected, RollupSums};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::Request;
@@ -25,7 +25,7 @@ async fn enqueue(ctx: &Ctx, jobs: Vec<Job>) -> Result<(), Error> {
 }
 
 pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
-    let (records, mut rejected) = parse_batch(&body(req).await?)?;
+    let ParsedBatch { records, mut rejected } = parse_batch(&body(req).await?)?;
     let ws = &ctx.who.workspace_id;
     // Versions must be this workspace's; environments must exist.
     let ids: BTreeSet<&str> = records.iter().map(|(_, r)| r.prompt_version_id.as_str()).collect();
