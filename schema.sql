@@ -201,3 +201,22 @@ CREATE TABLE IF NOT EXISTS feedback (
   rolled_up    INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (workspace_id, execution_id)
 );
+
+-- Promotions into environments that require approval wait here until an
+-- approver other than the requester decides.
+CREATE TABLE IF NOT EXISTS approvals (
+  id               TEXT PRIMARY KEY,
+  workspace_id     TEXT NOT NULL REFERENCES workspaces(id),
+  prompt_id        TEXT NOT NULL REFERENCES prompts(id),
+  environment_id   TEXT NOT NULL REFERENCES environments(id),
+  version_id       TEXT NOT NULL REFERENCES prompt_versions(id),
+  reason           TEXT NOT NULL DEFAULT '',
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  requested_by     TEXT NOT NULL,
+  requested_by_key TEXT NOT NULL,
+  decided_by       TEXT,
+  decision_note    TEXT,
+  created_at       TEXT NOT NULL,
+  decided_at       TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, status, created_at);

@@ -11,7 +11,7 @@ def obj(props, required=None, addl=False, **k):
     if addl is not None: o["additionalProperties"] = addl
     o.update(k); return o
 def page(item): return obj({"items": S("array", items=ref(item)), "next_cursor": NSTR})
-codes = ["variables_changed","template_syntax","missing_variables","unknown_variables","unknown_include","include_cycle","include_too_deep","malformed_json","invalid_field","invalid_query","unsupported_media_type","payload_too_large","unauthenticated","forbidden","route_not_found","method_not_allowed","not_found","not_deployed","already_exists","stale_parent","nothing_to_roll_back","conflict","internal"]
+codes = ["gates_failed","variables_changed","template_syntax","missing_variables","unknown_variables","unknown_include","include_cycle","include_too_deep","malformed_json","invalid_field","invalid_query","unsupported_media_type","payload_too_large","unauthenticated","forbidden","route_not_found","method_not_allowed","not_found","not_deployed","already_exists","stale_parent","nothing_to_roll_back","conflict","internal"]
 schemas = {
  "Error": obj({"error": obj({"code": S("string", enum=codes), "message": STR, "details": S("object")})}),
  "Healthz": obj({"status": S("string", enum=["ok"]), "version": STR}),
@@ -26,6 +26,10 @@ schemas = {
    "p50_ms": {"type": ["number","null"]}, "p95_ms": {"type": ["number","null"]}, "p99_ms": {"type": ["number","null"]}, "mean_score": {"type": ["number","null"]}, "score_count": INT,
    "feedback_up": INT, "feedback_down": INT, "feedback_rate": {"type": ["number","null"]}}),
  "Metrics": obj({"prompt": STR, "environment": STR, "from": STR, "to": STR, "latency_relative_error_bound": NUM, "items": S("array", items=obj({"version": INT, "version_id": STR, "metrics": ref("VersionMetrics")}))}),
+ "ApprovalPending": obj({"status": S("string", enum=["pending_approval"]), "approval_id": STR, "environment": STR, "version": INT, "requested_by": STR, "created_at": STR}),
+ "Approval": obj({"id": STR, "prompt": STR, "environment": STR, "version": INT, "reason": STR, "status": S("string", enum=["pending","approved","rejected"]), "requested_by": STR, "decided_by": NSTR, "decision_note": NSTR, "created_at": STR, "decided_at": NSTR}),
+ "ApprovalList": obj({"items": S("array", items=ref("Approval"))}),
+ "Rejection": obj({"id": STR, "status": S("string", enum=["rejected"]), "decided_by": STR, "decided_at": STR}),
  "Dependent": obj({"prompt": STR, "head_version": INT, "pinned_version": INT, "behind_production": BOOL}),
  "Dependents": obj({"snippet": STR, "production_version": NINT, "items": S("array", items=ref("Dependent"))}),
  "ModelParams": {"type": ["object","null"], "properties": {"model": {"type": ["string","null"], "minLength": 1, "maxLength": 200}, "temperature": {"type": ["number","null"], "minimum": 0, "maximum": 2}, "top_p": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_tokens": {"type": ["integer","null"], "minimum": 1}}, "additionalProperties": True},
@@ -46,7 +50,7 @@ schemas = {
  "Resolution": obj({"slug": STR, "name": STR, "kind": STR, "environment": STR, "version": INT, "version_id": STR, "content": ref("Content"), "model_params": ref("ModelParams"), "variables": ref("VersionVariables"), "content_hash": STR, "deployment_id": STR, "deployed_at": STR, "experiment_id": NSTR, "variant": NINT, "assignment": S("string", enum=["deployed","hashed","random"])}),
  "ResolvedPrompt": {"type": "object", "required": ["slug","name","kind","environment","version","version_id","content","model_params","content_hash","deployment_id","deployed_at"], "properties": {"slug": STR, "name": STR, "kind": STR, "environment": STR, "version": INT, "version_id": STR, "content": ref("Content"), "model_params": ref("ModelParams"), "variables": ref("VersionVariables"), "content_hash": STR, "deployment_id": STR, "deployed_at": STR, "experiment": ref("ExperimentDoc")}, "additionalProperties": False},
  "Bundle": obj({"environment": STR, "prompts": {"type": "object", "additionalProperties": ref("ResolvedPrompt")}}),
- "GatePolicy": {"type": "object", "additionalProperties": False, "properties": {"min_samples": {"type": ["integer","null"], "minimum": 0}, "min_score": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_error_rate": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_p95_ms": {"type": ["number","null"], "exclusiveMinimum": 0}, "requires_approval": BOOL}},
+ "GatePolicy": {"type": "object", "additionalProperties": False, "properties": {"min_samples": {"type": ["integer","null"], "minimum": 0}, "min_score": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_error_rate": {"type": ["number","null"], "minimum": 0, "maximum": 1}, "max_p95_ms": {"type": ["number","null"], "exclusiveMinimum": 0}, "requires_approval": BOOL, "measured_in": {"type": ["string","null"], "pattern": "^[a-z0-9-]{1,32}$"}}},
  "Environment": obj({"name": STR, "position": INT, "policy": ref("GatePolicy"), "created_at": STR, "updated_at": STR}),
  "ApiKey": obj({"id": STR, "name": STR, "role": S("string", enum=["reader","editor","approver","admin"]), "key_prefix": STR, "created_by": NSTR, "created_at": STR, "revoked_at": NSTR}),
  "ApiKeyCreated": obj({"id": STR, "name": STR, "role": S("string", enum=["reader","editor","approver","admin"]), "key": S("string", pattern="^pvct_[0-9a-f]{48}$"), "key_prefix": STR, "created_by": NSTR, "created_at": STR, "revoked_at": {"type": "null"}}),
@@ -61,7 +65,7 @@ schemas["KeyList"] = obj({"items": S("array", items=ref("ApiKey"))})
 schemas["ExperimentList"] = obj({"items": S("array", items=ref("Experiment"))})
 
 err = lambda d: {"description": d, "content": {"application/json": {"schema": ref("Error")}}}
-responses = {str(c): err(d) for c, d in [(400,"Invalid input (malformed_json, invalid_field, invalid_query)"),(401,"Missing, malformed, unknown or revoked API key"),(403,"The key's role may not do this"),(404,"Not found (or another workspace's)"),(405,"Method not allowed on this path"),(409,"Conflict"),(413,"Body over 512 KB or content over 256 KB"),(415,"Body is not JSON"),(500,"Internal error (no internal detail)")]}
+responses = {str(c): err(d) for c, d in [(400,"Invalid input (malformed_json, invalid_field, invalid_query)"),(401,"Missing, malformed, unknown or revoked API key"),(403,"The key's role may not do this"),(404,"Not found (or another workspace's)"),(405,"Method not allowed on this path"),(409,"Conflict"),(413,"Body over 512 KB or content over 256 KB"),(415,"Body is not JSON"),(422,"Promotion gates refused the version; details.failures lists each gate with measured value and threshold"),(500,"Internal error (no internal detail)")]}
 components = {"schemas": schemas, "responses": {f"E{c}": v for c, v in responses.items()},
   "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "API key `pvct_` + 48 hex characters. Roles are cumulative: reader < editor < approver < admin."}},
   "parameters": {
@@ -109,7 +113,7 @@ paths = {
  "/v1/prompts/{slug}/diff": {"parameters": [P("slug")], "get": op("diffVersions", "Word-level diff per field between two versions", "reader", {**ok(200, "DiffResult"), **R(400, *AUTH, 404, 500)},
      params=[{"name": "from", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}, {"name": "to", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}])},
  "/v1/prompts/{slug}/promote": {"parameters": [P("slug")], "post": op("promote", "Deploy a version to an environment", "editor",
-     {**ok(201, "DeploymentResult", "Deployed"), **ok(200, "DeploymentResult", "Already live: nothing written"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
+     {**ok(201, "DeploymentResult", "Deployed"), **ok(200, "DeploymentResult", "Already live: nothing written"), "202": {"description": "Pending approval", "content": {"application/json": {"schema": ref("ApprovalPending")}}}, "422": {"$ref": "#/components/responses/E422"}, **R(400, *AUTH, 404, 409, 413, 415, 500)},
      req=body(obj({"version": S("integer", minimum=1), "environment": S("string", pattern="^[a-z0-9-]{1,32}$"), "reason": {"type": ["string","null"], "maxLength": 2000}, "accept_variable_changes": BOOL}, required=["version","environment"])))},
  "/v1/prompts/{slug}/rollback": {"parameters": [P("slug")], "post": op("rollback", "Return an environment to its previous deployment", "editor",
      {**ok(201, "DeploymentResult", "Rolled back"), **R(400, *AUTH, 404, 409, 413, 415, 500)},
@@ -129,6 +133,11 @@ paths = {
  "/v1/resolve/{slug}": {"parameters": [P("slug")], "get": op("resolve", "The edge hot path: the version this user gets", "reader",
      {**ok(200, "Resolution", headers=edge_headers), **not_modified, **R(400, *AUTH, 404, 500)},
      params=[P("environmentQ"), {"name": "user_key", "in": "query", "schema": STR, "description": "Routes deterministically; without it an experiment assigns at random"}, P("ifNoneMatch"), P("cacheControl")])},
+ "/v1/approvals": {"get": op("listApprovals", "The approval queue", "reader", {**ok(200, "ApprovalList"), **R(400, *AUTH, 500)}, params=[{"name": "status", "in": "query", "schema": S("string", enum=["","pending","approved","rejected"]), "description": "empty means all"}])},
+ "/v1/approvals/{id}/approve": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}], "post": op("approve", "Approve (gates are checked again) and deploy; never the requester's own", "approver",
+     {**ok(201, "DeploymentResult", "Deployed"), "422": {"$ref": "#/components/responses/E422"}, **R(400, *AUTH, 404, 409, 413, 415, 500)}, req=body(obj({"note": NSTR}, required=[])))},
+ "/v1/approvals/{id}/reject": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}], "post": op("reject", "Reject a pending approval", "approver",
+     {**ok(200, "Rejection"), **R(400, *AUTH, 404, 409, 413, 415, 500)}, req=body(obj({"note": NSTR}, required=[])))},
  "/v1/executions": {"post": op("ingestExecutions", "Send a batch of 1-1000 execution records; valid ones are queued (202), invalid ones reported by index", "reader",
      {"202": {"description": "Accepted", "content": {"application/json": {"schema": obj({"accepted": INT, "rejected": S("array", items=obj({"index": INT, "code": STR, "message": STR}))})}}}, **R(400, *AUTH, 413, 415, 500)},
      req=body(obj({"executions": S("array", minItems=1, maxItems=1000, items={"description": "Each record is validated on its own and refused by index (see rejected): id [A-Za-z0-9_-]{1,64}, prompt_version_id, environment, latency_ms 0-3600000, tokens_in, tokens_out, cost_usd, score 0-1, error, model, output (cut at 8192 characters), variant."})})))},

@@ -15,10 +15,13 @@ pub enum AuditAction {
     ExperimentStart,
     ExperimentUpdate,
     ExperimentEnd,
+    ApprovalRequest,
+    ApprovalApprove,
+    ApprovalReject,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -30,6 +33,9 @@ impl AuditAction {
         AuditAction::ExperimentStart,
         AuditAction::ExperimentUpdate,
         AuditAction::ExperimentEnd,
+        AuditAction::ApprovalRequest,
+        AuditAction::ApprovalApprove,
+        AuditAction::ApprovalReject,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -45,6 +51,9 @@ impl AuditAction {
             AuditAction::ExperimentStart => "experiment.start",
             AuditAction::ExperimentUpdate => "experiment.update",
             AuditAction::ExperimentEnd => "experiment.end",
+            AuditAction::ApprovalRequest => "approval.request",
+            AuditAction::ApprovalApprove => "approval.approve",
+            AuditAction::ApprovalReject => "approval.reject",
         }
     }
 

@@ -22,6 +22,10 @@ pub struct GatePolicy {
     pub max_p95_ms: Option<f64>,
     #[serde(default)]
     pub requires_approval: bool,
+    /// The environment whose measurements the gates read; by default the
+    /// one before this one in promotion order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_in: Option<crate::names::EnvironmentName>,
 }
 
 impl GatePolicy {

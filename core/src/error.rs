@@ -46,6 +46,8 @@ pub enum ErrorKind {
     Conflict,
     /// A promotion would change the required variables callers must pass.
     VariablesChanged,
+    /// Promotion gates refused the version; details list every failure.
+    GatesFailed,
     /// A template does not parse; details carry line and column.
     TemplateSyntax,
     /// Rendering lacks required variables.
@@ -82,6 +84,7 @@ impl ErrorKind {
             ErrorKind::NothingToRollBack => "nothing_to_roll_back",
             ErrorKind::Conflict => "conflict",
             ErrorKind::VariablesChanged => "variables_changed",
+            ErrorKind::GatesFailed => "gates_failed",
             ErrorKind::TemplateSyntax => "template_syntax",
             ErrorKind::MissingVariables => "missing_variables",
             ErrorKind::UnknownVariables => "unknown_variables",
@@ -114,6 +117,7 @@ impl ErrorKind {
             | ErrorKind::Conflict
             | ErrorKind::VariablesChanged => 409,
             ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::GatesFailed => 422,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::Internal => 500,
         }

@@ -18,6 +18,7 @@ pub mod deployment;
 pub mod diff;
 pub mod environment;
 pub mod error;
+pub mod gates;
 pub mod histogram;
 pub mod names;
 pub mod page;

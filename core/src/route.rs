@@ -27,6 +27,9 @@ pub enum Route {
     EndExperiment(Slug, EnvironmentName),
     Resolve(Slug),
     Executions,
+    ListApprovals,
+    Approve(String),
+    Reject(String),
     Feedback,
     Metrics(Slug),
     Bundle,
@@ -66,6 +69,7 @@ impl Route {
             | Route::Dependents(_)
             | Route::Resolve(_)
             | Route::Executions
+            | Route::ListApprovals
             | Route::Feedback
             | Route::Metrics(_)
             | Route::Bundle
@@ -78,6 +82,7 @@ impl Route {
             | Route::Rollback(_)
             | Route::PutExperiment(..)
             | Route::EndExperiment(..) => Access::Workspace(Write),
+            Route::Approve(_) | Route::Reject(_) => Access::Workspace(Approve),
             Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
                 Access::Workspace(Administer)
             }
@@ -97,6 +102,8 @@ impl Route {
                 | Route::PutExperiment(..)
                 | Route::Render(_)
                 | Route::Executions
+                | Route::Approve(_)
+                | Route::Reject(_)
                 | Route::Feedback
                 | Route::CreateKey
         )
@@ -184,6 +191,9 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
             &["GET"],
             gate(method, "GET", || Ok(Route::Resolve(prompt_slug(slug)?)))?,
         ),
+        ["v1", "approvals"] => (&["GET"], (method == "GET").then_some(Route::ListApprovals)),
+        ["v1", "approvals", id, "approve"] => (&["POST"], (method == "POST").then(|| Route::Approve((*id).to_owned()))),
+        ["v1", "approvals", id, "reject"] => (&["POST"], (method == "POST").then(|| Route::Reject((*id).to_owned()))),
         ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
         ["v1", "feedback"] => (&["POST"], (method == "POST").then_some(Route::Feedback)),
         ["v1", "prompts", slug, "metrics"] => (

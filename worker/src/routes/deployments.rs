@@ -15,6 +15,9 @@ use crate::ids::{new_id, now};
 use crate::publish::publish;
 use crate::store::{AuditEntry, DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow};
 use crate::Ctx;
+use pvct_core::environment::GatePolicy;
+use pvct_core::gates::{refusal, Measurements};
+use pvct_core::histogram::Histogram;
 use pvct_core::render::VersionVariables;
 
 fn deployment_json(d: &DeploymentRow) -> Value {
@@ -25,7 +28,7 @@ fn deployment_json(d: &DeploymentRow) -> Value {
 }
 
 /// Writes the deployment and its audit row, then republishes the edge copy.
-async fn deploy(
+pub async fn deploy(
     ctx: &Ctx,
     prompt: &PromptRow,
     env: &EnvironmentRow,
@@ -122,6 +125,11 @@ pub async fn promote(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         let live_vars: VersionVariables = serde_json::from_str(&live.variables).unwrap_or_default();
         stored_variables(&version)?.check_replaces(&live_vars, live.version, version.number)?;
     }
+    let policy: GatePolicy = serde_json::from_str(&env.policy).or_internal("stored policy")?;
+    check_gates(ctx, &prompt, &env, &version, &policy).await?;
+    if policy.requires_approval {
+        return super::approvals::request(ctx, &prompt, &env, &version, &input.reason).await;
+    }
     let extra = j!({ "previous_version": live.map(|p| p.version) });
     deploy(
         ctx,
@@ -178,4 +186,62 @@ pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let (rows, next) = finish_page(rows, &page, |d| d.seq.to_string());
     let items: Vec<Value> = rows.iter().map(deployment_json).collect();
     json(200, &j!({ "items": items, "next_cursor": next }))
+}
+
+/// Refuses with 422 when the version fails a gate of `env`, measured in
+/// the policy's `measured_in` environment (default: the one before `env`).
+pub async fn check_gates(
+    ctx: &Ctx,
+    prompt: &PromptRow,
+    env: &EnvironmentRow,
+    version: &VersionRow,
+    policy: &GatePolicy,
+) -> Result<(), pvct_core::Error> {
+    if !policy.has_gates() {
+        return Ok(());
+    }
+    let measured_in = match &policy.measured_in {
+        Some(name) => name.to_string(),
+        None => {
+            let envs = ctx
+                .store
+                .environments(&ctx.who.workspace_id)
+                .await
+                .or_internal("environments")?;
+            envs.iter()
+                .filter(|e| e.position < env.position)
+                .max_by_key(|e| e.position)
+                .map_or_else(|| env.name.clone(), |e| e.name.clone())
+        }
+    };
+    let (from, to) = ("0000-01-01T00", "9999-12-31T23");
+    let rows = ctx
+        .store
+        .rollups(&prompt.id, &measured_in, from, to)
+        .await
+        .or_internal("rollups")?;
+    let mut m = Measurements::default();
+    if let Some(r) = rows.iter().find(|r| r.version_id == version.id) {
+        let buckets = ctx
+            .store
+            .latency_histograms(&prompt.id, &measured_in, from, to)
+            .await
+            .or_internal("buckets")?;
+        let mut h = Histogram::default();
+        for b in buckets.iter().filter(|b| b.version_id == version.id) {
+            h.add_bucket(b.bucket, b.count);
+        }
+        m = Measurements {
+            samples: r.calls,
+            mean_score: (r.score_count > 0).then(|| r.score_sum / r.score_count as f64),
+            error_rate: (r.calls > 0).then(|| r.errors as f64 / r.calls as f64),
+            p95_ms: h.quantile(0.95),
+        };
+    }
+    let failures = policy.evaluate(&m);
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(refusal(&env.name, &measured_in, &failures))
+    }
 }

@@ -1,5 +1,6 @@
 //! One module per resource of the API.
 
+pub mod approvals;
 pub mod audit;
 pub mod deployments;
 pub mod environments;
