@@ -6,14 +6,13 @@
 //! and KV propagates (up to 60 s). The README states this bound.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use pvct_core::apikey::{unauthenticated, ApiKey};
 use pvct_core::role::Role;
 use pvct_core::Error;
 
 use crate::http::OrInternal;
-use crate::ids::now_millis;
+use crate::isolate_cache::TtlMap;
 use crate::kv::{CachedKey, EdgeKv};
 use crate::store::Store;
 
@@ -21,7 +20,7 @@ const ISOLATE_TTL_MS: u64 = 30_000;
 const ISOLATE_CACHE_MAX: usize = 10_000;
 
 thread_local! {
-    static KEYS: RefCell<HashMap<String, (CachedKey, u64)>> = RefCell::new(HashMap::new());
+    static KEYS: RefCell<TtlMap<CachedKey>> = RefCell::new(TtlMap::new(ISOLATE_TTL_MS, ISOLATE_CACHE_MAX));
 }
 
 /// The authenticated caller.
@@ -47,13 +46,7 @@ impl Principal {
 
 pub async fn authenticate(key: &ApiKey, kv: &EdgeKv, store: &Store) -> Result<(Principal, &'static str), Error> {
     let hash = key.hash();
-    let now = now_millis();
-    let cached = KEYS.with(|c| {
-        c.borrow()
-            .get(&hash)
-            .filter(|(_, exp)| *exp > now)
-            .map(|(k, _)| k.clone())
-    });
+    let cached = KEYS.with(|c| c.borrow().get(&hash));
     if let Some(k) = cached {
         return Ok((Principal::from_cached(&k)?, "isolate"));
     }
@@ -77,21 +70,12 @@ pub async fn authenticate(key: &ApiKey, kv: &EdgeKv, store: &Store) -> Result<(P
             (entry, "d1")
         }
     };
-    remember(&hash, &entry, now);
+    remember(&hash, &entry);
     Ok((Principal::from_cached(&entry)?, source))
 }
 
-fn remember(hash: &str, entry: &CachedKey, now: u64) {
-    KEYS.with(|c| {
-        let mut cache = c.borrow_mut();
-        if cache.len() >= ISOLATE_CACHE_MAX {
-            cache.retain(|_, (_, exp)| *exp > now);
-            if cache.len() >= ISOLATE_CACHE_MAX {
-                cache.clear();
-            }
-        }
-        cache.insert(hash.to_owned(), (entry.clone(), now + ISOLATE_TTL_MS));
-    });
+fn remember(hash: &str, entry: &CachedKey) {
+    KEYS.with(|c| c.borrow_mut().put(hash, entry.clone()));
 }
 
 /// Forgets a key in this isolate (after revocation).
