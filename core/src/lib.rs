@@ -28,6 +28,7 @@ pub mod resolved;
 pub mod role;
 pub mod route;
 pub mod routing;
+pub mod stats;
 pub mod telemetry;
 pub mod template;
 pub mod time;

@@ -32,6 +32,7 @@ pub enum Route {
     Reject(String),
     Feedback,
     Metrics(Slug),
+    Compare(Slug),
     Bundle,
     ListEnvironments,
     PutEnvironment(EnvironmentName),
@@ -72,6 +73,7 @@ impl Route {
             | Route::ListApprovals
             | Route::Feedback
             | Route::Metrics(_)
+            | Route::Compare(_)
             | Route::Bundle
             | Route::ListEnvironments => Access::Workspace(Read),
             // Experiments need Approve instead in environments whose policy
@@ -196,6 +198,10 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "approvals", id, "reject"] => (&["POST"], (method == "POST").then(|| Route::Reject((*id).to_owned()))),
         ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
         ["v1", "feedback"] => (&["POST"], (method == "POST").then_some(Route::Feedback)),
+        ["v1", "prompts", slug, "compare"] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::Compare(prompt_slug(slug)?)))?,
+        ),
         ["v1", "prompts", slug, "metrics"] => (
             &["GET"],
             gate(method, "GET", || Ok(Route::Metrics(prompt_slug(slug)?)))?,

@@ -356,3 +356,138 @@ mod tests {
         assert!(hour_and_day("2026-11-24 12:00").is_err());
     }
 }
+
+/// One metric of a comparison: both values and the test between them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricComparison {
+    pub metric: &'static str,
+    pub a: Option<f64>,
+    pub b: Option<f64>,
+    pub test: &'static str,
+    pub result: Option<crate::stats::TestResult>,
+    /// Whether a higher value is better for this metric.
+    pub higher_is_better: bool,
+}
+
+/// Two versions side by side with a significance test per metric and a
+/// plain-language verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub metrics: Vec<MetricComparison>,
+    pub verdict: String,
+}
+
+/// Compares version `a` with version `b` (labels for the verdict).
+pub fn compare(labels: (&str, &str), a: (&RollupSums, &Histogram), b: (&RollupSums, &Histogram)) -> Comparison {
+    use crate::stats::{moments, two_proportion_z_test, welch_t_test};
+    let (sa, sb) = (a.0, b.0);
+    let rate = |x: u64, n: u64| (n > 0).then(|| x as f64 / n as f64);
+    let score = |s: &RollupSums| moments(s.score_count, s.score_sum, s.score_sq_sum);
+    let mut metrics = vec![
+        MetricComparison {
+            metric: "error_rate",
+            a: rate(sa.errors, sa.calls),
+            b: rate(sb.errors, sb.calls),
+            test: "two-proportion z-test",
+            result: two_proportion_z_test(sa.errors, sa.calls, sb.errors, sb.calls),
+            higher_is_better: false,
+        },
+        MetricComparison {
+            metric: "feedback_rate",
+            a: rate(sa.feedback_up, sa.feedback_up + sa.feedback_down),
+            b: rate(sb.feedback_up, sb.feedback_up + sb.feedback_down),
+            test: "two-proportion z-test",
+            result: two_proportion_z_test(
+                sa.feedback_up,
+                sa.feedback_up + sa.feedback_down,
+                sb.feedback_up,
+                sb.feedback_up + sb.feedback_down,
+            ),
+            higher_is_better: true,
+        },
+    ];
+    let (ma, mb) = (score(sa), score(sb));
+    metrics.push(MetricComparison {
+        metric: "mean_score",
+        a: ma.map(|m| m.0),
+        b: mb.map(|m| m.0),
+        test: "Welch's t-test",
+        result: ma
+            .zip(mb)
+            .and_then(|((m1, v1), (m2, v2))| welch_t_test(m1, v1, sa.score_count, m2, v2, sb.score_count)),
+        higher_is_better: true,
+    });
+    let (la, lb) = (a.1.moments(), b.1.moments());
+    metrics.push(MetricComparison {
+        metric: "latency_mean_ms",
+        a: la.map(|m| m.0),
+        b: lb.map(|m| m.0),
+        test: "Welch's t-test",
+        result: la
+            .zip(lb)
+            .and_then(|((m1, v1, n1), (m2, v2, n2))| welch_t_test(m1, v1, n1, m2, v2, n2)),
+        higher_is_better: false,
+    });
+    let findings: Vec<String> = metrics
+        .iter()
+        .filter_map(|m| {
+            let (r, va, vb) = (m.result?, m.a?, m.b?);
+            if !r.significant {
+                return None;
+            }
+            let b_better = (vb > va) == m.higher_is_better;
+            let who = if b_better { labels.1 } else { labels.0 };
+            Some(format!(
+                "{who} is better on {} ({va:.4} vs {vb:.4}, p = {:.4})",
+                m.metric, r.p_value
+            ))
+        })
+        .collect();
+    let verdict = if findings.is_empty() {
+        format!("no significant difference yet ({} vs {} calls)", sa.calls, sb.calls)
+    } else {
+        findings.join("; ")
+    };
+    Comparison { metrics, verdict }
+}
+
+#[cfg(test)]
+mod compare_tests {
+    use super::*;
+
+    #[test]
+    fn a_clear_error_rate_difference_is_called_and_noise_is_not() {
+        let a = RollupSums {
+            calls: 1000,
+            errors: 80,
+            ..Default::default()
+        };
+        let b = RollupSums {
+            calls: 1000,
+            errors: 30,
+            ..Default::default()
+        };
+        let h = Histogram::default();
+        let c = compare(("v1", "v2"), (&a, &h), (&b, &h));
+        let err = &c.metrics[0];
+        assert!(err.result.unwrap().significant);
+        assert!(c.verdict.contains("v2 is better on error_rate"), "{}", c.verdict);
+        let noise = compare(
+            ("v1", "v2"),
+            (&a, &h),
+            (
+                &RollupSums {
+                    calls: 1000,
+                    errors: 78,
+                    ..Default::default()
+                },
+                &h,
+            ),
+        );
+        assert!(
+            noise.verdict.starts_with("no significant difference"),
+            "{}",
+            noise.verdict
+        );
+    }
+}

@@ -73,6 +73,7 @@ test("/openapi.json is an OpenAPI 3.1 document naming every route the API serves
     "/v1/prompts/{slug}/render": ["post"],
     "/v1/prompts/{slug}/dependents": ["get"],
     "/v1/prompts/{slug}/metrics": ["get"],
+    "/v1/prompts/{slug}/compare": ["get"],
     "/v1/executions": ["post"],
     "/v1/feedback": ["post"],
     "/v1/approvals": ["get"],

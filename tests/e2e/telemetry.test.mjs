@@ -131,3 +131,30 @@ test("metrics validate their query", async () => {
   assert.equal((await api.get("/v1/prompts/nope/metrics?environment=production")).status, 404);
   assert.equal((await api.post("/v1/executions", { executions: [] })).status, 400);
 });
+
+test("compare puts two versions side by side with a significance test per metric and a verdict", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "cmp", ["one", "two"]);
+  const ids = await versionIds(api, "cmp");
+  const batch = (v, n, errorEvery, score) =>
+    Array.from({ length: n }, (_, i) => ({
+      id: `${v}-${i}`, prompt_version_id: ids[v], environment: "production", latency_ms: 50 + (i % 20), score,
+      ...(i % errorEvery === 0 ? { error: "x" } : {}),
+    }));
+  await api.post("/v1/executions", { executions: batch(1, 600, 5, 0.6) });
+  await api.post("/v1/executions", { executions: batch(2, 600, 50, 0.8) });
+  await metricsWhen(api, "cmp", (items) => calls(items, 1) === 600 && calls(items, 2) === 600);
+  const res = await api.get("/v1/prompts/cmp/compare?a=1&b=2&environment=production");
+  assert.equal(res.status, 200);
+  assert.equal(res.body.a.metrics.error_rate, 0.2);
+  const byMetric = Object.fromEntries(res.body.comparison.metrics.map((m) => [m.metric, m]));
+  assert.equal(byMetric.error_rate.test, "two-proportion z-test");
+  assert.ok(byMetric.error_rate.result.significant);
+  assert.ok(byMetric.error_rate.result.p_value < 0.001);
+  assert.equal(byMetric.mean_score.test, "Welch's t-test");
+  assert.match(res.body.comparison.verdict, /v2 is better on error_rate/);
+  const same = await api.get("/v1/prompts/cmp/compare?a=1&b=1&environment=production");
+  assert.match(same.body.comparison.verdict, /no significant difference/);
+  assert.equal((await api.get("/v1/prompts/cmp/compare?a=1&b=9&environment=production")).status, 404);
+  assert.equal((await api.get("/v1/prompts/cmp/compare?a=1&environment=production")).status, 400);
+});

@@ -129,6 +129,7 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::Reject(id) => approvals::decide(ctx, &id, false, req).await,
         Route::Feedback => telemetry::feedback(ctx, req).await,
         Route::Metrics(slug) => telemetry::metrics(ctx, &slug).await,
+        Route::Compare(slug) => telemetry::compare(ctx, &slug).await,
         Route::Render(slug) => render::render(ctx, &slug, req).await,
         Route::Dependents(slug) => render::dependents(ctx, &slug).await,
         Route::PutExperiment(slug, env) => experiments::put(ctx, &slug, &env, req).await,

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::telemetry::{hour_and_day, parse_batch, summarize, Feedback, ParsedBatch, Rejected, RollupSums};
+use pvct_core::telemetry::{
+    compare as compare_versions, hour_and_day, parse_batch, summarize, Feedback, ParsedBatch, Rejected, RollupSums,
+};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::Request;
@@ -127,8 +129,8 @@ pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
     json(202, &j!({ "accepted": true, "execution_id": f.execution_id }))
 }
 
-pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
-    let q = Query::of(&ctx.url);
+/// The environment and hour range of a metrics query.
+fn metrics_scope(q: &Query) -> Result<(EnvironmentName, String, String), Error> {
     let env = q
         .parse("environment", |s| EnvironmentName::parse(s).ok())?
         .ok_or_else(|| Error::new(ErrorKind::InvalidQuery, "the query parameter 'environment' is required"))?;
@@ -137,20 +139,31 @@ pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
             .map_err(|e| e.with_details(j!({ "parameter": name })))?
             .0)
     };
-    let (from, to) = (hour_of("from", "0000-01-01T00")?, hour_of("to", "9999-12-31T23")?);
-    let prompt = find_prompt(ctx, slug).await?;
+    Ok((env, hour_of("from", "0000-01-01T00")?, hour_of("to", "9999-12-31T23")?))
+}
+
+/// Per version: (number, id, rollup sums, latency histogram).
+type VersionFigures = (u32, String, RollupSums, Histogram);
+
+async fn version_figures(
+    ctx: &Ctx,
+    prompt_id: &str,
+    env: &str,
+    from: &str,
+    to: &str,
+) -> Result<Vec<VersionFigures>, Error> {
     let rows = ctx
         .store
-        .rollups(&prompt.id, env.as_str(), &from, &to)
+        .rollups(prompt_id, env, from, to)
         .await
         .or_internal("rollups")?;
     let buckets = ctx
         .store
-        .latency_histograms(&prompt.id, env.as_str(), &from, &to)
+        .latency_histograms(prompt_id, env, from, to)
         .await
         .or_internal("buckets")?;
-    let items: Vec<_> = rows
-        .iter()
+    Ok(rows
+        .into_iter()
         .map(|r| {
             let mut h = Histogram::default();
             for b in buckets.iter().filter(|b| b.version_id == r.version_id) {
@@ -168,12 +181,59 @@ pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
                 feedback_up: r.feedback_up,
                 feedback_down: r.feedback_down,
             };
-            j!({ "version": r.version, "version_id": r.version_id, "metrics": summarize(&sums, &h) })
+            (r.version, r.version_id, sums, h)
         })
+        .collect())
+}
+
+pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
+    let (env, from, to) = metrics_scope(&Query::of(&ctx.url))?;
+    let prompt = find_prompt(ctx, slug).await?;
+    let items: Vec<_> = version_figures(ctx, &prompt.id, env.as_str(), &from, &to)
+        .await?
+        .iter()
+        .map(|(n, id, sums, h)| j!({ "version": n, "version_id": id, "metrics": summarize(sums, h) }))
         .collect();
     json(
         200,
         &j!({ "prompt": prompt.slug, "environment": env.as_str(), "from": from, "to": to,
               "latency_relative_error_bound": RELATIVE_ERROR_BOUND, "items": items }),
+    )
+}
+
+pub async fn compare(ctx: &Ctx, slug: &Slug) -> ApiResult {
+    let q = Query::of(&ctx.url);
+    let (env, from, to) = metrics_scope(&q)?;
+    let number = |name: &str| -> Result<u32, Error> {
+        q.parse(name, |s| s.parse::<u32>().ok().filter(|n| *n > 0))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidQuery,
+                    format!("the query parameter '{name}' (a version number) is required"),
+                )
+                .with_details(j!({ "parameter": name }))
+            })
+    };
+    let (a, b) = (number("a")?, number("b")?);
+    let prompt = find_prompt(ctx, slug).await?;
+    for n in [a, b] {
+        super::find_version(ctx, &prompt, n).await?;
+    }
+    let figures = version_figures(ctx, &prompt.id, env.as_str(), &from, &to).await?;
+    let empty = (RollupSums::default(), Histogram::default());
+    let of = |n: u32| {
+        figures
+            .iter()
+            .find(|f| f.0 == n)
+            .map_or((&empty.0, &empty.1), |f| (&f.2, &f.3))
+    };
+    let (fa, fb) = (of(a), of(b));
+    let comparison = compare_versions((&format!("v{a}"), &format!("v{b}")), fa, fb);
+    json(
+        200,
+        &j!({ "prompt": prompt.slug, "environment": env.as_str(), "from": from, "to": to,
+              "a": { "version": a, "metrics": summarize(fa.0, fa.1) },
+              "b": { "version": b, "metrics": summarize(fb.0, fb.1) },
+              "comparison": comparison }),
     )
 }
