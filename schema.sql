@@ -220,3 +220,13 @@ CREATE TABLE IF NOT EXISTS approvals (
   decided_at       TEXT
 );
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, status, created_at);
+
+-- Per-workspace model prices that override the seeded table (core pricing.rs).
+CREATE TABLE IF NOT EXISTS model_prices (
+  workspace_id       TEXT NOT NULL REFERENCES workspaces(id),
+  model              TEXT NOT NULL,
+  input_per_million  REAL NOT NULL,
+  output_per_million REAL NOT NULL,
+  updated_at         TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, model)
+);

@@ -18,10 +18,11 @@ pub enum AuditAction {
     ApprovalRequest,
     ApprovalApprove,
     ApprovalReject,
+    PricePut,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -36,6 +37,7 @@ impl AuditAction {
         AuditAction::ApprovalRequest,
         AuditAction::ApprovalApprove,
         AuditAction::ApprovalReject,
+        AuditAction::PricePut,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -54,6 +56,7 @@ impl AuditAction {
             AuditAction::ApprovalRequest => "approval.request",
             AuditAction::ApprovalApprove => "approval.approve",
             AuditAction::ApprovalReject => "approval.reject",
+            AuditAction::PricePut => "price.put",
         }
     }
 

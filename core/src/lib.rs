@@ -22,6 +22,7 @@ pub mod gates;
 pub mod histogram;
 pub mod names;
 pub mod page;
+pub mod pricing;
 pub mod render;
 pub mod request;
 pub mod resolved;

@@ -27,6 +27,8 @@ pub enum Route {
     EndExperiment(Slug, EnvironmentName),
     Resolve(Slug),
     Executions,
+    ListPrices,
+    PutPrice(String),
     ListApprovals,
     Approve(String),
     Reject(String),
@@ -70,6 +72,7 @@ impl Route {
             | Route::Dependents(_)
             | Route::Resolve(_)
             | Route::Executions
+            | Route::ListPrices
             | Route::ListApprovals
             | Route::Feedback
             | Route::Metrics(_)
@@ -85,6 +88,7 @@ impl Route {
             | Route::PutExperiment(..)
             | Route::EndExperiment(..) => Access::Workspace(Write),
             Route::Approve(_) | Route::Reject(_) => Access::Workspace(Approve),
+            Route::PutPrice(_) => Access::Workspace(Administer),
             Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
                 Access::Workspace(Administer)
             }
@@ -104,6 +108,7 @@ impl Route {
                 | Route::PutExperiment(..)
                 | Route::Render(_)
                 | Route::Executions
+                | Route::PutPrice(_)
                 | Route::Approve(_)
                 | Route::Reject(_)
                 | Route::Feedback
@@ -196,6 +201,11 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "approvals"] => (&["GET"], (method == "GET").then_some(Route::ListApprovals)),
         ["v1", "approvals", id, "approve"] => (&["POST"], (method == "POST").then(|| Route::Approve((*id).to_owned()))),
         ["v1", "approvals", id, "reject"] => (&["POST"], (method == "POST").then(|| Route::Reject((*id).to_owned()))),
+        ["v1", "prices"] => (&["GET"], (method == "GET").then_some(Route::ListPrices)),
+        ["v1", "prices", model] => (
+            &["PUT"],
+            (method == "PUT").then(|| Route::PutPrice((*model).to_owned())),
+        ),
         ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
         ["v1", "feedback"] => (&["POST"], (method == "POST").then_some(Route::Feedback)),
         ["v1", "prompts", slug, "compare"] => (

@@ -158,3 +158,25 @@ test("compare puts two versions side by side with a significance test per metric
   assert.equal((await api.get("/v1/prompts/cmp/compare?a=1&b=9&environment=production")).status, 404);
   assert.equal((await api.get("/v1/prompts/cmp/compare?a=1&environment=production")).status, 400);
 });
+
+test("cost comes from the price table when the client sends none; workspace prices override it", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "cost", ["one"]);
+  const v = (await versionIds(api, "cost"))[1];
+  const prices = await api.get("/v1/prices");
+  assert.equal(prices.body.seeded["gpt-4o-mini"].input_per_million, 0.15);
+  const editor = w.client((await api.post("/v1/keys", { name: "e", role: "editor" })).body.key);
+  assert.equal((await editor.put("/v1/prices/house-model", { input_per_million: 1, output_per_million: 2 })).status, 403);
+  assert.equal((await api.put("/v1/prices/house-model", { input_per_million: -1, output_per_million: 2 })).status, 400);
+  assert.equal((await api.put("/v1/prices/house-model", { input_per_million: 1, output_per_million: 2 })).status, 200);
+  const rec = (id, model, extra = {}) => ({ id, prompt_version_id: v, environment: "production", latency_ms: 10, tokens_in: 1000, tokens_out: 1000, model, ...extra });
+  await api.post("/v1/executions", { executions: [
+    rec("seeded", "gpt-4o-mini-2024-07-18"),      // 1000 * 0.15 + 1000 * 0.60 per million = 0.00075
+    rec("override", "house-model"),                // 1000 * 1 + 1000 * 2 per million = 0.003
+    rec("client", "house-model", { cost_usd: 1 }), // the client's figure wins
+    rec("unknown", "mystery-model"),               // no price: no cost
+  ] });
+  const body = await metricsWhen(api, "cost", (items) => calls(items, 1) === 4);
+  assert.ok(Math.abs(body.items[0].metrics.cost_total_usd - (0.00075 + 0.003 + 1)) < 1e-9, JSON.stringify(body.items[0].metrics));
+  assert.equal((await api.get("/v1/prices")).body.overrides[0].model, "house-model");
+});

@@ -124,6 +124,8 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::ListDeployments(slug) => deployments::list(ctx, &slug).await,
         Route::ListExperiments(slug) => experiments::list(ctx, &slug).await,
         Route::Executions => telemetry::executions(ctx, req).await,
+        Route::ListPrices => telemetry::list_prices(ctx).await,
+        Route::PutPrice(model) => telemetry::put_price(ctx, &model, req).await,
         Route::ListApprovals => approvals::list(ctx).await,
         Route::Approve(id) => approvals::decide(ctx, &id, true, req).await,
         Route::Reject(id) => approvals::decide(ctx, &id, false, req).await,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
+use pvct_core::pricing::{cost_usd, seeded, ModelPrice, PRICE_TABLE_VERSION};
 use pvct_core::telemetry::{
     compare as compare_versions, hour_and_day, parse_batch, summarize, Feedback, ParsedBatch, Rejected, RollupSums,
 };
@@ -47,6 +48,7 @@ pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
         .into_iter()
         .map(|e| e.name)
         .collect();
+    let overrides = price_overrides(ctx).await?;
     let at = now();
     let (hour, day) = hour_and_day(&at)?;
     let mut jobs = Vec::new();
@@ -79,7 +81,10 @@ pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
             latency_bucket: bucket_of(r.latency_ms),
             tokens_in: r.tokens_in,
             tokens_out: r.tokens_out,
-            cost_usd: r.cost_usd,
+            // The client's cost wins; otherwise the price table's, if the model has one.
+            cost_usd: r
+                .cost_usd
+                .or_else(|| cost_usd(r.model.as_deref()?, r.tokens_in, r.tokens_out, &overrides)),
             score: r.score,
             is_error: u8::from(r.error.is_some()),
             error: r.error,
@@ -236,4 +241,72 @@ pub async fn compare(ctx: &Ctx, slug: &Slug) -> ApiResult {
               "b": { "version": b, "metrics": summarize(fb.0, fb.1) },
               "comparison": comparison }),
     )
+}
+
+async fn price_overrides(ctx: &Ctx) -> Result<BTreeMap<String, ModelPrice>, Error> {
+    Ok(ctx
+        .store
+        .price_overrides(&ctx.who.workspace_id)
+        .await
+        .or_internal("prices")?
+        .into_iter()
+        .map(|p| {
+            (
+                p.model,
+                ModelPrice {
+                    input_per_million: p.input_per_million,
+                    output_per_million: p.output_per_million,
+                },
+            )
+        })
+        .collect())
+}
+
+pub async fn list_prices(ctx: &Ctx) -> ApiResult {
+    let overrides = ctx
+        .store
+        .price_overrides(&ctx.who.workspace_id)
+        .await
+        .or_internal("prices")?;
+    json(
+        200,
+        &j!({ "table_version": PRICE_TABLE_VERSION, "seeded": seeded(), "overrides": overrides }),
+    )
+}
+
+pub async fn put_price(ctx: &Ctx, model: &str, req: &mut Request) -> ApiResult {
+    let price: ModelPrice = pvct_core::request::parse_json(&body(req).await?)?;
+    price.validate()?;
+    if model.is_empty() || model.len() > 200 || !model.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid_field(
+            "model",
+            "a model name is 1 to 200 printable characters",
+        ));
+    }
+    let at = now();
+    let row = crate::store::PriceRow {
+        model: model.to_owned(),
+        input_per_million: price.input_per_million,
+        output_per_million: price.output_per_million,
+        updated_at: at.clone(),
+    };
+    let audit_id = crate::ids::new_id();
+    ctx.store
+        .put_price(
+            &ctx.who.workspace_id,
+            &row,
+            &crate::store::AuditEntry {
+                id: &audit_id,
+                workspace_id: &ctx.who.workspace_id,
+                actor: &ctx.who.actor,
+                action: pvct_core::audit::AuditAction::PricePut,
+                prompt_slug: None,
+                target: model,
+                details: j!({ "input_per_million": price.input_per_million, "output_per_million": price.output_per_million }),
+                at: &at,
+            },
+        )
+        .await
+        .or_internal("put price")?;
+    json(200, &row)
 }
