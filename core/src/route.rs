@@ -27,6 +27,7 @@ pub enum Route {
     EndExperiment(Slug, EnvironmentName),
     Resolve(Slug),
     Executions,
+    PromotionStats,
     ListPrices,
     PutPrice(String),
     ListApprovals,
@@ -72,6 +73,7 @@ impl Route {
             | Route::Dependents(_)
             | Route::Resolve(_)
             | Route::Executions
+            | Route::PromotionStats
             | Route::ListPrices
             | Route::ListApprovals
             | Route::Feedback
@@ -206,6 +208,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
             &["PUT"],
             (method == "PUT").then(|| Route::PutPrice((*model).to_owned())),
         ),
+        ["v1", "stats", "promotions"] => (&["GET"], (method == "GET").then_some(Route::PromotionStats)),
         ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
         ["v1", "feedback"] => (&["POST"], (method == "POST").then_some(Route::Feedback)),
         ["v1", "prompts", slug, "compare"] => (

@@ -29,9 +29,55 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days since the Unix epoch of a civil date (inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The Mondays (`YYYY-MM-DD`) of the `weeks` weeks ending with the week
+/// holding `millis`, oldest first: the x-axis of weekly figures.
+pub fn week_starts(millis: u64, weeks: u32) -> Vec<String> {
+    let today = (millis / 86_400_000) as i64;
+    // 1970-01-01 was a Thursday: Monday-based weekday = (days + 3) mod 7.
+    let monday = today - (today + 3).rem_euclid(7);
+    (0..i64::from(weeks))
+        .rev()
+        .map(|w| {
+            let (y, m, d) = civil_from_days(monday - 7 * w);
+            format!("{y:04}-{m:02}-{d:02}")
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD` → days since the epoch, if well formed.
+pub fn parse_day(day: &str) -> Option<i64> {
+    let b = day.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| day.get(r)?.parse::<u32>().ok();
+    Some(days_from_civil(i64::from(num(0..4)?), num(5..7)?, num(8..10)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weeks_start_on_mondays_and_round_trip() {
+        // 2026-11-24 is a Tuesday.
+        let millis = 1_795_000_000_123 + 6 * 86_400_000;
+        let weeks = week_starts(millis, 3);
+        assert_eq!(weeks, ["2026-11-09", "2026-11-16", "2026-11-23"]);
+        assert_eq!(parse_day("2026-11-23").unwrap() * 86_400_000, 1_795_392_000_000);
+        assert!(parse_day("2026-1-23").is_none());
+    }
 
     #[test]
     fn known_instants() {

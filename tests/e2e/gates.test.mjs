@@ -101,3 +101,20 @@ test("approval: 202 pending, the requester cannot decide, an approver deploys af
   const actions = (await api.get("/v1/audit?prompt=ap")).body.items.map((e) => e.action);
   for (const a of ["approval.request", "approval.approve", "approval.reject", "deployment.promote"]) assert.ok(actions.includes(a), a);
 });
+
+test("promotions to production are counted per week", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "s1", ["a", "b", "c"]);
+  for (const version of [1, 2, 3]) await api.post("/v1/prompts/s1/promote", { version, environment: "production" });
+  await api.post("/v1/prompts/s1/promote", { version: 1, environment: "staging" });
+  await api.post("/v1/prompts/s1/rollback", { environment: "production" });
+  const res = await api.get("/v1/stats/promotions?weeks=4");
+  assert.equal(res.status, 200);
+  assert.equal(res.body.weeks.length, 4);
+  assert.deepEqual(res.body.weeks.map((w) => w.promotions), [0, 0, 0, 3], "rollbacks and staging do not count");
+  const monday = new Date(`${res.body.weeks[3].week_start}T00:00:00Z`);
+  assert.equal(monday.getUTCDay(), 1);
+  assert.ok(Date.now() - monday.getTime() < 7 * 86400000);
+  assert.equal((await api.get("/v1/stats/promotions?weeks=0")).status, 400);
+  assert.equal((await api.get("/v1/stats/promotions?environment=staging&weeks=1")).body.weeks[0].promotions, 1);
+});

@@ -77,6 +77,7 @@ test("/openapi.json is an OpenAPI 3.1 document naming every route the API serves
     "/v1/executions": ["post"],
     "/v1/feedback": ["post"],
     "/v1/prices": ["get"],
+    "/v1/stats/promotions": ["get"],
     "/v1/prices/{model}": ["put"],
     "/v1/approvals": ["get"],
     "/v1/approvals/{id}/approve": ["post"],

@@ -124,6 +124,7 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::ListDeployments(slug) => deployments::list(ctx, &slug).await,
         Route::ListExperiments(slug) => experiments::list(ctx, &slug).await,
         Route::Executions => telemetry::executions(ctx, req).await,
+        Route::PromotionStats => telemetry::promotion_stats(ctx).await,
         Route::ListPrices => telemetry::list_prices(ctx).await,
         Route::PutPrice(model) => telemetry::put_price(ctx, &model, req).await,
         Route::ListApprovals => approvals::list(ctx).await,

@@ -898,6 +898,22 @@ impl Store {
         .await
     }
 
+    /// When promotions into `environment` happened since `since` (a day).
+    pub async fn promotion_days(&self, workspace_id: &str, environment: &str, since: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            day: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT substr(d.created_at, 1, 10) AS day FROM deployments d JOIN environments e ON e.id = d.environment_id \
+                 WHERE d.workspace_id = ? AND e.name = ? AND d.action = 'promote' AND d.created_at >= ?",
+                &[workspace_id.into(), environment.into(), since.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.day).collect())
+    }
+
     // ---- prices -------------------------------------------------------------------
 
     pub async fn price_overrides(&self, workspace_id: &str) -> Result<Vec<PriceRow>> {

@@ -9,6 +9,7 @@ use pvct_core::pricing::{cost_usd, seeded, ModelPrice, PRICE_TABLE_VERSION};
 use pvct_core::telemetry::{
     compare as compare_versions, hour_and_day, parse_batch, summarize, Feedback, ParsedBatch, Rejected, RollupSums,
 };
+use pvct_core::time::{parse_day, week_starts};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::Request;
@@ -309,4 +310,34 @@ pub async fn put_price(ctx: &Ctx, model: &str, req: &mut Request) -> ApiResult {
         .await
         .or_internal("put price")?;
     json(200, &row)
+}
+
+/// Promotions into an environment (production by default) per week: the
+/// product's north-star figure.
+pub async fn promotion_stats(ctx: &Ctx) -> ApiResult {
+    let q = Query::of(&ctx.url);
+    let weeks = q
+        .parse("weeks", |s| s.parse::<u32>().ok().filter(|n| (1..=104).contains(n)))?
+        .unwrap_or(12);
+    let env = q.parse("environment", |s| EnvironmentName::parse(s).ok())?;
+    let env = env.as_ref().map_or("production", |e| e.as_str());
+    let starts = week_starts(crate::ids::now_millis(), weeks);
+    let days = ctx
+        .store
+        .promotion_days(&ctx.who.workspace_id, env, &starts[0])
+        .await
+        .or_internal("promotions")?;
+    let first = parse_day(&starts[0]).unwrap_or_default();
+    let mut counts = vec![0u64; starts.len()];
+    for day in days.iter().filter_map(|d| parse_day(d)) {
+        if let Some(c) = usize::try_from((day - first) / 7).ok().and_then(|i| counts.get_mut(i)) {
+            *c += 1;
+        }
+    }
+    let items: Vec<_> = starts
+        .iter()
+        .zip(counts)
+        .map(|(w, n)| j!({ "week_start": w, "promotions": n }))
+        .collect();
+    json(200, &j!({ "environment": env, "weeks": items }))
 }
