@@ -11,6 +11,9 @@ use crate::names::EnvironmentName;
 
 /// At most this many records in one `POST /v1/executions`.
 pub const MAX_BATCH: usize = 1000;
+/// Raw executions older than this many days are dropped by the daily cron;
+/// rollups stay forever.
+pub const RETENTION_DAYS: u32 = 30;
 /// Output text beyond this many characters is cut off.
 pub const MAX_OUTPUT_CHARS: usize = 8192;
 

@@ -54,6 +54,11 @@ export async function startWorker() {
     db,
     kv,
     client: (key) => client(url, key),
+    /** Fires the worker's cron handler, as the daily trigger would. */
+    async scheduled(cron = "17 3 * * *") {
+      const worker = await mf.getWorker();
+      return worker.scheduled({ cron, scheduledTime: new Date() });
+    },
     async stop() {
       await mf.dispose();
       rmSync(dir, { recursive: true, force: true });

@@ -180,3 +180,19 @@ test("cost comes from the price table when the client sends none; workspace pric
   assert.ok(Math.abs(body.items[0].metrics.cost_total_usd - (0.00075 + 0.003 + 1)) < 1e-9, JSON.stringify(body.items[0].metrics));
   assert.equal((await api.get("/v1/prices")).body.overrides[0].model, "house-model");
 });
+
+test("the daily cron drops raw executions past the retention and keeps the rollups", async () => {
+  const { api, id: ws } = await newWorkspace(w);
+  await promptWithVersions(api, "ret", ["one"]);
+  const v = (await versionIds(api, "ret"))[1];
+  await api.post("/v1/executions", { executions: [1, 2, 3].map((i) => ({ id: `r${i}`, prompt_version_id: v, environment: "production", latency_ms: 10 })) });
+  await metricsWhen(api, "ret", (items) => calls(items, 1) === 3);
+  // Age two of them past the 30-day retention.
+  await w.db.prepare("UPDATE executions SET day = '2020-01-01' WHERE workspace_id = ? AND id IN ('r1', 'r2')").bind(ws).run();
+  const result = await w.scheduled();
+  assert.equal(result.outcome, "ok");
+  const left = await w.db.prepare("SELECT id FROM executions WHERE workspace_id = ? ORDER BY id").bind(ws).all();
+  assert.deepEqual(left.results.map((r) => r.id), ["r3"]);
+  const m = (await api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics;
+  assert.equal(m.calls, 3, "rollups survive retention");
+});

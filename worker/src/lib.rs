@@ -49,6 +49,21 @@ async fn consume(batch: worker::MessageBatch<queue::Job>, env: Env, _ctx: Contex
     queue::consume(&store, batch).await
 }
 
+/// The daily cron (wrangler.toml `[triggers]`): drops raw executions past
+/// the retention; rollups stay.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let cutoff_millis = ids::now_millis().saturating_sub(u64::from(pvct_core::telemetry::RETENTION_DAYS) * 86_400_000);
+    let cutoff_day = pvct_core::time::iso8601_from_millis(cutoff_millis)[..10].to_owned();
+    match env.d1(D1_BINDING) {
+        Ok(db) => match Store::new(db).drop_executions_before(&cutoff_day).await {
+            Ok(n) => worker::console_log!("retention: dropped {n} executions before {cutoff_day}"),
+            Err(e) => worker::console_error!("retention failed: {e}"),
+        },
+        Err(e) => worker::console_error!("retention: no D1 binding: {e}"),
+    }
+}
+
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let mut response = match handle(&mut req, &env).await {

@@ -914,6 +914,16 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.day).collect())
     }
 
+    /// Drops raw executions from days before `cutoff_day` that are already
+    /// rolled up; rollups are kept. Returns how many rows went.
+    pub async fn drop_executions_before(&self, cutoff_day: &str) -> Result<usize> {
+        let result = self
+            .stmt("DELETE FROM executions WHERE day < ? AND rolled_up = 1", &[cutoff_day.into()])?
+            .run()
+            .await?;
+        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
+    }
+
     // ---- prices -------------------------------------------------------------------
 
     pub async fn price_overrides(&self, workspace_id: &str) -> Result<Vec<PriceRow>> {
