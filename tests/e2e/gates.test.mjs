@@ -2,16 +2,11 @@
 // flow, end to end against the worker with its real Queue.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions, counts } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, versionIds, counts } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker()));
 after(async () => w?.stop());
-
-async function versionIds(api, slug) {
-  const items = (await api.get(`/v1/prompts/${slug}/versions`)).body.items;
-  return Object.fromEntries(items.map((v) => [v.number, v.id]));
-}
 
 async function sendAndWait(api, slug, versionId, n, { env = "staging", errorEvery = 0, latency = 100, score = 0.9 } = {}) {
   const executions = Array.from({ length: n }, (_, i) => ({

@@ -116,6 +116,12 @@ export async function promptWithVersions(api, slug, texts, kind = "text") {
   return slug;
 }
 
+/** Version number → version id of a prompt. */
+export async function versionIds(api, slug) {
+  const items = (await api.get(`/v1/prompts/${slug}/versions`)).body.items;
+  return Object.fromEntries(items.map((v) => [v.number, v.id]));
+}
+
 export async function rowCount(db, table) {
   return (await db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first()).n;
 }

@@ -3,16 +3,11 @@
 // read back as per-version metrics with percentiles from histograms.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, versionIds } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker()));
 after(async () => w?.stop());
-
-async function versionIds(api, slug) {
-  const items = (await api.get(`/v1/prompts/${slug}/versions`)).body.items;
-  return Object.fromEntries(items.map((v) => [v.number, v.id]));
-}
 
 /** Polls the metrics until `done(items)` holds (queue delivery is async). */
 async function metricsWhen(api, slug, done, env = "production") {

@@ -97,6 +97,18 @@ impl Query {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// A required version number (1 or more), or 400 naming the parameter.
+    pub fn version_number(&self, name: &str) -> Result<u32, Error> {
+        self.parse(name, |s| s.parse::<u32>().ok().filter(|n| *n > 0))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidQuery,
+                    format!("the query parameter '{name}' (a version number) is required"),
+                )
+                .with_details(serde_json::json!({ "parameter": name }))
+            })
+    }
+
     /// An optional parameter parsed with `parse`, 400 naming it if bad.
     pub fn parse<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, Error> {
         match self.get(name) {

@@ -918,7 +918,10 @@ impl Store {
     /// rolled up; rollups are kept. Returns how many rows went.
     pub async fn drop_executions_before(&self, cutoff_day: &str) -> Result<usize> {
         let result = self
-            .stmt("DELETE FROM executions WHERE day < ? AND rolled_up = 1", &[cutoff_day.into()])?
+            .stmt(
+                "DELETE FROM executions WHERE day < ? AND rolled_up = 1",
+                &[cutoff_day.into()],
+            )?
             .run()
             .await?;
         Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))

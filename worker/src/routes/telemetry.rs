@@ -210,17 +210,7 @@ pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
 pub async fn compare(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let q = Query::of(&ctx.url);
     let (env, from, to) = metrics_scope(&q)?;
-    let number = |name: &str| -> Result<u32, Error> {
-        q.parse(name, |s| s.parse::<u32>().ok().filter(|n| *n > 0))?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidQuery,
-                    format!("the query parameter '{name}' (a version number) is required"),
-                )
-                .with_details(j!({ "parameter": name }))
-            })
-    };
-    let (a, b) = (number("a")?, number("b")?);
+    let (a, b) = (q.version_number("a")?, q.version_number("b")?);
     let prompt = find_prompt(ctx, slug).await?;
     for n in [a, b] {
         super::find_version(ctx, &prompt, n).await?;

@@ -227,17 +227,7 @@ pub async fn get(ctx: &Ctx, slug: &Slug, number: u32) -> ApiResult {
 
 pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let q = Query::of(&ctx.url);
-    let number = |name: &str| -> Result<u32, Error> {
-        q.parse(name, |s| s.parse::<u32>().ok().filter(|n| *n > 0))?
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::InvalidQuery,
-                    format!("the query parameter '{name}' (a version number) is required"),
-                )
-                .with_details(j!({ "parameter": name }))
-            })
-    };
-    let (from, to) = (number("from")?, number("to")?);
+    let (from, to) = (q.version_number("from")?, q.version_number("to")?);
     let prompt = find_prompt(ctx, slug).await?;
     let kind = kind_of(&prompt)?;
     let load = |n: u32| {
