@@ -230,3 +230,46 @@ CREATE TABLE IF NOT EXISTS model_prices (
   updated_at         TEXT NOT NULL,
   PRIMARY KEY (workspace_id, model)
 );
+
+-- Workspace settings: raw-execution retention and the LLM judge endpoint.
+-- judge_api_key is write-only: no query of the API ever selects it for a
+-- response; only the queue consumer reads it to call the judge.
+CREATE TABLE IF NOT EXISTS workspace_settings (
+  workspace_id   TEXT PRIMARY KEY REFERENCES workspaces(id),
+  retention_days INTEGER NOT NULL DEFAULT 30,
+  judge_url      TEXT,
+  judge_model    TEXT,
+  judge_api_key  TEXT,
+  updated_at     TEXT NOT NULL
+);
+
+-- Per-prompt evaluators (a JSON array, validated by core evaluator.rs).
+CREATE TABLE IF NOT EXISTS prompt_evaluators (
+  prompt_id    TEXT PRIMARY KEY REFERENCES prompts(id),
+  workspace_id TEXT NOT NULL,
+  evaluators   TEXT NOT NULL,
+  updated_at   TEXT NOT NULL
+);
+
+-- One score per execution and evaluator; rolled up once, like executions.
+CREATE TABLE IF NOT EXISTS execution_scores (
+  workspace_id TEXT NOT NULL,
+  execution_id TEXT NOT NULL,
+  evaluator    TEXT NOT NULL,
+  score        REAL NOT NULL,
+  created_at   TEXT NOT NULL,
+  rolled_up    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (workspace_id, execution_id, evaluator)
+);
+CREATE INDEX IF NOT EXISTS execution_scores_pending ON execution_scores (workspace_id, rolled_up);
+
+CREATE TABLE IF NOT EXISTS evaluator_rollups (
+  version_id   TEXT NOT NULL,
+  environment  TEXT NOT NULL,
+  hour         TEXT NOT NULL,
+  evaluator    TEXT NOT NULL,
+  score_sum    REAL NOT NULL DEFAULT 0,
+  score_sq_sum REAL NOT NULL DEFAULT 0,
+  score_count  INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (version_id, environment, hour, evaluator)
+);

@@ -19,10 +19,12 @@ pub enum AuditAction {
     ApprovalApprove,
     ApprovalReject,
     PricePut,
+    EvaluatorsPut,
+    SettingsPut,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 17] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -38,6 +40,8 @@ impl AuditAction {
         AuditAction::ApprovalApprove,
         AuditAction::ApprovalReject,
         AuditAction::PricePut,
+        AuditAction::EvaluatorsPut,
+        AuditAction::SettingsPut,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -57,6 +61,8 @@ impl AuditAction {
             AuditAction::ApprovalApprove => "approval.approve",
             AuditAction::ApprovalReject => "approval.reject",
             AuditAction::PricePut => "price.put",
+            AuditAction::EvaluatorsPut => "evaluators.put",
+            AuditAction::SettingsPut => "settings.put",
         }
     }
 

@@ -74,6 +74,10 @@ slug_newtype!(
     /// A workspace's short name: `[a-z0-9-]{1,64}`.
     WorkspaceName, "workspace", 64
 );
+slug_newtype!(
+    /// An evaluator's name within its prompt, the key of its scores: `[a-z0-9-]{1,32}`.
+    EvaluatorName, "name", 32
+);
 
 /// A free-text field that must be non-empty after trimming and bounded in
 /// length (prompt names, commit messages, reasons).

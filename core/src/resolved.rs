@@ -73,6 +73,14 @@ pub enum AssignmentKind {
 }
 
 /// What one caller gets: the version for them, and how it was chosen.
+/// A routing decision: the experiment variant (None: the deployed version,
+/// including the part of traffic an experiment leaves out) and how it was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Choice {
+    pub variant: Option<usize>,
+    pub assignment: AssignmentKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolution {
     pub slug: String,
@@ -118,17 +126,13 @@ impl ResolvedPrompt {
             variant: None,
             assignment: AssignmentKind::Deployed,
         };
+        let choice = self.choose(user_key, random);
+        out.assignment = choice.assignment;
         let Some(exp) = &self.experiment else {
             return out;
         };
-        let (n, kind) = match user_key.filter(|k| !k.is_empty()) {
-            Some(key) => (routing::bucket(&exp.salt, key), AssignmentKind::Hashed),
-            None => (routing::random_bucket(random()), AssignmentKind::Random),
-        };
-        let weights: Vec<f64> = exp.variants.iter().map(|v| v.weight).collect();
         out.experiment_id = Some(exp.id.clone());
-        out.assignment = kind;
-        if let Some(i) = routing::choose_variant(n, &routing::bucket_ranges(&weights)) {
+        if let Some(i) = choice.variant {
             let v = &exp.variants[i];
             out.variant = Some(i);
             out.version = v.version;
@@ -144,6 +148,27 @@ impl ResolvedPrompt {
     /// A strong ETag: the quoted hash of the document.
     pub fn etag(&self) -> String {
         etag_of(&serde_json::to_value(self).expect("resolved prompt serializes"))
+    }
+
+    /// Which variant of the running experiment (if any) serves this caller:
+    /// hashed from the user key, or at random without one. The worker and
+    /// the SDKs route through this one function.
+    pub fn choose(&self, user_key: Option<&str>, random: impl FnOnce() -> u32) -> Choice {
+        let Some(exp) = &self.experiment else {
+            return Choice {
+                variant: None,
+                assignment: AssignmentKind::Deployed,
+            };
+        };
+        let (n, assignment) = match user_key.filter(|k| !k.is_empty()) {
+            Some(key) => (routing::bucket(&exp.salt, key), AssignmentKind::Hashed),
+            None => (routing::random_bucket(random()), AssignmentKind::Random),
+        };
+        let weights: Vec<f64> = exp.variants.iter().map(|v| v.weight).collect();
+        Choice {
+            variant: routing::choose_variant(n, &routing::bucket_ranges(&weights)),
+            assignment,
+        }
     }
 }
 

@@ -43,6 +43,11 @@ pub enum Route {
     CreateKey,
     RevokeKey(String),
     Audit,
+    GetEvaluators(Slug),
+    PutEvaluators(Slug),
+    GetExecution(String),
+    GetSettings,
+    PutSettings,
 }
 
 /// Who may call a route.
@@ -80,6 +85,8 @@ impl Route {
             | Route::Metrics(_)
             | Route::Compare(_)
             | Route::Bundle
+            | Route::GetEvaluators(_)
+            | Route::GetExecution(_)
             | Route::ListEnvironments => Access::Workspace(Read),
             // Experiments need Approve instead in environments whose policy
             // requires approval; the handler raises the bar from the policy.
@@ -88,9 +95,10 @@ impl Route {
             | Route::Promote(_)
             | Route::Rollback(_)
             | Route::PutExperiment(..)
+            | Route::PutEvaluators(_)
             | Route::EndExperiment(..) => Access::Workspace(Write),
             Route::Approve(_) | Route::Reject(_) => Access::Workspace(Approve),
-            Route::PutPrice(_) => Access::Workspace(Administer),
+            Route::PutPrice(_) | Route::GetSettings | Route::PutSettings => Access::Workspace(Administer),
             Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
                 Access::Workspace(Administer)
             }
@@ -115,6 +123,8 @@ impl Route {
                 | Route::Reject(_)
                 | Route::Feedback
                 | Route::CreateKey
+                | Route::PutEvaluators(_)
+                | Route::PutSettings
         )
     }
 }
@@ -210,6 +220,26 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ),
         ["v1", "stats", "promotions"] => (&["GET"], (method == "GET").then_some(Route::PromotionStats)),
         ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
+        ["v1", "executions", id] => (
+            &["GET"],
+            (method == "GET").then(|| Route::GetExecution((*id).to_owned())),
+        ),
+        ["v1", "settings"] => (
+            &["GET", "PUT"],
+            match method {
+                "GET" => Some(Route::GetSettings),
+                "PUT" => Some(Route::PutSettings),
+                _ => None,
+            },
+        ),
+        ["v1", "prompts", slug, "evaluators"] => (
+            &["GET", "PUT"],
+            match method {
+                "GET" => Some(Route::GetEvaluators(prompt_slug(slug)?)),
+                "PUT" => Some(Route::PutEvaluators(prompt_slug(slug)?)),
+                _ => None,
+            },
+        ),
         ["v1", "feedback"] => (&["POST"], (method == "POST").then_some(Route::Feedback)),
         ["v1", "prompts", slug, "compare"] => (
             &["GET"],
@@ -295,6 +325,20 @@ mod tests {
         assert_eq!(
             match_route("PUT", "/v1/environments/qa").unwrap(),
             Route::PutEnvironment(EnvironmentName::parse("qa").unwrap())
+        );
+        assert_eq!(
+            match_route("PUT", "/v1/prompts/x/evaluators").unwrap(),
+            Route::PutEvaluators(slug("x"))
+        );
+        assert_eq!(match_route("PUT", "/v1/settings").unwrap(), Route::PutSettings);
+        assert_eq!(
+            match_route("GET", "/v1/executions/e-1").unwrap(),
+            Route::GetExecution("e-1".into())
+        );
+        assert_eq!(Route::GetSettings.access(), Access::Workspace(Permission::Administer));
+        assert_eq!(
+            Route::PutEvaluators(slug("x")).access(),
+            Access::Workspace(Permission::Write)
         );
     }
 

@@ -11,9 +11,6 @@ use crate::names::EnvironmentName;
 
 /// At most this many records in one `POST /v1/executions`.
 pub const MAX_BATCH: usize = 1000;
-/// Raw executions older than this many days are dropped by the daily cron;
-/// rollups stay forever.
-pub const RETENTION_DAYS: u32 = 30;
 /// Output text beyond this many characters is cut off.
 pub const MAX_OUTPUT_CHARS: usize = 8192;
 
@@ -40,6 +37,9 @@ struct RawRecord {
     model: Option<String>,
     #[serde(default)]
     output: Option<String>,
+    /// The expected answer, for `similarity` and `judge` evaluators; not stored.
+    #[serde(default)]
+    reference: Option<String>,
 }
 
 /// A validated execution record.
@@ -57,6 +57,7 @@ pub struct ExecutionRecord {
     pub error: Option<String>,
     pub model: Option<String>,
     pub output: Option<String>,
+    pub reference: Option<String>,
 }
 
 /// A record the batch refused, by position.
@@ -113,6 +114,7 @@ fn record(value: Value) -> Result<ExecutionRecord> {
         error: raw.error,
         model: raw.model,
         output: raw.output.map(|o| o.chars().take(MAX_OUTPUT_CHARS).collect()),
+        reference: raw.reference.map(|o| o.chars().take(MAX_OUTPUT_CHARS).collect()),
     })
 }
 
@@ -230,6 +232,22 @@ pub struct VersionMetrics {
     pub feedback_up: u64,
     pub feedback_down: u64,
     pub feedback_rate: Option<f64>,
+}
+
+/// One evaluator's scores for a version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvaluatorScore {
+    pub mean_score: Option<f64>,
+    pub score_count: u64,
+}
+
+impl EvaluatorScore {
+    pub fn from_sums(score_sum: f64, score_count: u64) -> Self {
+        EvaluatorScore {
+            mean_score: (score_count > 0).then(|| score_sum / score_count as f64),
+            score_count,
+        }
+    }
 }
 
 pub fn summarize(sums: &RollupSums, latency: &Histogram) -> VersionMetrics {

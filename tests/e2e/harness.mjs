@@ -133,3 +133,14 @@ export async function counts(db) {
   for (const t of TABLES) out[t] = await rowCount(db, t);
   return out;
 }
+
+/** Polls a prompt's metrics until `done(items)` holds (queue delivery is async). */
+export async function metricsWhen(api, slug, done, env = "production") {
+  for (let i = 0; i < 300; i++) {
+    const res = await api.get(`/v1/prompts/${slug}/metrics?environment=${env}`);
+    if (res.status !== 200) throw new Error(`metrics: ${res.status} ${JSON.stringify(res.body)}`);
+    if (done(res.body.items)) return res.body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the queue did not deliver in time");
+}

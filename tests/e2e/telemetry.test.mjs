@@ -3,22 +3,11 @@
 // read back as per-version metrics with percentiles from histograms.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions, versionIds } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker()));
 after(async () => w?.stop());
-
-/** Polls the metrics until `done(items)` holds (queue delivery is async). */
-async function metricsWhen(api, slug, done, env = "production") {
-  for (let i = 0; i < 200; i++) {
-    const res = await api.get(`/v1/prompts/${slug}/metrics?environment=${env}`);
-    assert.equal(res.status, 200);
-    if (done(res.body.items)) return res.body;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("the queue did not deliver in time");
-}
 
 const calls = (items, version) => items.find((i) => i.version === version)?.metrics.calls ?? 0;
 

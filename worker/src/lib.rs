@@ -5,6 +5,7 @@
 //! response. Bindings are named once, here.
 
 mod auth;
+mod evaluation;
 mod http;
 mod ids;
 mod isolate_cache;
@@ -46,18 +47,17 @@ fn start() {
 #[event(queue)]
 async fn consume(batch: worker::MessageBatch<queue::Job>, env: Env, _ctx: Context) -> Result<()> {
     let store = Store::new(env.d1(D1_BINDING)?);
-    queue::consume(&store, batch).await
+    queue::consume(&env, &store, batch).await
 }
 
 /// The daily cron (wrangler.toml `[triggers]`): drops raw executions past
-/// the retention; rollups stay.
+/// each workspace's retention; rollups stay.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    let cutoff_millis = ids::now_millis().saturating_sub(u64::from(pvct_core::telemetry::RETENTION_DAYS) * 86_400_000);
-    let cutoff_day = pvct_core::time::iso8601_from_millis(cutoff_millis)[..10].to_owned();
+    let today = ids::now()[..10].to_owned();
     match env.d1(D1_BINDING) {
-        Ok(db) => match Store::new(db).drop_executions_before(&cutoff_day).await {
-            Ok(n) => worker::console_log!("retention: dropped {n} executions before {cutoff_day}"),
+        Ok(db) => match Store::new(db).drop_expired_executions(&today).await {
+            Ok(()) => worker::console_log!("retention: dropped executions past each workspace's retention"),
             Err(e) => worker::console_error!("retention failed: {e}"),
         },
         Err(e) => worker::console_error!("retention: no D1 binding: {e}"),
@@ -160,6 +160,11 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::CreateKey => keys::create(ctx, req).await,
         Route::RevokeKey(id) => keys::revoke(ctx, &id).await,
         Route::Audit => audit::list(ctx).await,
+        Route::GetEvaluators(slug) => evaluators::get(ctx, &slug).await,
+        Route::PutEvaluators(slug) => evaluators::put(ctx, &slug, req).await,
+        Route::GetExecution(id) => telemetry::execution(ctx, &id).await,
+        Route::GetSettings => settings::get(ctx).await,
+        Route::PutSettings => settings::put(ctx, req).await,
         Route::Healthz | Route::OpenApi | Route::CreateWorkspace => Err(Error::internal()),
     }
 }

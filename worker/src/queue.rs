@@ -3,8 +3,9 @@
 //! the Queue (max_retries in wrangler.toml) and redelivery is harmless.
 
 use serde::{Deserialize, Serialize};
-use worker::{MessageBatch, MessageExt, Result};
+use worker::{Env, MessageBatch, MessageExt, Result};
 
+use crate::evaluation::{self, Evaluation};
 use crate::store::Store;
 
 /// One execution as stored, already validated and enriched by the API.
@@ -25,6 +26,9 @@ pub struct ExecutionRow {
     pub error: Option<String>,
     pub model: Option<String>,
     pub output: Option<String>,
+    /// The expected answer for evaluators; passed on, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     pub hour: String,
     pub day: String,
     pub created_at: String,
@@ -44,31 +48,69 @@ pub enum Job {
         comment: Option<String>,
         at: String,
     },
+    /// Score stored executions with their prompts' evaluators.
+    Evaluate {
+        workspace_id: String,
+        items: Vec<Evaluation>,
+    },
 }
 
 /// Queue messages stay well under the 128 KB limit.
 pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
 
-pub async fn consume(store: &Store, batch: MessageBatch<Job>) -> Result<()> {
+/// Splits items into messages of at most [`MAX_MESSAGE_BYTES`] each.
+pub fn chunk<T: Serialize>(items: Vec<T>) -> Vec<Vec<T>> {
+    let (mut chunks, mut current, mut size) = (Vec::new(), Vec::new(), 0usize);
+    for item in items {
+        let item_size = serde_json::to_string(&item).map(|s| s.len()).unwrap_or(0);
+        if size + item_size > MAX_MESSAGE_BYTES && !current.is_empty() {
+            chunks.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        size += item_size;
+        current.push(item);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<()> {
+    let queue = env.queue(crate::QUEUE_BINDING)?;
+    for job in jobs {
+        queue.send(job).await?;
+    }
+    Ok(())
+}
+
+async fn run(env: &Env, store: &Store, job: &Job) -> Result<()> {
+    match job {
+        Job::Executions { workspace_id, rows } => {
+            let json = serde_json::to_string(rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            store.ingest_executions(workspace_id, &json).await?;
+            // After the rows are stored: a failure here retries the message,
+            // whose ingest is then a no-op.
+            evaluation::schedule(env, store, workspace_id, rows).await
+        }
+        Job::Feedback {
+            workspace_id,
+            execution_id,
+            value,
+            comment,
+            at,
+        } => {
+            store
+                .ingest_feedback(workspace_id, execution_id, *value, comment.as_deref(), at)
+                .await
+        }
+        Job::Evaluate { workspace_id, items } => evaluation::run(store, workspace_id, items).await,
+    }
+}
+
+pub async fn consume(env: &Env, store: &Store, batch: MessageBatch<Job>) -> Result<()> {
     for message in batch.messages()? {
-        let outcome = match message.body() {
-            Job::Executions { workspace_id, rows } => match serde_json::to_string(rows) {
-                Ok(rows) => store.ingest_executions(workspace_id, &rows).await,
-                Err(e) => Err(worker::Error::RustError(e.to_string())),
-            },
-            Job::Feedback {
-                workspace_id,
-                execution_id,
-                value,
-                comment,
-                at,
-            } => {
-                store
-                    .ingest_feedback(workspace_id, execution_id, *value, comment.as_deref(), at)
-                    .await
-            }
-        };
-        match outcome {
+        match run(env, store, message.body()).await {
             Ok(()) => message.ack(),
             Err(e) => {
                 worker::console_error!("queue job failed, will retry: {e}");

@@ -10,6 +10,7 @@ use worker::{D1Database, D1PreparedStatement, Result};
 use pvct_core::audit::AuditAction;
 use pvct_core::deployment::{DeploymentAction, DeploymentStep};
 use pvct_core::page::PageRequest;
+use pvct_core::settings::DEFAULT_RETENTION_DAYS;
 
 /// Something SQL can bind.
 pub enum Arg<'a> {
@@ -276,6 +277,23 @@ pub struct AuditRow {
     pub target: String,
     pub details: String,
     pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SettingsRow {
+    pub retention_days: u32,
+    pub judge_url: Option<String>,
+    pub judge_model: Option<String>,
+    pub judge_api_key: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EvaluatorRollupRow {
+    pub version_id: String,
+    pub evaluator: String,
+    pub score_sum: f64,
+    pub score_count: u64,
 }
 
 /// An audit row to write in the same batch as the change it records.
@@ -916,15 +934,25 @@ impl Store {
 
     /// Drops raw executions from days before `cutoff_day` that are already
     /// rolled up; rollups are kept. Returns how many rows went.
-    pub async fn drop_executions_before(&self, cutoff_day: &str) -> Result<usize> {
-        let result = self
-            .stmt(
-                "DELETE FROM executions WHERE day < ? AND rolled_up = 1",
-                &[cutoff_day.into()],
-            )?
-            .run()
-            .await?;
-        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
+    /// Drops rolled-up raw executions (and their evaluator scores) older
+    /// than each workspace's retention, counted back from `today`.
+    pub async fn drop_expired_executions(&self, today: &str) -> Result<()> {
+        let expired = format!(
+            "day < date(?1, '-' || COALESCE((SELECT retention_days FROM workspace_settings s \
+             WHERE s.workspace_id = executions.workspace_id), {DEFAULT_RETENTION_DAYS}) || ' days') AND rolled_up = 1"
+        );
+        self.batch(vec![
+            self.stmt(
+                &format!(
+                    "DELETE FROM execution_scores WHERE rolled_up = 1 AND EXISTS (SELECT 1 FROM executions \
+                     WHERE executions.workspace_id = execution_scores.workspace_id \
+                     AND executions.id = execution_scores.execution_id AND {expired})"
+                ),
+                &[today.into()],
+            )?,
+            self.stmt(&format!("DELETE FROM executions WHERE {expired}"), &[today.into()])?,
+        ])
+        .await
     }
 
     // ---- prices -------------------------------------------------------------------
@@ -1181,6 +1209,193 @@ impl Store {
             &[prompt_id.into(), environment.into(), from.into(), to.into()],
         )
         .await
+    }
+
+    /// Per version and evaluator: summed evaluator scores.
+    pub async fn evaluator_rollups(
+        &self,
+        prompt_id: &str,
+        environment: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<EvaluatorRollupRow>> {
+        self.all(
+            "SELECT r.version_id, r.evaluator, SUM(r.score_sum) AS score_sum, SUM(r.score_count) AS score_count \
+             FROM evaluator_rollups r JOIN prompt_versions v ON v.id = r.version_id \
+             WHERE v.prompt_id = ? AND r.environment = ? AND r.hour >= ? AND r.hour <= ? \
+             GROUP BY r.version_id, r.evaluator ORDER BY r.evaluator",
+            &[prompt_id.into(), environment.into(), from.into(), to.into()],
+        )
+        .await
+    }
+
+    // ---- evaluators and settings ----------------------------------------------------
+
+    pub async fn evaluators(&self, prompt_id: &str) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            evaluators: String,
+        }
+        let row: Option<Row> = self
+            .first(
+                "SELECT evaluators FROM prompt_evaluators WHERE prompt_id = ?",
+                &[prompt_id.into()],
+            )
+            .await?;
+        Ok(row.map(|r| r.evaluators))
+    }
+
+    /// Evaluators of several prompts (a JSON array of ids): (prompt id, evaluators JSON).
+    pub async fn evaluators_of(&self, workspace_id: &str, prompt_ids: &str) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            prompt_id: String,
+            evaluators: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT prompt_id, evaluators FROM prompt_evaluators WHERE workspace_id = ? \
+                 AND prompt_id IN (SELECT value FROM json_each(?)) AND evaluators != '[]'",
+                &[workspace_id.into(), prompt_ids.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.prompt_id, r.evaluators)).collect())
+    }
+
+    pub async fn put_evaluators(
+        &self,
+        workspace_id: &str,
+        prompt_id: &str,
+        evaluators: &str,
+        at: &str,
+        audit: &AuditEntry<'_>,
+    ) -> Result<()> {
+        self.batch(vec![
+            self.stmt(
+                "INSERT INTO prompt_evaluators (prompt_id, workspace_id, evaluators, updated_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (prompt_id) DO UPDATE SET evaluators = excluded.evaluators, updated_at = excluded.updated_at",
+                &[prompt_id.into(), workspace_id.into(), evaluators.into(), at.into()],
+            )?,
+            self.audit_stmt(audit)?,
+        ])
+        .await
+    }
+
+    pub async fn settings(&self, workspace_id: &str) -> Result<Option<SettingsRow>> {
+        self.first(
+            "SELECT retention_days, judge_url, judge_model, judge_api_key, updated_at FROM workspace_settings \
+             WHERE workspace_id = ?",
+            &[workspace_id.into()],
+        )
+        .await
+    }
+
+    pub async fn put_settings(&self, workspace_id: &str, row: &SettingsRow, audit: &AuditEntry<'_>) -> Result<()> {
+        self.batch(vec![
+            self.stmt(
+                "INSERT INTO workspace_settings (workspace_id, retention_days, judge_url, judge_model, judge_api_key, \
+                 updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET \
+                 retention_days = excluded.retention_days, judge_url = excluded.judge_url, \
+                 judge_model = excluded.judge_model, judge_api_key = excluded.judge_api_key, \
+                 updated_at = excluded.updated_at",
+                &[
+                    workspace_id.into(),
+                    row.retention_days.into(),
+                    row.judge_url.as_deref().into(),
+                    row.judge_model.as_deref().into(),
+                    row.judge_api_key.as_deref().into(),
+                    (&row.updated_at).into(),
+                ],
+            )?,
+            self.audit_stmt(audit)?,
+        ])
+        .await
+    }
+
+    /// (execution id, evaluator) pairs already scored among `execution_ids` (a JSON array).
+    pub async fn scored(&self, workspace_id: &str, execution_ids: &str) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            execution_id: String,
+            evaluator: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT execution_id, evaluator FROM execution_scores WHERE workspace_id = ? \
+                 AND execution_id IN (SELECT value FROM json_each(?))",
+                &[workspace_id.into(), execution_ids.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.execution_id, r.evaluator)).collect())
+    }
+
+    /// Records scores (a JSON array of {execution_id, evaluator, score}) and
+    /// rolls up the new ones into the version's score sums, overall and per
+    /// evaluator, in one transaction: a repeated job changes nothing.
+    pub async fn record_scores(&self, workspace_id: &str, scores: &str, at: &str) -> Result<()> {
+        let pending = "FROM execution_scores s JOIN executions e ON e.workspace_id = s.workspace_id \
+                       AND e.id = s.execution_id WHERE s.workspace_id = ?1 AND s.rolled_up = 0";
+        self.batch(vec![
+            self.stmt(
+                "INSERT OR IGNORE INTO execution_scores (workspace_id, execution_id, evaluator, score, created_at) \
+                 SELECT ?1, json_extract(value, '$.execution_id'), json_extract(value, '$.evaluator'), \
+                 json_extract(value, '$.score'), ?3 FROM json_each(?2)",
+                &[workspace_id.into(), scores.into(), at.into()],
+            )?,
+            self.stmt(
+                &format!(
+                    "INSERT INTO version_rollups (workspace_id, version_id, environment, hour, score_sum, score_sq_sum, \
+                     score_count) SELECT e.workspace_id, e.version_id, e.environment, e.hour, SUM(s.score), \
+                     SUM(s.score * s.score), COUNT(*) {pending} GROUP BY e.version_id, e.environment, e.hour \
+                     ON CONFLICT (version_id, environment, hour) DO UPDATE SET score_sum = score_sum + excluded.score_sum, \
+                     score_sq_sum = score_sq_sum + excluded.score_sq_sum, score_count = score_count + excluded.score_count"
+                ),
+                &[workspace_id.into()],
+            )?,
+            self.stmt(
+                &format!(
+                    "INSERT INTO evaluator_rollups (version_id, environment, hour, evaluator, score_sum, score_sq_sum, \
+                     score_count) SELECT e.version_id, e.environment, e.hour, s.evaluator, SUM(s.score), \
+                     SUM(s.score * s.score), COUNT(*) {pending} GROUP BY e.version_id, e.environment, e.hour, s.evaluator \
+                     ON CONFLICT (version_id, environment, hour, evaluator) DO UPDATE SET \
+                     score_sum = score_sum + excluded.score_sum, score_sq_sum = score_sq_sum + excluded.score_sq_sum, \
+                     score_count = score_count + excluded.score_count"
+                ),
+                &[workspace_id.into()],
+            )?,
+            self.stmt(
+                "UPDATE execution_scores SET rolled_up = 1 WHERE workspace_id = ?1 AND rolled_up = 0 AND EXISTS \
+                 (SELECT 1 FROM executions e WHERE e.workspace_id = execution_scores.workspace_id \
+                 AND e.id = execution_scores.execution_id)",
+                &[workspace_id.into()],
+            )?,
+        ])
+        .await
+    }
+
+    /// One execution as stored, with its evaluator scores.
+    pub async fn execution(&self, workspace_id: &str, id: &str) -> Result<Option<Value>> {
+        #[derive(Deserialize)]
+        struct Row {
+            execution: String,
+        }
+        let row: Option<Row> = self
+            .first(
+                "SELECT json_object('id', e.id, 'prompt', p.slug, 'version', v.number, 'version_id', e.version_id, \
+                 'environment', e.environment, 'variant', e.variant, 'latency_ms', e.latency_ms, \
+                 'tokens_in', e.tokens_in, 'tokens_out', e.tokens_out, 'cost_usd', e.cost_usd, 'score', e.score, \
+                 'error', e.error, 'model', e.model, 'output', e.output, 'created_at', e.created_at, \
+                 'feedback', (SELECT f.value FROM feedback f WHERE f.workspace_id = e.workspace_id AND f.execution_id = e.id), \
+                 'scores', (SELECT json_group_object(s.evaluator, s.score) FROM execution_scores s \
+                            WHERE s.workspace_id = e.workspace_id AND s.execution_id = e.id)) AS execution \
+                 FROM executions e JOIN prompt_versions v ON v.id = e.version_id JOIN prompts p ON p.id = e.prompt_id \
+                 WHERE e.workspace_id = ? AND e.id = ?",
+                &[workspace_id.into(), id.into()],
+            )
+            .await?;
+        row.map(|r| serde_json::from_str(&r.execution))
+            .transpose()
+            .map_err(|e| worker::Error::RustError(e.to_string()))
     }
 
     // ---- audit --------------------------------------------------------------------

@@ -7,7 +7,8 @@ use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::pricing::{cost_usd, seeded, ModelPrice, PRICE_TABLE_VERSION};
 use pvct_core::telemetry::{
-    compare as compare_versions, hour_and_day, parse_batch, summarize, Feedback, ParsedBatch, Rejected, RollupSums,
+    compare as compare_versions, hour_and_day, parse_batch, summarize, EvaluatorScore, Feedback, ParsedBatch, Rejected,
+    RollupSums,
 };
 use pvct_core::time::{parse_day, week_starts};
 use pvct_core::{Error, ErrorKind};
@@ -17,15 +18,11 @@ use worker::Request;
 use super::find_prompt;
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::now;
-use crate::queue::{ExecutionRow, Job, MAX_MESSAGE_BYTES};
+use crate::queue::{chunk, ExecutionRow, Job};
 use crate::Ctx;
 
 async fn enqueue(ctx: &Ctx, jobs: Vec<Job>) -> Result<(), Error> {
-    let queue = ctx.env.queue(crate::QUEUE_BINDING).or_internal("queue binding")?;
-    for job in jobs {
-        queue.send(job).await.or_internal("queue send")?;
-    }
-    Ok(())
+    crate::queue::send(&ctx.env, jobs).await.or_internal("queue send")
 }
 
 pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -52,9 +49,7 @@ pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let overrides = price_overrides(ctx).await?;
     let at = now();
     let (hour, day) = hour_and_day(&at)?;
-    let mut jobs = Vec::new();
-    let (mut rows, mut size) = (Vec::new(), 0usize);
-    let mut accepted = 0usize;
+    let mut rows = Vec::new();
     for (index, r) in records {
         let Some(prompt_id) = known.get(&r.prompt_version_id) else {
             rejected.push(Rejected {
@@ -91,28 +86,21 @@ pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
             error: r.error,
             model: r.model,
             output: r.output,
+            reference: r.reference,
             hour: hour.clone(),
             day: day.clone(),
             created_at: at.clone(),
         };
-        let row_size = serde_json::to_string(&row).map(|s| s.len()).unwrap_or(0);
-        if size + row_size > MAX_MESSAGE_BYTES && !rows.is_empty() {
-            jobs.push(Job::Executions {
-                workspace_id: ws.clone(),
-                rows: std::mem::take(&mut rows),
-            });
-            size = 0;
-        }
-        size += row_size;
         rows.push(row);
-        accepted += 1;
     }
-    if !rows.is_empty() {
-        jobs.push(Job::Executions {
+    let accepted = rows.len();
+    let jobs = chunk(rows)
+        .into_iter()
+        .map(|rows| Job::Executions {
             workspace_id: ws.clone(),
             rows,
-        });
-    }
+        })
+        .collect();
     enqueue(ctx, jobs).await?;
     // Positions in the request, whichever check refused them.
     rejected.sort_by_key(|r| r.index);
@@ -133,6 +121,19 @@ pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
     )
     .await?;
     json(202, &j!({ "accepted": true, "execution_id": f.execution_id }))
+}
+
+/// One execution with its feedback and evaluator scores.
+pub async fn execution(ctx: &Ctx, id: &str) -> ApiResult {
+    match ctx
+        .store
+        .execution(&ctx.who.workspace_id, id)
+        .await
+        .or_internal("execution")?
+    {
+        Some(e) => json(200, &e),
+        None => Err(Error::not_found("execution")),
+    }
 }
 
 /// The environment and hour range of a metrics query.
@@ -195,10 +196,27 @@ async fn version_figures(
 pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let (env, from, to) = metrics_scope(&Query::of(&ctx.url))?;
     let prompt = find_prompt(ctx, slug).await?;
+    let per_evaluator = ctx
+        .store
+        .evaluator_rollups(&prompt.id, env.as_str(), &from, &to)
+        .await
+        .or_internal("evaluator rollups")?;
     let items: Vec<_> = version_figures(ctx, &prompt.id, env.as_str(), &from, &to)
         .await?
         .iter()
-        .map(|(n, id, sums, h)| j!({ "version": n, "version_id": id, "metrics": summarize(sums, h) }))
+        .map(|(n, id, sums, h)| {
+            let evaluators: BTreeMap<&str, EvaluatorScore> = per_evaluator
+                .iter()
+                .filter(|r| &r.version_id == id)
+                .map(|r| {
+                    (
+                        r.evaluator.as_str(),
+                        EvaluatorScore::from_sums(r.score_sum, r.score_count),
+                    )
+                })
+                .collect();
+            j!({ "version": n, "version_id": id, "metrics": summarize(sums, h), "evaluators": evaluators })
+        })
         .collect();
     json(
         200,

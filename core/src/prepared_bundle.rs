@@ -1,0 +1,291 @@
+//! A bundle (every prompt deployed in one environment, as `GET /v1/bundle`
+//! serves it) made ready for an SDK: every version's templates parsed once,
+//! so that routing a caller and rendering for them is a hash and a
+//! concatenation, with no network and no parsing. The npm and Python SDKs
+//! hold one per environment.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::content::{ChatEntry, MessageRole, PromptContent, PromptKind};
+use crate::error::{Error, ErrorKind, Result};
+use crate::render::{parse_history, Prepared, Rendered, VersionVariables};
+use crate::resolved::{Bundle, Choice, ResolvedPrompt};
+
+/// One servable version (the deployed one or an experiment variant).
+#[derive(Debug, Clone)]
+struct Servable {
+    prepared: Prepared,
+    variables: VersionVariables,
+    info: VersionInfo,
+}
+
+/// What a caller learns about the version that serves them, besides the
+/// rendered text: stable per (prompt, variant), so SDKs can cache it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionInfo {
+    pub slug: String,
+    pub kind: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub variant: Option<usize>,
+    pub experiment_id: Option<String>,
+    pub model_params: Value,
+    /// The first system message's template (chat prompts).
+    pub system: Option<String>,
+    /// The last user message's template (chat), or the text template.
+    pub user_template: Option<String>,
+    /// Variables the caller must pass.
+    pub required_variables: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+struct PreparedPrompt {
+    doc: ResolvedPrompt,
+    deployed: Servable,
+    variants: Vec<Servable>,
+}
+
+/// Every prompt of one environment, ready to route and render.
+#[derive(Debug, Clone)]
+pub struct PreparedBundle {
+    environment: String,
+    prompts: BTreeMap<String, PreparedPrompt>,
+}
+
+fn servable(
+    doc: &ResolvedPrompt,
+    content: &Value,
+    params: &Value,
+    variables: &VersionVariables,
+    variant: Option<(usize, u32, &str)>,
+) -> Result<Servable> {
+    let kind = PromptKind::parse(&doc.kind)?;
+    let content = PromptContent::from_value(kind, content)?;
+    let (system, user_template) = match &content {
+        PromptContent::Text { text } => (None, Some(text.clone())),
+        PromptContent::Chat { messages } => {
+            let of = |role: MessageRole| {
+                messages.iter().filter_map(move |e| match e {
+                    ChatEntry::Message(m) if m.role == role => Some(m.content.clone()),
+                    _ => None,
+                })
+            };
+            (of(MessageRole::System).next(), of(MessageRole::User).next_back())
+        }
+    };
+    let (version, version_id) = match variant {
+        Some((_, n, id)) => (n, id.to_owned()),
+        None => (doc.version, doc.version_id.clone()),
+    };
+    Ok(Servable {
+        prepared: Prepared::new(&content)?,
+        variables: variables.clone(),
+        info: VersionInfo {
+            slug: doc.slug.clone(),
+            kind: doc.kind.clone(),
+            environment: doc.environment.clone(),
+            version,
+            version_id,
+            variant: variant.map(|(i, _, _)| i),
+            // Set for every caller while an experiment runs, as the worker does,
+            // including those it leaves on the deployed version.
+            experiment_id: doc.experiment.as_ref().map(|e| e.id.clone()),
+            model_params: params.clone(),
+            system,
+            user_template,
+            required_variables: variables.required().into_iter().collect(),
+        },
+    })
+}
+
+impl PreparedBundle {
+    /// Parses a bundle body and prepares every version in it.
+    pub fn parse(json: &str) -> Result<Self> {
+        let bundle: Bundle = serde_json::from_str(json)
+            .map_err(|e| Error::new(ErrorKind::MalformedJson, format!("not a PromptVault bundle: {e}")))?;
+        let mut prompts = BTreeMap::new();
+        for (slug, doc) in bundle.prompts {
+            let deployed = servable(&doc, &doc.content, &doc.model_params, &doc.variables, None)?;
+            let variants = doc
+                .experiment
+                .iter()
+                .flat_map(|e| e.variants.iter().enumerate())
+                .map(|(i, v)| {
+                    servable(
+                        &doc,
+                        &v.content,
+                        &v.model_params,
+                        &v.variables,
+                        Some((i, v.version, &v.version_id)),
+                    )
+                })
+                .collect::<Result<_>>()?;
+            prompts.insert(
+                slug,
+                PreparedPrompt {
+                    doc,
+                    deployed,
+                    variants,
+                },
+            );
+        }
+        Ok(PreparedBundle {
+            environment: bundle.environment,
+            prompts,
+        })
+    }
+
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    pub fn slugs(&self) -> impl Iterator<Item = &str> {
+        self.prompts.keys().map(String::as_str)
+    }
+
+    fn prompt(&self, slug: &str) -> Result<&PreparedPrompt> {
+        self.prompts.get(slug).ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotDeployed,
+                format!("no version of '{slug}' is deployed in {}", self.environment),
+            )
+        })
+    }
+
+    /// Routes a caller exactly as the worker's resolve does.
+    pub fn route(&self, slug: &str, user_key: Option<&str>, random: impl FnOnce() -> u32) -> Result<Choice> {
+        Ok(self.prompt(slug)?.doc.choose(user_key, random))
+    }
+
+    fn servable(&self, slug: &str, variant: Option<usize>) -> Result<&Servable> {
+        let p = self.prompt(slug)?;
+        match variant {
+            None => Ok(&p.deployed),
+            Some(i) => p
+                .variants
+                .get(i)
+                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("'{slug}' has no variant {i}"))),
+        }
+    }
+
+    /// The version a choice serves.
+    pub fn info(&self, slug: &str, variant: Option<usize>) -> Result<&VersionInfo> {
+        Ok(&self.servable(slug, variant)?.info)
+    }
+
+    /// Renders the version a choice serves, as the worker's render does.
+    /// `history` is JSON null, a list of messages, or an object of lists.
+    pub fn render(
+        &self,
+        slug: &str,
+        variant: Option<usize>,
+        variables: &Map<String, Value>,
+        history: &Value,
+        strict: bool,
+    ) -> Result<Rendered> {
+        let s = self.servable(slug, variant)?;
+        s.prepared
+            .render(&s.variables, variables, &parse_history(history)?, strict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolved::AssignmentKind;
+    use serde_json::json;
+
+    fn bundle() -> String {
+        let vars = |uses: &[&str]| json!({ "uses": uses, "declares": [] });
+        json!({
+            "environment": "production",
+            "prompts": {
+                "greet": {
+                    "slug": "greet", "name": "Greet", "kind": "text", "environment": "production",
+                    "version": 1, "version_id": "v1", "content": { "text": "Hello {{name}}" },
+                    "model_params": { "model": "m" }, "variables": vars(&["name"]), "content_hash": "h1",
+                    "deployment_id": "d", "deployed_at": "2026-01-01T00:00:00.000Z",
+                    "experiment": { "id": "x", "name": "x", "salt": "s", "variants": [
+                        { "version": 2, "version_id": "v2", "weight": 50, "content": { "text": "Hi {{name}}!" },
+                          "model_params": {}, "variables": vars(&["name"]), "content_hash": "h2" },
+                        { "version": 3, "version_id": "v3", "weight": 50, "content": { "text": "Yo {{name}}" },
+                          "model_params": {}, "variables": vars(&["name"]), "content_hash": "h3" }
+                    ] }
+                },
+                "chat": {
+                    "slug": "chat", "name": "Chat", "kind": "chat", "environment": "production",
+                    "version": 4, "version_id": "v4", "content": { "messages": [
+                        { "role": "system", "content": "Be {{tone}}." },
+                        { "role": "placeholder", "name": "history" },
+                        { "role": "user", "content": "{{q}}" }
+                    ] },
+                    "model_params": {}, "variables": vars(&["q", "tone"]), "content_hash": "h4",
+                    "deployment_id": "d", "deployed_at": "2026-01-01T00:00:00.000Z"
+                }
+            }
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn routes_like_the_worker_and_renders_each_variant() {
+        let b = PreparedBundle::parse(&bundle()).unwrap();
+        let doc = &b.prompts["greet"].doc;
+        for user in ["u1", "u2", "u3", "u4", "u5", "u6"] {
+            let choice = b.route("greet", Some(user), || 0).unwrap();
+            let worker = doc.resolve_for(Some(user), || 0);
+            assert_eq!(choice.variant, worker.variant);
+            let info = b.info("greet", choice.variant).unwrap();
+            assert_eq!(info.version, worker.version);
+            let vars = json!({ "name": "Ada" });
+            let text = match b
+                .render("greet", choice.variant, vars.as_object().unwrap(), &Value::Null, true)
+                .unwrap()
+            {
+                Rendered::Text { text } => text,
+                Rendered::Chat { .. } => unreachable!(),
+            };
+            assert!(text.contains("Ada"));
+            assert_eq!(info.experiment_id.as_deref(), Some("x"));
+        }
+    }
+
+    #[test]
+    fn chat_prompts_expose_their_templates_and_fill_history() {
+        let b = PreparedBundle::parse(&bundle()).unwrap();
+        let info = b.info("chat", None).unwrap();
+        assert_eq!(info.system.as_deref(), Some("Be {{tone}}."));
+        assert_eq!(info.user_template.as_deref(), Some("{{q}}"));
+        assert_eq!(info.required_variables, ["q", "tone"]);
+        assert_eq!(
+            b.route("chat", Some("u"), || 0).unwrap().assignment,
+            AssignmentKind::Deployed
+        );
+        let vars = json!({ "tone": "brief", "q": "why?" });
+        let history = json!([{ "role": "user", "content": "hi" }]);
+        let Rendered::Chat { messages } = b
+            .render("chat", None, vars.as_object().unwrap(), &history, true)
+            .unwrap()
+        else {
+            panic!("chat renders messages")
+        };
+        assert_eq!(messages.len(), 3);
+        assert_eq!(messages[0].content, "Be brief.");
+        let err = b.render("chat", None, &Map::new(), &Value::Null, true).unwrap_err();
+        assert_eq!(err.kind().code(), "missing_variables");
+    }
+
+    #[test]
+    fn unknown_prompts_and_bad_bundles_are_errors_with_codes() {
+        let b = PreparedBundle::parse(&bundle()).unwrap();
+        assert_eq!(b.route("nope", None, || 0).unwrap_err().kind().code(), "not_deployed");
+        assert_eq!(b.info("greet", Some(9)).unwrap_err().kind().code(), "not_found");
+        assert_eq!(PreparedBundle::parse("{").unwrap_err().kind().code(), "malformed_json");
+        assert_eq!(b.slugs().collect::<Vec<_>>(), ["chat", "greet"]);
+    }
+}

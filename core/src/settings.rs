@@ -1,0 +1,126 @@
+//! Workspace settings: how long raw executions are kept, and the LLM judge
+//! the `judge` evaluators call.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::names::bounded_text;
+
+/// Raw executions are kept this many days unless the workspace says otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// The longest retention a workspace may choose.
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+
+/// The judge endpoint as configured: an OpenAI-compatible chat-completions URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeInput {
+    pub url: String,
+    pub model: String,
+    /// Write-only: stored, sent as the bearer token, never returned.
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+/// `PUT /v1/settings`: fields left out keep their value; `"judge": null`
+/// removes the judge.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsUpdate {
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    #[serde(default, deserialize_with = "present")]
+    pub judge: Option<Option<JudgeInput>>,
+}
+
+/// Tells a field set to `null` (Some(None)) from one left out (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<JudgeInput>>, D::Error> {
+    Option::<JudgeInput>::deserialize(d).map(Some)
+}
+
+impl SettingsUpdate {
+    pub fn parse(body: &[u8]) -> Result<Self> {
+        let mut update: SettingsUpdate = crate::request::parse_json(body)?;
+        if let Some(days) = update.retention_days {
+            if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+                return Err(Error::invalid_field(
+                    "retention_days",
+                    format!("retention_days must be between 1 and {MAX_RETENTION_DAYS}"),
+                ));
+            }
+        }
+        if let Some(Some(judge)) = &mut update.judge {
+            judge.url = judge_url(&judge.url)?;
+            judge.model = bounded_text("judge.model", &judge.model, 200, true)?;
+            if let Some(key) = &judge.api_key {
+                if key.is_empty() || key.len() > 4096 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(Error::invalid_field(
+                        "judge.api_key",
+                        "judge.api_key must be 1 to 4,096 printable ASCII characters",
+                    ));
+                }
+            }
+        }
+        Ok(update)
+    }
+}
+
+/// An absolute http(s) URL without spaces or credentials.
+fn judge_url(url: &str) -> Result<String> {
+    let bad = || {
+        Error::invalid_field(
+            "judge.url",
+            "judge.url must be an absolute http:// or https:// URL of a chat-completions endpoint",
+        )
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if url.len() > 2000 || host.is_empty() || host.contains('@') || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<SettingsUpdate> {
+        SettingsUpdate::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn left_out_null_and_set_are_told_apart() {
+        assert_eq!(parse("{}").unwrap().judge, None);
+        assert_eq!(parse(r#"{"judge": null}"#).unwrap().judge, Some(None));
+        let set =
+            parse(r#"{"judge": {"url": "http://127.0.0.1:9/v1/chat/completions", "model": "m", "api_key": "sk-1"}}"#)
+                .unwrap();
+        assert_eq!(set.judge.unwrap().unwrap().api_key.as_deref(), Some("sk-1"));
+        assert_eq!(parse(r#"{"retention_days": 7}"#).unwrap().retention_days, Some(7));
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        for (body, field) in [
+            (r#"{"retention_days": 0}"#, "retention_days"),
+            (r#"{"retention_days": 99999}"#, "retention_days"),
+            (r#"{"judge": {"url": "ftp://x", "model": "m"}}"#, "judge.url"),
+            (r#"{"judge": {"url": "https://user:pw@x/", "model": "m"}}"#, "judge.url"),
+            (r#"{"judge": {"url": "https:// x", "model": "m"}}"#, "judge.url"),
+            (r#"{"judge": {"url": "https://x", "model": " "}}"#, "judge.model"),
+            (
+                r#"{"judge": {"url": "https://x", "model": "m", "api_key": "a b"}}"#,
+                "judge.api_key",
+            ),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.kind().code(), "invalid_field", "{body}");
+            assert!(err.message().contains(field), "{body}: {}", err.message());
+        }
+        assert!(parse(r#"{"other": 1}"#).is_err());
+    }
+}

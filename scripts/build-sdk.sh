@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds the npm package `pvct` into sdk-wasm/dist: the core compiled to
+# WASM (wasm-bindgen --target web: ESM with initSync, which loads in Node,
+# workerd and browsers), optimised by binaryen 132, the JS client and its
+# platform entry points, a CommonJS build made by esbuild, and the types.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+pkg="$root/sdk-wasm"
+dist="$pkg/dist"
+cd "$root"
+cargo build --release --target wasm32-unknown-unknown -p pvct-sdk 2>&1 | grep -E '^(error|warning)' || true
+test -f target/wasm32-unknown-unknown/release/pvct_sdk.wasm
+rm -rf "$dist" && mkdir -p "$dist"
+wasm-bindgen target/wasm32-unknown-unknown/release/pvct_sdk.wasm --target web --out-dir "$dist" --out-name pvct --no-typescript
+wasm="$dist/pvct_bg.wasm"
+"$root/node_modules/binaryen/bin/wasm-opt" -Oz --strip-debug --strip-producers \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+  --enable-multivalue --enable-reference-types \
+  "$wasm" -o "$wasm.opt" && mv "$wasm.opt" "$wasm"
+cp "$pkg"/js/{client.mjs,node.mjs,workerd.mjs,browser.mjs,index.d.ts} "$dist/"
+# CommonJS: one file with the glue and the client; the .wasm stays beside it.
+cp "$pkg/js/node-cjs.mjs" "$dist/"
+"$root/node_modules/@esbuild/linux-x64/bin/esbuild" "$dist/node-cjs.mjs" --bundle --format=cjs --platform=node \
+  --log-level=error --outfile="$dist/node.cjs"
+rm "$dist/node-cjs.mjs"
+echo "sdk wasm: $(wc -c <"$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped"

@@ -1,0 +1,421 @@
+// The PromptVault client: one bundle per environment fetched with ETag
+// revalidation, routing and rendering in the WASM core, and buffered,
+// batched execution logging. Platform entry points (node.mjs, node.cjs,
+// workerd.mjs, browser.mjs) load the WASM and pass its exports in.
+
+const DEFAULTS = {
+  baseUrl: "http://127.0.0.1:8787",
+  environment: "production",
+  cacheTtlMs: 60_000,
+  timeoutMs: 5_000,
+  flushIntervalMs: 1_000,
+  maxBatchSize: 100,
+  maxBufferSize: 10_000,
+  maxRetries: 3,
+};
+
+/** An error with the stable machine code the API and the core use. */
+export class PvctError extends Error {
+  constructor(code, message, details) {
+    super(message);
+    this.name = "PvctError";
+    this.code = code;
+    if (details !== undefined) this.details = details;
+  }
+}
+
+const asPvctError = (e) =>
+  e instanceof PvctError ? e : new PvctError(e && typeof e.code === "string" ? e.code : "internal", String(e?.message ?? e));
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function randomId() {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  const b = new Uint8Array(16);
+  c.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function randomU32() {
+  const b = new Uint32Array(1);
+  globalThis.crypto.getRandomValues(b);
+  return b[0];
+}
+
+/** Timers must never keep a Node process alive for telemetry's sake. */
+function unref(timer) {
+  if (timer && typeof timer.unref === "function") timer.unref();
+  return timer;
+}
+
+/**
+ * One environment's bundle: the WASM object, its ETag, when it was last
+ * confirmed fresh, and the version descriptions cached per variant.
+ */
+class BundleState {
+  constructor(engine, body, etag, source) {
+    this.bundle = new engine.Bundle(body);
+    this.etag = etag;
+    this.source = source;
+    this.confirmedAt = Date.now();
+    this.infos = new Map();
+  }
+
+  info(slug, variant) {
+    const key = `${variant}\u0000${slug}`;
+    let info = this.infos.get(key);
+    if (!info) {
+      info = Object.freeze(JSON.parse(this.bundle.info(slug, variant)));
+      this.infos.set(key, info);
+    }
+    return info;
+  }
+
+  free() {
+    this.bundle.free?.();
+  }
+}
+
+export function createClientClass(loadEngine) {
+  return class PromptClient {
+    /**
+     * @param {object} options apiKey, baseUrl, environment, cacheTtlMs,
+     *   fallback (a bundle object, or in Node a path to a JSON file),
+     *   onError, timeoutMs, flushIntervalMs, maxBatchSize, maxBufferSize, fetch.
+     */
+    constructor(options = {}) {
+      this.options = { ...DEFAULTS, ...options };
+      if (!this.options.apiKey) throw new PvctError("invalid_options", "PromptClient needs an apiKey");
+      this.baseUrl = String(this.options.baseUrl).replace(/\/+$/, "");
+      this._fetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+      this._states = new Map(); // environment -> BundleState
+      this._inflight = new Map(); // environment -> Promise<BundleState | undefined>
+      this._buffer = [];
+      this._sending = null;
+      this._timer = null;
+      this._closed = false;
+      this._stats = { sent: 0, dropped: 0, rejected: 0, failedBatches: 0, bundleFetches: 0, notModified: 0, staleServes: 0 };
+      this._enginePromise = null;
+    }
+
+    async _engine() {
+      if (!this._engineValue) {
+        this._enginePromise ??= Promise.resolve(loadEngine());
+        this._engineValue = await this._enginePromise;
+      }
+      return this._engineValue;
+    }
+
+    _report(error) {
+      try {
+        this.options.onError?.(asPvctError(error));
+      } catch {
+        // An onError that throws must not break the caller either.
+      }
+    }
+
+    async _request(method, path, body, headers = {}) {
+      const controller = typeof AbortController === "function" ? new AbortController() : undefined;
+      const timer = controller ? unref(setTimeout(() => controller.abort(), this.options.timeoutMs)) : undefined;
+      try {
+        return await this._fetch(this.baseUrl + path, {
+          method,
+          headers: { authorization: `Bearer ${this.options.apiKey}`, ...(body ? { "content-type": "application/json" } : {}), ...headers },
+          body: body ? JSON.stringify(body) : undefined,
+          signal: controller?.signal,
+        });
+      } finally {
+        if (timer) clearTimeout(timer);
+      }
+    }
+
+    /** Fetches (or revalidates) an environment's bundle; shares concurrent calls. */
+    _load(environment) {
+      let inflight = this._inflight.get(environment);
+      if (inflight) return inflight;
+      inflight = this._fetchBundle(environment).finally(() => this._inflight.delete(environment));
+      this._inflight.set(environment, inflight);
+      return inflight;
+    }
+
+    async _fetchBundle(environment) {
+      const engine = await this._engine();
+      const current = this._states.get(environment);
+      this._stats.bundleFetches++;
+      let res;
+      try {
+        res = await this._request("GET", `/v1/bundle?environment=${encodeURIComponent(environment)}`, undefined,
+          current?.etag ? { "if-none-match": current.etag } : {});
+      } catch (e) {
+        throw new PvctError("network", `bundle fetch failed: ${e?.message ?? e}`);
+      }
+      if (res.status === 304 && current) {
+        current.confirmedAt = Date.now();
+        this._stats.notModified++;
+        return current;
+      }
+      if (res.status !== 200) {
+        let body = null;
+        try {
+          body = await res.json();
+        } catch {
+          // Not JSON: only the status is known.
+        }
+        throw new PvctError(body?.error?.code ?? (res.status >= 500 ? "server_error" : "http_error"),
+          body?.error?.message ?? `bundle fetch answered ${res.status}`, { status: res.status });
+      }
+      const state = new BundleState(engine, await res.text(), res.headers.get("etag"), "network");
+      this._states.get(environment)?.free();
+      this._states.set(environment, state);
+      return state;
+    }
+
+    async _fallbackState(environment) {
+      let fallback = this.options.fallback;
+      if (fallback === undefined || fallback === null) return undefined;
+      const engine = await this._engine();
+      if (typeof fallback === "string") {
+        if (!engine.readTextFile) throw new PvctError("invalid_options", "a fallback path needs Node; pass the bundle object");
+        fallback = JSON.parse(await engine.readTextFile(fallback));
+      }
+      // One bundle, or an object of bundles by environment.
+      const bundle = fallback.prompts ? fallback : fallback[environment];
+      if (!bundle || (bundle.environment && bundle.environment !== environment)) return undefined;
+      return new BundleState(engine, JSON.stringify({ environment, ...bundle }), null, "fallback");
+    }
+
+    /** After a failed fetch, the next attempt comes after at most 5 s, not on every call. */
+    _retrySoon(state) {
+      state.confirmedAt = Date.now() - this.options.cacheTtlMs + Math.min(this.options.cacheTtlMs, 5_000);
+    }
+
+    /** The bundle to serve from: fresh, or stale while it revalidates. */
+    async _state(environment) {
+      const state = this._states.get(environment);
+      if (state) {
+        if (Date.now() - state.confirmedAt > this.options.cacheTtlMs) {
+          // Stale-while-revalidate; on failure keep serving (stale-if-error).
+          if (!this._inflight.has(environment)) {
+            this._load(environment).catch((e) => {
+              this._retrySoon(state);
+              this._report(e);
+            });
+          }
+          this._stats.staleServes++;
+        }
+        return state;
+      }
+      try {
+        return await this._load(environment);
+      } catch (e) {
+        const fallback = await this._fallbackState(environment);
+        if (!fallback) throw asPvctError(e);
+        this._report(e);
+        this._retrySoon(fallback);
+        this._states.set(environment, fallback);
+        return fallback;
+      }
+    }
+
+    /**
+     * The prompt as it serves this caller: routed by `userKey` exactly as the
+     * worker's resolve routes, and rendered when `variables` are given (or
+     * the prompt needs none).
+     */
+    async get(slug, options = {}) {
+      const state = await this._state(options.environment ?? this.options.environment);
+      return this._serve(state, slug, options);
+    }
+
+    /** `get` without awaiting: throws `not_loaded` until the bundle is in. */
+    getSync(slug, options = {}) {
+      const environment = options.environment ?? this.options.environment;
+      const state = this._states.get(environment);
+      if (!state) throw new PvctError("not_loaded", `the ${environment} bundle is not loaded yet; await client.get or client.refresh first`);
+      if (Date.now() - state.confirmedAt > this.options.cacheTtlMs) this._state(environment).catch(() => {});
+      return this._serve(state, slug, options);
+    }
+
+    _serve(state, slug, options) {
+      let variant;
+      try {
+        const key = options.userKey == null || options.userKey === "" ? undefined : String(options.userKey);
+        variant = state.bundle.route(slug, key, key === undefined ? randomU32() : 0);
+      } catch (e) {
+        throw asPvctError(e);
+      }
+      const info = state.info(slug, variant);
+      const bundle = state.bundle;
+      const render = (variables = {}, history = options.history, strict = options.strict ?? true) => {
+        try {
+          const out = bundle.render(slug, variant, JSON.stringify(variables), history === undefined ? "null" : JSON.stringify(history), strict);
+          return info.kind === "chat" ? { messages: JSON.parse(out), text: null } : { messages: null, text: out };
+        } catch (e) {
+          throw asPvctError(e);
+        }
+      };
+      const rendered =
+        options.variables !== undefined || info.requiredVariables.length === 0 ? render(options.variables ?? {}) : { messages: null, text: null };
+      return {
+        slug,
+        environment: info.environment,
+        versionId: info.versionId,
+        version: info.version,
+        variant: info.variant,
+        experimentId: info.experimentId,
+        kind: info.kind,
+        system: info.system,
+        userTemplate: info.userTemplate,
+        requiredVariables: info.requiredVariables,
+        modelParams: info.modelParams,
+        messages: rendered.messages,
+        text: rendered.text,
+        source: state.source,
+        render: (variables, history) => {
+          const r = render(variables, history);
+          return info.kind === "chat" ? r.messages : r.text;
+        },
+      };
+    }
+
+    /** Fetches the bundle now (explicit invalidation); resolves when done. */
+    async refresh(environment = this.options.environment) {
+      await this._load(environment);
+    }
+
+    /**
+     * Records one execution; returns its id at once. Never throws: bad
+     * records are reported to onError and dropped.
+     */
+    log(execution) {
+      const id = execution?.id ?? randomId();
+      try {
+        const prompt = execution.prompt;
+        const record = {
+          id,
+          prompt_version_id: execution.promptVersionId ?? prompt?.versionId,
+          environment: execution.environment ?? prompt?.environment ?? this.options.environment,
+          latency_ms: Number(execution.latencyMs ?? 0),
+          tokens_in: Math.max(0, Math.trunc(Number(execution.tokensIn ?? 0))),
+          tokens_out: Math.max(0, Math.trunc(Number(execution.tokensOut ?? 0))),
+        };
+        const variant = execution.variant ?? prompt?.variant;
+        if (variant !== undefined && variant !== null) record.variant = variant;
+        for (const [from, to] of [["costUsd", "cost_usd"], ["score", "score"], ["error", "error"], ["model", "model"], ["output", "output"], ["reference", "reference"]]) {
+          if (execution[from] !== undefined && execution[from] !== null) record[to] = from === "error" ? String(execution[from]) : execution[from];
+        }
+        if (!record.prompt_version_id) throw new PvctError("invalid_field", "log needs promptVersionId or the prompt get returned");
+        this._enqueue({ kind: "execution", record });
+      } catch (e) {
+        this._report(e);
+      }
+      return id;
+    }
+
+    /** Thumbs up (+1) or down (−1) for an execution; never throws. */
+    feedback(executionId, value, comment) {
+      try {
+        if (value !== 1 && value !== -1) throw new PvctError("invalid_field", "feedback is +1 or -1");
+        this._enqueue({ kind: "feedback", record: { execution_id: executionId, value, ...(comment ? { comment } : {}) } });
+      } catch (e) {
+        this._report(e);
+      }
+    }
+
+    _enqueue(item) {
+      if (this._closed) {
+        this._stats.dropped++;
+        return;
+      }
+      if (this._buffer.length >= this.options.maxBufferSize) {
+        // Bounded memory: the oldest record goes, and is counted.
+        this._buffer.shift();
+        this._stats.dropped++;
+      }
+      this._buffer.push(item);
+      if (this._buffer.length >= this.options.maxBatchSize) {
+        this.flush().catch(() => {});
+      } else if (!this._timer) {
+        this._timer = unref(setTimeout(() => {
+          this._timer = null;
+          this.flush().catch(() => {});
+        }, this.options.flushIntervalMs));
+      }
+    }
+
+    /** Sends everything buffered; resolves when done. Never rejects. */
+    async flush() {
+      if (this._timer) {
+        clearTimeout(this._timer);
+        this._timer = null;
+      }
+      // One sender at a time; a flush during a send waits for it, then sends the rest.
+      while (this._sending) await this._sending;
+      if (this._buffer.length === 0) return;
+      this._sending = this._drain().finally(() => (this._sending = null));
+      await this._sending;
+    }
+
+    async _drain() {
+      while (this._buffer.length > 0) {
+        const batch = this._buffer.splice(0, this.options.maxBatchSize);
+        const executions = batch.filter((i) => i.kind === "execution").map((i) => i.record);
+        if (executions.length) await this._send("/v1/executions", { executions }, executions.length);
+        for (const f of batch.filter((i) => i.kind === "feedback")) await this._send("/v1/feedback", f.record, 1);
+      }
+    }
+
+    async _send(path, body, count) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await this._request("POST", path, body);
+          if (res.status < 300) {
+            const answer = await res.json().catch(() => ({}));
+            const rejected = answer?.rejected?.length ?? 0;
+            this._stats.sent += count - rejected;
+            if (rejected) {
+              this._stats.rejected += rejected;
+              this._report(new PvctError("invalid_field", `${rejected} execution records were rejected`, answer.rejected));
+            }
+            return;
+          }
+          if (res.status < 500 && res.status !== 429) {
+            // A client error will not get better by retrying.
+            this._stats.rejected += count;
+            this._report(new PvctError("http_error", `${path} answered ${res.status}`, { status: res.status }));
+            return;
+          }
+          throw new PvctError("server_error", `${path} answered ${res.status}`);
+        } catch (e) {
+          if (attempt >= this.options.maxRetries || this._closed) {
+            this._stats.failedBatches++;
+            this._stats.dropped += count;
+            this._report(e);
+            return;
+          }
+          await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random()));
+        }
+      }
+    }
+
+    /** Counters: sent, dropped, rejected, failedBatches, buffered, bundle fetches. */
+    stats() {
+      return { ...this._stats, buffered: this._buffer.length };
+    }
+
+    /** Flushes and stops; later logs are dropped (and counted). */
+    async close() {
+      await this.flush();
+      this._closed = true;
+      for (const s of this._states.values()) s.free();
+      this._states.clear();
+    }
+  };
+}
+
+export function createDiffWords(getEngine) {
+  return function diffWords(a, b) {
+    return JSON.parse(getEngine().diffWords(String(a), String(b)));
+  };
+}

@@ -1,0 +1,142 @@
+// Types of the npm package `pvct`.
+
+/** A message of a chat prompt, as rendered. */
+export interface Message {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** Messages for chat placeholders: a list fills `history`; an object fills placeholders by name. */
+export type History = Message[] | Record<string, Message[]>;
+
+/** A bundle as `GET /v1/bundle` serves it (for `fallback`). */
+export interface BundleDocument {
+  environment?: string;
+  prompts: Record<string, unknown>;
+}
+
+export interface PromptClientOptions {
+  apiKey: string;
+  /** The worker's URL, e.g. https://pvct.example.workers.dev (default http://127.0.0.1:8787). */
+  baseUrl?: string;
+  /** Default environment for get and log (default "production"). */
+  environment?: string;
+  /** How long a bundle is served before it is revalidated in the background (default 60,000). */
+  cacheTtlMs?: number;
+  /** Served when the worker cannot be reached on a cold start: a bundle, bundles by environment, or (Node) a JSON file path. */
+  fallback?: BundleDocument | Record<string, BundleDocument> | string;
+  /** Told about every problem the client absorbs (network, telemetry); never required. */
+  onError?: (error: PvctError) => void;
+  /** Per-request timeout (default 5,000). */
+  timeoutMs?: number;
+  /** Buffered logs are sent at least this often (default 1,000). */
+  flushIntervalMs?: number;
+  /** Records per POST /v1/executions (default 100, at most 1,000). */
+  maxBatchSize?: number;
+  /** Records kept while the worker is unreachable; older ones are dropped and counted (default 10,000). */
+  maxBufferSize?: number;
+  /** Retries of a failed batch, with exponential backoff (default 3). */
+  maxRetries?: number;
+  /** A fetch implementation (default globalThis.fetch). */
+  fetch?: typeof fetch;
+}
+
+export interface GetOptions {
+  /** Routes the caller deterministically; without one, the variant is random. */
+  userKey?: string | number;
+  /** Renders the prompt now (text or messages are null otherwise, unless it needs no variables). */
+  variables?: Record<string, unknown>;
+  history?: History;
+  /** Refuse variables the version does not use or declare (default true). */
+  strict?: boolean;
+  environment?: string;
+}
+
+export interface Prompt {
+  slug: string;
+  environment: string;
+  versionId: string;
+  version: number;
+  /** The experiment variant serving this caller, or null for the deployed version. */
+  variant: number | null;
+  experimentId: string | null;
+  kind: "text" | "chat" | "snippet";
+  /** The first system message's template (chat). */
+  system: string | null;
+  /** The last user message's template (chat), or the text template. */
+  userTemplate: string | null;
+  requiredVariables: string[];
+  modelParams: Record<string, unknown>;
+  /** Rendered messages (chat prompts, when rendered). */
+  messages: Message[] | null;
+  /** Rendered text (text prompts, when rendered). */
+  text: string | null;
+  /** Where the bundle came from: the worker, or the configured fallback. */
+  source: "network" | "fallback";
+  /** Renders this version with other variables: text for text prompts, messages for chat. */
+  render(variables?: Record<string, unknown>, history?: History): string | Message[];
+}
+
+export interface Execution {
+  /** Defaults to a random UUID; the returned id. */
+  id?: string;
+  /** The object get returned (gives version, environment and variant)... */
+  prompt?: Pick<Prompt, "versionId" | "environment" | "variant">;
+  /** ...or the version id directly. */
+  promptVersionId?: string;
+  environment?: string;
+  variant?: number | null;
+  latencyMs: number;
+  tokensIn?: number;
+  tokensOut?: number;
+  costUsd?: number;
+  /** A quality score in [0, 1]. */
+  score?: number;
+  error?: string | Error;
+  model?: string;
+  output?: string;
+  /** Expected answer, for similarity and judge evaluators. */
+  reference?: string;
+}
+
+export interface ClientStats {
+  sent: number;
+  dropped: number;
+  rejected: number;
+  failedBatches: number;
+  buffered: number;
+  bundleFetches: number;
+  notModified: number;
+  staleServes: number;
+}
+
+export declare class PromptClient {
+  constructor(options: PromptClientOptions);
+  get(slug: string, options?: GetOptions): Promise<Prompt>;
+  /** Like get, without awaiting; throws code "not_loaded" before the first bundle arrives. */
+  getSync(slug: string, options?: GetOptions): Prompt;
+  refresh(environment?: string): Promise<void>;
+  log(execution: Execution): string;
+  feedback(executionId: string, value: 1 | -1, comment?: string): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  stats(): ClientStats;
+}
+
+export declare class PvctError extends Error {
+  /** A stable machine code, e.g. "not_deployed", "missing_variables", "network". */
+  code: string;
+  details?: unknown;
+}
+
+export interface DiffOp {
+  op: "equal" | "insert" | "delete";
+  text: string;
+}
+
+/** Word-level diff: runs that rebuild the old text (equal + delete) and the new (equal + insert). */
+export declare function diffWords(a: string, b: string): DiffOp[];
+/** The routing hash in [0, 1) of key under seed (GrowthBook v2 bucketing). */
+export declare function bucket(seed: string, key: string): number;
+/** Resolves when the WASM is compiled (at once in Node and Workers). */
+export declare const ready: Promise<void>;

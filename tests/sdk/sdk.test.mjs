@@ -1,0 +1,223 @@
+// The npm package `pvct` as a user installs it (npm pack → npm install),
+// against the real worker in workerd with real local D1, KV and Queue:
+// the bundle and its ETag, routing identical to the worker's resolve,
+// rendering identical to the worker's render, logging reaching the
+// metrics, and the outage behaviour.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { startWorker, newWorkspace, promptWithVersions, metricsWhen, root } from "../e2e/harness.mjs";
+import { installPackage } from "./package.mjs";
+
+let w;
+let pkg;
+let pvct;
+
+before(async () => {
+  w = await startWorker();
+  pkg = installPackage();
+  pvct = await pkg.esm();
+});
+after(async () => {
+  pkg?.remove();
+  await w?.stop();
+});
+
+/** A workspace with a chat prompt live in production and an experiment over three versions. */
+async function experimentWorkspace() {
+  const ws = await newWorkspace(w);
+  const { api } = ws;
+  await api.post("/v1/prompts", { slug: "support", name: "Support", kind: "chat" });
+  let parent = null;
+  for (const tone of ["kind", "brief", "formal"]) {
+    const res = await api.post("/v1/prompts/support/versions", {
+      parent_version: parent,
+      message: tone,
+      content: {
+        messages: [
+          { role: "system", content: `You are a ${tone} agent for {{company}}.` },
+          { role: "placeholder", name: "history" },
+          { role: "user", content: "{{question}}" },
+        ],
+      },
+    });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    parent = res.body.version.number;
+  }
+  assert.equal((await api.post("/v1/prompts/support/promote", { version: 1, environment: "production" })).status, 200);
+  const exp = await api.put("/v1/prompts/support/experiments/production", {
+    name: "tone",
+    variants: [{ version: 1, weight: 50 }, { version: 2, weight: 30 }, { version: 3, weight: 20 }],
+  });
+  assert.equal(exp.status, 201, JSON.stringify(exp.body));
+  return ws;
+}
+
+test("the package installs from its tarball with no runtime dependencies and loads as ESM and CommonJS", async () => {
+  assert.deepEqual(pkg.installed.filter((n) => !n.startsWith(".")), ["pvct"], "nothing but pvct is installed");
+  const files = pkg.packed.files.map((f) => f.path).sort();
+  for (const f of ["dist/pvct_bg.wasm", "dist/node.mjs", "dist/node.cjs", "dist/workerd.mjs", "dist/browser.mjs", "dist/index.d.ts", "package.json"]) {
+    assert.ok(files.includes(f), `${f} is packed`);
+  }
+  assert.ok(!files.some((f) => f.startsWith("src/") || f.endsWith(".rs")), "no Rust sources in the package");
+  const cjs = pkg.cjs();
+  for (const mod of [pvct, cjs]) {
+    assert.equal(typeof mod.PromptClient, "function");
+    assert.deepEqual(mod.diffWords("a quick fox", "a slow fox").filter((o) => o.op !== "equal").map((o) => o.text), ["quick", "slow"]);
+  }
+});
+
+test("the shared routing vectors hold in the package", () => {
+  const { vectors } = JSON.parse(readFileSync(path.join(root, "tests/vectors/routing.json"), "utf8"));
+  for (const v of vectors) assert.equal(pvct.bucket(v.seed, v.key), v.n, `${v.seed}/${v.key}`);
+});
+
+test("1,000 users are routed to the same version as the worker's resolve, and rendered the same", async () => {
+  const { api, key } = await experimentWorkspace();
+  const client = new pvct.PromptClient({ apiKey: key, baseUrl: w.url, environment: "production" });
+  const variables = { company: "Acme", question: "Where is my order?" };
+  const history = [{ role: "user", content: "hi {{not a variable}}" }, { role: "assistant", content: "Hello!" }];
+  const seen = new Set();
+  for (let i = 0; i < 1000; i++) {
+    const userKey = `user-${i}`;
+    const local = await client.get("support", { userKey, variables, history });
+    const edge = await api.get(`/v1/resolve/support?environment=production&user_key=${userKey}`);
+    assert.equal(local.version, edge.body.version, userKey);
+    assert.equal(local.versionId, edge.body.version_id);
+    assert.equal(local.variant, edge.body.variant);
+    assert.equal(local.experimentId, edge.body.experiment_id);
+    seen.add(local.version);
+    if (i % 50 === 0) {
+      const rendered = await api.post("/v1/prompts/support/render", { environment: "production", user_key: userKey, variables, history });
+      assert.equal(rendered.status, 200);
+      assert.deepEqual(local.messages, rendered.body.rendered.messages);
+      assert.equal(rendered.body.version, local.version);
+    }
+  }
+  assert.deepEqual([...seen].sort(), [1, 2, 3], "every variant serves someone");
+  assert.equal(client.stats().bundleFetches, 1, "one bundle fetch served all 1,000 gets");
+  // The same errors, with the same codes, as the worker's render.
+  const local = await client.get("support", { userKey: "u" });
+  assert.equal(local.messages, null, "not rendered without variables");
+  assert.throws(() => local.render({ company: "Acme" }), (e) => e.code === "missing_variables");
+  const edge = await api.post("/v1/prompts/support/render", { environment: "production", user_key: "u", variables: { company: "Acme" } });
+  assert.equal(edge.body.error.code, "missing_variables");
+  assert.throws(() => local.render({ ...variables, extra: 1 }), (e) => e.code === "unknown_variables");
+  await assert.rejects(client.get("nope"), (e) => e.code === "not_deployed");
+  await client.close();
+});
+
+test("the bundle is revalidated with its ETag, and refresh picks up a promotion", async () => {
+  const { api, key } = await newWorkspace(w);
+  await promptWithVersions(api, "greet", ["Hello {{name}}", "Hi {{name}}!"]);
+  await api.post("/v1/prompts/greet/promote", { version: 1, environment: "production" });
+  const client = new pvct.PromptClient({ apiKey: key, baseUrl: w.url, cacheTtlMs: 0 });
+  const first = await client.get("greet", { variables: { name: "Ada" } });
+  assert.equal(first.text, "Hello Ada");
+  assert.equal(first.render({ name: "Bo" }), "Hello Bo");
+  await client.refresh();
+  assert.equal(client.stats().notModified, 1, "an unchanged bundle answers 304");
+  await api.post("/v1/prompts/greet/promote", { version: 2, environment: "production" });
+  await client.refresh();
+  assert.equal((await client.get("greet", { variables: { name: "Ada" } })).text, "Hi Ada!");
+  // Concurrent misses share one request.
+  const fresh = new pvct.PromptClient({ apiKey: key, baseUrl: w.url });
+  await Promise.all(Array.from({ length: 20 }, () => fresh.get("greet", { variables: { name: "x" } })));
+  assert.equal(fresh.stats().bundleFetches, 1);
+  // Warm, getSync needs no await at all.
+  assert.equal(fresh.getSync("greet", { variables: { name: "Cy" } }).text, "Hi Cy!");
+  assert.throws(() => new pvct.PromptClient({ apiKey: key, baseUrl: w.url }).getSync("greet"), (e) => e.code === "not_loaded");
+  await Promise.all([client.close(), fresh.close()]);
+});
+
+test("logs are batched to the executions endpoint and reach the metrics; feedback too", async () => {
+  const { api, key } = await newWorkspace(w);
+  await promptWithVersions(api, "logged", ["Say {{x}}"]);
+  await api.post("/v1/prompts/logged/promote", { version: 1, environment: "production" });
+  const errors = [];
+  const client = new pvct.PromptClient({ apiKey: key, baseUrl: w.url, maxBatchSize: 40, onError: (e) => errors.push(e) });
+  const prompt = await client.get("logged", { variables: { x: "hi" } });
+  const ids = [];
+  for (let i = 0; i < 100; i++) {
+    ids.push(client.log({ prompt, latencyMs: 10 + i, tokensIn: 5, tokensOut: 7, score: 1, output: "ok", ...(i < 10 ? { error: new Error("boom") } : {}) }));
+  }
+  assert.equal(new Set(ids).size, 100, "log returns a fresh id at once");
+  client.feedback(ids[0], 1);
+  client.feedback(ids[1], -1);
+  await client.flush();
+  assert.equal(client.stats().sent, 100);
+  const body = await metricsWhen(api, "logged", (items) => items[0]?.metrics.calls === 100 && items[0].metrics.feedback_up === 1);
+  const m = body.items[0].metrics;
+  assert.equal(m.errors, 10);
+  assert.equal(m.tokens_out, 700);
+  assert.equal(m.feedback_down, 1);
+  // A record the server refuses is reported, never thrown.
+  client.log({ promptVersionId: "no-such-version", latencyMs: 1 });
+  client.log({ latencyMs: 1 });
+  await client.flush();
+  assert.equal(client.stats().rejected, 1);
+  assert.ok(errors.length >= 2);
+  await client.close();
+});
+
+test("with the worker down, warm clients keep serving and telemetry never throws; a fallback covers a cold start", async () => {
+  const down = await startWorker();
+  const { api, key } = await newWorkspace(down);
+  await promptWithVersions(api, "steady", ["Stay {{mood}}"]);
+  await api.post("/v1/prompts/steady/promote", { version: 1, environment: "production" });
+  const bundle = (await api.get("/v1/bundle?environment=production")).body;
+  const errors = [];
+  const client = new pvct.PromptClient({ apiKey: key, baseUrl: down.url, cacheTtlMs: 20, timeoutMs: 500, maxRetries: 1, maxBufferSize: 50, onError: (e) => errors.push(e) });
+  assert.equal((await client.get("steady", { variables: { mood: "calm" } })).text, "Stay calm");
+  await down.stop();
+  await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 5; i++) {
+    const p = await client.get("steady", { variables: { mood: "calm" } });
+    assert.equal(p.text, "Stay calm", "stale-if-error");
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  for (let i = 0; i < 200; i++) client.log({ promptVersionId: "v", latencyMs: 1 });
+  assert.ok(client.stats().buffered <= 50, "the buffer is bounded");
+  await client.flush();
+  const stats = client.stats();
+  assert.ok(stats.dropped >= 150, `drops are counted (${stats.dropped})`);
+  assert.equal(stats.sent, 0);
+  assert.ok(errors.some((e) => e.code === "network"), "the outage is reported to onError");
+  await client.close();
+
+  // Cold start while down: the fallback (an object, or a JSON file in Node) serves.
+  const file = path.join(pkg.dir, "fallback.json");
+  writeFileSync(file, JSON.stringify(bundle));
+  for (const fallback of [bundle, file]) {
+    const cold = new pvct.PromptClient({ apiKey: key, baseUrl: down.url, timeoutMs: 500, fallback, onError: () => {} });
+    const p = await cold.get("steady", { variables: { mood: "fine" } });
+    assert.equal(p.text, "Stay fine");
+    assert.equal(p.source, "fallback");
+    await cold.close();
+  }
+  const none = new pvct.PromptClient({ apiKey: key, baseUrl: down.url, timeoutMs: 500 });
+  await assert.rejects(none.get("steady"), (e) => e instanceof pvct.PvctError && e.code === "network");
+});
+
+test("tsc --strict accepts a consumer of the package's types and refuses misuse", () => {
+  const consumer = `import { PromptClient, diffWords, PvctError, type Prompt } from "pvct";
+const client = new PromptClient({ apiKey: "pvct_x", baseUrl: "http://127.0.0.1:8787", cacheTtlMs: 1000, onError: (e: PvctError) => console.log(e.code) });
+export async function run(): Promise<string | null> {
+  const p: Prompt = await client.get("support", { userKey: "u1", variables: { q: "hi" } });
+  const id: string = client.log({ prompt: p, latencyMs: 12, tokensIn: 1, tokensOut: 2 });
+  client.feedback(id, 1);
+  await client.flush();
+  const ops = diffWords("a", "b");
+  return ops[0].op === "insert" ? p.text : p.userTemplate;
+}
+`;
+  const tsconfig = { compilerOptions: { strict: true, noEmit: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", skipLibCheck: false } };
+  writeFileSync(path.join(pkg.project, "tsconfig.json"), JSON.stringify(tsconfig));
+  writeFileSync(path.join(pkg.project, "consumer.ts"), consumer);
+  const tsc = path.join(root, "node_modules/typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-p", pkg.project], { stdio: "pipe" });
+  writeFileSync(path.join(pkg.project, "consumer.ts"), `${consumer}\nclient.feedback("id", 2);\n`);
+  assert.throws(() => execFileSync(process.execPath, [tsc, "-p", pkg.project], { stdio: "pipe" }), "feedback takes only +1 or -1");
+});

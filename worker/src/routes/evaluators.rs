@@ -1,0 +1,76 @@
+//! Per-prompt evaluators: which checks score this prompt's executions.
+
+use pvct_core::audit::AuditAction;
+use pvct_core::evaluator::{from_stored, parse_evaluators, Check, Evaluator};
+use pvct_core::names::Slug;
+use serde_json::{json, Value};
+use worker::Request;
+
+use super::find_prompt;
+use crate::http::{body, json, ApiResult, OrInternal};
+use crate::ids::{new_id, now};
+use crate::store::AuditEntry;
+use crate::Ctx;
+
+/// The evaluators as shown, with a warning when a judge has no endpoint to ask.
+async fn view(ctx: &Ctx, slug: &Slug, evaluators: &[Evaluator]) -> ApiResult {
+    let judged = evaluators.iter().any(|e| matches!(e.check, Check::Judge { .. }));
+    let judge_configured = ctx
+        .store
+        .settings(&ctx.who.workspace_id)
+        .await
+        .or_internal("settings")?
+        .is_some_and(|s| s.judge_url.is_some());
+    let warnings: Vec<&str> = (judged && !judge_configured)
+        .then_some("judge evaluators are skipped until an admin sets the workspace judge (PUT /v1/settings)")
+        .into_iter()
+        .collect();
+    json(
+        200,
+        &json!({
+            "prompt": slug,
+            "evaluators": evaluators.iter().map(Evaluator::to_json).collect::<Vec<_>>(),
+            "warnings": warnings,
+        }),
+    )
+}
+
+pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
+    let prompt = find_prompt(ctx, slug).await?;
+    let stored = ctx.store.evaluators(&prompt.id).await.or_internal("evaluators")?;
+    let evaluators = match stored {
+        Some(text) => from_stored(&text)?,
+        None => Vec::new(),
+    };
+    view(ctx, slug, &evaluators).await
+}
+
+/// Replaces the prompt's evaluators (an empty list removes them). Scores
+/// already given stay; new executions are scored by the new set.
+pub async fn put(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
+    let evaluators = parse_evaluators(&body(req).await?)?;
+    let prompt = find_prompt(ctx, slug).await?;
+    let stored = Value::Array(evaluators.iter().map(Evaluator::to_json).collect());
+    let at = now();
+    let audit_id = new_id();
+    ctx.store
+        .put_evaluators(
+            &ctx.who.workspace_id,
+            &prompt.id,
+            &stored.to_string(),
+            &at,
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: &ctx.who.workspace_id,
+                actor: &ctx.who.actor,
+                action: AuditAction::EvaluatorsPut,
+                prompt_slug: Some(slug.as_str()),
+                target: &prompt.id,
+                details: json!({ "evaluators": evaluators.iter().map(|e| e.name.as_str()).collect::<Vec<_>>() }),
+                at: &at,
+            },
+        )
+        .await
+        .or_internal("put evaluators")?;
+    view(ctx, slug, &evaluators).await
+}
