@@ -5,12 +5,13 @@ SHELL := /bin/bash
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: help install build dev test lint fmt test-core test-wasm test-e2e test-api bench clean
+.PHONY: help install build build-sdk dev test lint fmt test-core test-wasm test-sdk test-e2e test-api bench clean
 
 help:
 	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
-	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, end-to-end tests, schemathesis"
+	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, npm package tests, end-to-end tests, schemathesis"
 	@echo "make build  - build the worker (worker/build)"
+	@echo "make build-sdk - build the npm package pvct (sdk-wasm/dist)"
 	@echo "make bench  - hot-path load test (wrk) against /healthz of the same worker; BENCH_SECONDS=60"
 	@echo "make fmt    - cargo fmt"
 
@@ -19,6 +20,9 @@ install:
 
 build: install
 	@scripts/build-worker.sh
+
+build-sdk: install
+	@scripts/build-sdk.sh
 
 dev:
 	@scripts/dev.sh
@@ -37,10 +41,13 @@ test-wasm: install
 test-e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
+test-sdk: build build-sdk
+	node --test --test-concurrency=1 tests/sdk/
+
 test-api: build
 	tests/api-fuzz.sh
 
-test: lint test-core test-wasm test-e2e test-api
+test: lint test-core test-wasm test-sdk test-e2e test-api
 
 fmt:
 	cargo fmt --all

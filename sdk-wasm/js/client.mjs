@@ -95,7 +95,7 @@ export function createClientClass(loadEngine) {
       this._sending = null;
       this._timer = null;
       this._closed = false;
-      this._stats = { sent: 0, dropped: 0, rejected: 0, failedBatches: 0, bundleFetches: 0, notModified: 0, staleServes: 0 };
+      this._stats = { sent: 0, feedbackSent: 0, dropped: 0, rejected: 0, failedBatches: 0, bundleFetches: 0, notModified: 0, staleServes: 0 };
       this._enginePromise = null;
     }
 
@@ -361,19 +361,19 @@ export function createClientClass(loadEngine) {
       while (this._buffer.length > 0) {
         const batch = this._buffer.splice(0, this.options.maxBatchSize);
         const executions = batch.filter((i) => i.kind === "execution").map((i) => i.record);
-        if (executions.length) await this._send("/v1/executions", { executions }, executions.length);
-        for (const f of batch.filter((i) => i.kind === "feedback")) await this._send("/v1/feedback", f.record, 1);
+        if (executions.length) await this._send("/v1/executions", { executions }, executions.length, "sent");
+        for (const f of batch.filter((i) => i.kind === "feedback")) await this._send("/v1/feedback", f.record, 1, "feedbackSent");
       }
     }
 
-    async _send(path, body, count) {
+    async _send(path, body, count, counter) {
       for (let attempt = 0; ; attempt++) {
         try {
           const res = await this._request("POST", path, body);
           if (res.status < 300) {
             const answer = await res.json().catch(() => ({}));
             const rejected = answer?.rejected?.length ?? 0;
-            this._stats.sent += count - rejected;
+            this._stats[counter] += count - rejected;
             if (rejected) {
               this._stats.rejected += rejected;
               this._report(new PvctError("invalid_field", `${rejected} execution records were rejected`, answer.rejected));
@@ -399,7 +399,7 @@ export function createClientClass(loadEngine) {
       }
     }
 
-    /** Counters: sent, dropped, rejected, failedBatches, buffered, bundle fetches. */
+    /** Counters: executions sent, feedback sent, dropped, rejected, failed batches, buffered, bundle fetches. */
     stats() {
       return { ...this._stats, buffered: this._buffer.length };
     }

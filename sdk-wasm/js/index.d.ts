@@ -100,7 +100,9 @@ export interface Execution {
 }
 
 export interface ClientStats {
+  /** Execution records the worker accepted. */
   sent: number;
+  feedbackSent: number;
   dropped: number;
   rejected: number;
   failedBatches: number;

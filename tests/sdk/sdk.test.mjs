@@ -6,7 +6,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Miniflare } from "miniflare";
 import path from "node:path";
 import { startWorker, newWorkspace, promptWithVersions, metricsWhen, root } from "../e2e/harness.mjs";
 import { installPackage } from "./package.mjs";
@@ -46,7 +47,7 @@ async function experimentWorkspace() {
     assert.equal(res.status, 201, JSON.stringify(res.body));
     parent = res.body.version.number;
   }
-  assert.equal((await api.post("/v1/prompts/support/promote", { version: 1, environment: "production" })).status, 200);
+  assert.equal((await api.post("/v1/prompts/support/promote", { version: 1, environment: "production" })).status, 201);
   const exp = await api.put("/v1/prompts/support/experiments/production", {
     name: "tone",
     variants: [{ version: 1, weight: 50 }, { version: 2, weight: 30 }, { version: 3, weight: 20 }],
@@ -148,6 +149,7 @@ test("logs are batched to the executions endpoint and reach the metrics; feedbac
   client.feedback(ids[1], -1);
   await client.flush();
   assert.equal(client.stats().sent, 100);
+  assert.equal(client.stats().feedbackSent, 2);
   const body = await metricsWhen(api, "logged", (items) => items[0]?.metrics.calls === 100 && items[0].metrics.feedback_up === 1);
   const m = body.items[0].metrics;
   assert.equal(m.errors, 10);
@@ -199,6 +201,49 @@ test("with the worker down, warm clients keep serving and telemetry never throws
   }
   const none = new pvct.PromptClient({ apiKey: key, baseUrl: down.url, timeoutMs: 500 });
   await assert.rejects(none.get("steady"), (e) => e instanceof pvct.PvctError && e.code === "network");
+});
+
+test("in Cloudflare Workers: a worker bundled by wrangler from the package routes and renders locally", async () => {
+  const { api, key } = await experimentWorkspace();
+  const app = path.join(pkg.project, "edge");
+  mkdirSync(app, { recursive: true });
+  writeFileSync(path.join(app, "worker.mjs"), `import { PromptClient, diffWords } from "pvct";
+export default {
+  async fetch(req, env) {
+    const u = new URL(req.url);
+    const client = new PromptClient({ apiKey: env.KEY, baseUrl: env.BASE });
+    const user = u.searchParams.get("user");
+    const p = await client.get("support", { userKey: user, variables: { company: "Acme", question: "Hi?" } });
+    return Response.json({ version: p.version, messages: p.messages, diff: diffWords("a b", "a c") });
+  },
+};
+`);
+  writeFileSync(path.join(app, "wrangler.toml"), 'name = "sdk-edge"\nmain = "worker.mjs"\ncompatibility_date = "2026-04-01"\n');
+  execFileSync(path.join(root, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", "out"], {
+    cwd: app, stdio: "pipe", env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  // The files wrangler would upload, given to workerd as they are.
+  const out = path.join(app, "out");
+  const modules = readdirSync(out)
+    .filter((f) => f.endsWith(".js") || f.endsWith(".wasm"))
+    .sort((a, b) => Number(b === "worker.js") - Number(a === "worker.js"))
+    .map((f) => ({ type: f.endsWith(".js") ? "ESModule" : "CompiledWasm", path: f, contents: readFileSync(path.join(out, f)) }));
+  const edge = new Miniflare({
+    modules,
+    compatibilityDate: "2026-04-01",
+    bindings: { KEY: key, BASE: w.url },
+  });
+  try {
+    for (const user of ["a", "b", "c", "d", "e"]) {
+      const body = await (await edge.dispatchFetch(`http://edge/?user=${user}`)).json();
+      const expected = (await api.get(`/v1/resolve/support?environment=production&user_key=${user}`)).body;
+      assert.equal(body.version, expected.version);
+      assert.equal(body.messages[0].content.endsWith("agent for Acme."), true);
+      assert.deepEqual(body.diff.map((o) => o.op), ["equal", "delete", "insert"]);
+    }
+  } finally {
+    await edge.dispose();
+  }
 });
 
 test("tsc --strict accepts a consumer of the package's types and refuses misuse", () => {
