@@ -136,6 +136,14 @@ fn parse_entry(i: usize, value: Value) -> Result<ChatEntry> {
 impl PromptContent {
     /// Parses and validates `value` as the content of a prompt of `kind`.
     pub fn from_value(kind: PromptKind, value: &Value) -> Result<Self> {
+        let content = Self::from_stored(kind, value)?;
+        content.validate()?;
+        Ok(content)
+    }
+
+    /// Reads content the server already validated (stored versions, bundles)
+    /// without the size and emptiness checks, which SDKs need not carry.
+    pub fn from_stored(kind: PromptKind, value: &Value) -> Result<Self> {
         crate::request::expect_object("content", value)?;
         crate::request::expect_objects("content.messages", &value["messages"])?;
         let raw: RawContent = serde_json::from_value(value.clone())
@@ -162,7 +170,6 @@ impl PromptContent {
                 ))
             }
         };
-        content.validate()?;
         Ok(content)
     }
 

@@ -4,15 +4,13 @@
 //! concatenation, with no network and no parsing. The npm and Python SDKs
 //! hold one per environment.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::content::{ChatEntry, MessageRole, PromptContent, PromptKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::render::{parse_history, Prepared, Rendered, VersionVariables};
-use crate::resolved::{Bundle, Choice, ResolvedPrompt};
+use crate::resolved::{Choice, ResolvedPrompt};
 
 /// One servable version (the deployed one or an experiment variant).
 #[derive(Debug, Clone)]
@@ -54,7 +52,8 @@ struct PreparedPrompt {
 #[derive(Debug, Clone)]
 pub struct PreparedBundle {
     environment: String,
-    prompts: BTreeMap<String, PreparedPrompt>,
+    /// Sorted by slug (a plain list keeps the WASM smaller than a map would).
+    prompts: Vec<(String, PreparedPrompt)>,
 }
 
 fn servable(
@@ -65,7 +64,7 @@ fn servable(
     variant: Option<(usize, u32, &str)>,
 ) -> Result<Servable> {
     let kind = PromptKind::parse(&doc.kind)?;
-    let content = PromptContent::from_value(kind, content)?;
+    let content = PromptContent::from_stored(kind, content)?;
     let (system, user_template) = match &content {
         PromptContent::Text { text } => (None, Some(text.clone())),
         PromptContent::Chat { messages } => {
@@ -98,7 +97,7 @@ fn servable(
             model_params: params.clone(),
             system,
             user_template,
-            required_variables: variables.required().into_iter().collect(),
+            required_variables: variables.required_list(),
         },
     })
 }
@@ -106,10 +105,19 @@ fn servable(
 impl PreparedBundle {
     /// Parses a bundle body and prepares every version in it.
     pub fn parse(json: &str) -> Result<Self> {
-        let bundle: Bundle = serde_json::from_str(json)
-            .map_err(|e| Error::new(ErrorKind::MalformedJson, format!("not a PromptVault bundle: {e}")))?;
-        let mut prompts = BTreeMap::new();
-        for (slug, doc) in bundle.prompts {
+        let bad =
+            |e: &dyn std::fmt::Display| Error::new(ErrorKind::MalformedJson, format!("not a PromptVault bundle: {e}"));
+        // Through a Value: the SDK parses variables and history as Values
+        // anyway, so this adds no second JSON parser to the WASM.
+        let value: Value = serde_json::from_str(json).map_err(|e| bad(&e))?;
+        let environment = value["environment"]
+            .as_str()
+            .ok_or_else(|| bad(&"no environment"))?
+            .to_owned();
+        let docs = value["prompts"].as_object().ok_or_else(|| bad(&"no prompts"))?;
+        let mut prompts = Vec::with_capacity(docs.len());
+        for (slug, doc) in docs {
+            let doc = ResolvedPrompt::deserialize(doc).map_err(|e| bad(&e))?;
             let deployed = servable(&doc, &doc.content, &doc.model_params, &doc.variables, None)?;
             let variants = doc
                 .experiment
@@ -125,19 +133,17 @@ impl PreparedBundle {
                     )
                 })
                 .collect::<Result<_>>()?;
-            prompts.insert(
-                slug,
+            prompts.push((
+                slug.clone(),
                 PreparedPrompt {
                     doc,
                     deployed,
                     variants,
                 },
-            );
+            ));
         }
-        Ok(PreparedBundle {
-            environment: bundle.environment,
-            prompts,
-        })
+        // serde_json's map iterates in key order: the list is sorted for binary search.
+        Ok(PreparedBundle { environment, prompts })
     }
 
     pub fn environment(&self) -> &str {
@@ -145,11 +151,12 @@ impl PreparedBundle {
     }
 
     pub fn slugs(&self) -> impl Iterator<Item = &str> {
-        self.prompts.keys().map(String::as_str)
+        self.prompts.iter().map(|(slug, _)| slug.as_str())
     }
 
     fn prompt(&self, slug: &str) -> Result<&PreparedPrompt> {
-        self.prompts.get(slug).ok_or_else(|| {
+        let found = self.prompts.binary_search_by(|(s, _)| s.as_str().cmp(slug)).ok();
+        found.map(|i| &self.prompts[i].1).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotDeployed,
                 format!("no version of '{slug}' is deployed in {}", self.environment),
@@ -235,7 +242,7 @@ mod tests {
     #[test]
     fn routes_like_the_worker_and_renders_each_variant() {
         let b = PreparedBundle::parse(&bundle()).unwrap();
-        let doc = &b.prompts["greet"].doc;
+        let doc = &b.prompt("greet").unwrap().doc;
         for user in ["u1", "u2", "u3", "u4", "u5", "u6"] {
             let choice = b.route("greet", Some(user), || 0).unwrap();
             let worker = doc.resolve_for(Some(user), || 0);

@@ -31,6 +31,12 @@ impl VersionVariables {
 
     /// The variables a caller must pass: used, and not declared optional.
     pub fn required(&self) -> BTreeSet<String> {
+        self.required_list().into_iter().collect()
+    }
+
+    /// [`Self::required`] in sorted order, as a list.
+    pub fn required_list(&self) -> Vec<String> {
+        // `uses` is a sorted set, so the list is sorted too.
         self.uses
             .iter()
             .filter(|u| !self.declares.iter().any(|d| &d.name == *u && !d.required))

@@ -1,21 +1,27 @@
-// Browsers (and bundlers that target them): the WASM is fetched beside this
-// file and compiled asynchronously; PromptClient waits for it, and `ready`
-// resolves once diffWords and bucket can be called.
+// Browsers (and bundlers that target them): the WASM modules are fetched
+// beside this file and compiled asynchronously; PromptClient waits for the
+// prompts module, and `ready` resolves once diffWords and bucket can be called.
 import init, * as wasm from "./pvct.js";
+import initDiff, * as diffWasm from "./pvct_diff.js";
 import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
 
 let engine;
-export const ready = init({ module_or_path: new URL("./pvct_bg.wasm", import.meta.url) }).then(() => {
-  engine = { Bundle: wasm.Bundle, diffWords: wasm.diffWords };
-  return undefined;
-});
-
-const loaded = () => {
-  if (!engine) throw new PvctError("not_loaded", "await ready before calling diffWords or bucket");
+const prompts = init({ module_or_path: new URL("./pvct_bg.wasm", import.meta.url) }).then(() => {
+  engine = { Bundle: wasm.Bundle };
   return engine;
+});
+let diffLoaded = false;
+export const ready = Promise.all([
+  prompts,
+  initDiff({ module_or_path: new URL("./pvct_diff_bg.wasm", import.meta.url) }).then(() => (diffLoaded = true)),
+]).then(() => undefined);
+
+const need = (loaded, value) => {
+  if (!loaded) throw new PvctError("not_loaded", "await ready before calling diffWords or bucket");
+  return value;
 };
 
-export const PromptClient = createClientClass(() => ready.then(() => engine));
-export const diffWords = createDiffWords(loaded);
-export const bucket = (seed, key) => (loaded(), wasm.bucket(String(seed), String(key)));
+export const PromptClient = createClientClass(() => prompts);
+export const diffWords = createDiffWords(() => need(diffLoaded, diffWasm));
+export const bucket = (seed, key) => need(engine, wasm).bucket(String(seed), String(key));
 export { PvctError };

@@ -1,17 +1,26 @@
 // Node ≥ 18, CommonJS: bundled by esbuild into node.cjs; __dirname is the
-// folder of node.cjs there.
+// folder of node.cjs there. The diff module compiles when diffWords is first called.
 /* global __dirname */
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as wasm from "./pvct.js";
+import * as diffWasm from "./pvct_diff.js";
 import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module: readFileSync(join(__dirname, "pvct_bg.wasm")) });
-const engine = { Bundle: wasm.Bundle, diffWords: wasm.diffWords, readTextFile: (path) => readFile(path, "utf8") };
+const engine = { Bundle: wasm.Bundle, readTextFile: (path) => readFile(path, "utf8") };
+let diffLoaded = false;
+const diffEngine = () => {
+  if (!diffLoaded) {
+    diffWasm.initSync({ module: readFileSync(join(__dirname, "pvct_diff_bg.wasm")) });
+    diffLoaded = true;
+  }
+  return diffWasm;
+};
 
 export const PromptClient = createClientClass(() => engine);
-export const diffWords = createDiffWords(() => engine);
+export const diffWords = createDiffWords(diffEngine);
 export const bucket = (seed, key) => wasm.bucket(String(seed), String(key));
 export const ready = Promise.resolve();
 export { PvctError };

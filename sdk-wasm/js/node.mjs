@@ -1,14 +1,24 @@
-// Node ≥ 18, ESM: the WASM is read from beside this file and compiled once.
+// Node ≥ 18, ESM: the WASM is read from beside this file and compiled once;
+// the diff module only when diffWords is first called.
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as wasm from "./pvct.js";
+import * as diffWasm from "./pvct_diff.js";
 import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module: readFileSync(new URL("./pvct_bg.wasm", import.meta.url)) });
-const engine = { Bundle: wasm.Bundle, diffWords: wasm.diffWords, readTextFile: (path) => readFile(path, "utf8") };
+const engine = { Bundle: wasm.Bundle, readTextFile: (path) => readFile(path, "utf8") };
+let diffLoaded = false;
+const diffEngine = () => {
+  if (!diffLoaded) {
+    diffWasm.initSync({ module: readFileSync(new URL("./pvct_diff_bg.wasm", import.meta.url)) });
+    diffLoaded = true;
+  }
+  return diffWasm;
+};
 
 export const PromptClient = createClientClass(() => engine);
-export const diffWords = createDiffWords(() => engine);
+export const diffWords = createDiffWords(diffEngine);
 export const bucket = (seed, key) => wasm.bucket(String(seed), String(key));
 export const ready = Promise.resolve();
 export { PvctError };

@@ -1,15 +1,25 @@
 // Cloudflare Workers (the "workerd" export condition): Workers cannot
-// compile WASM from bytes at runtime, so the module is imported and the
-// bundler (wrangler) uploads it alongside the script.
+// compile WASM from bytes at runtime, so the modules are imported and the
+// bundler (wrangler) uploads them alongside the script.
 import module from "./pvct_bg.wasm";
+import diffModule from "./pvct_diff_bg.wasm";
 import * as wasm from "./pvct.js";
+import * as diffWasm from "./pvct_diff.js";
 import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module });
-const engine = { Bundle: wasm.Bundle, diffWords: wasm.diffWords };
+const engine = { Bundle: wasm.Bundle };
+let diffLoaded = false;
+const diffEngine = () => {
+  if (!diffLoaded) {
+    diffWasm.initSync({ module: diffModule });
+    diffLoaded = true;
+  }
+  return diffWasm;
+};
 
 export const PromptClient = createClientClass(() => engine);
-export const diffWords = createDiffWords(() => engine);
+export const diffWords = createDiffWords(diffEngine);
 export const bucket = (seed, key) => wasm.bucket(String(seed), String(key));
 export const ready = Promise.resolve();
 export { PvctError };

@@ -4,15 +4,22 @@
 //! converts the result back. No logic lives here; the JavaScript client in
 //! `js/` adds caching, networking and telemetry around these.
 //!
+//! Built twice (see the crate features): `prompts` gives [`Bundle`] and
+//! [`bucket`], `diff` gives [`diff_words`].
+//!
 //! Variants cross the boundary as an `i32`: `-1` for the deployed version,
 //! `i >= 0` for experiment variant `i`. Errors are JavaScript `Error`s with
 //! the core's stable `code`.
 
+#[cfg(feature = "prompts")]
 use pvct_core::prepared_bundle::PreparedBundle;
+#[cfg(feature = "prompts")]
 use pvct_core::render::Rendered;
+#[cfg(feature = "prompts")]
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "prompts")]
 fn to_js(err: pvct_core::Error) -> JsValue {
     let e = js_sys::Error::new(err.message());
     // Reflect::set on a fresh Error object cannot fail.
@@ -20,6 +27,7 @@ fn to_js(err: pvct_core::Error) -> JsValue {
     e.into()
 }
 
+#[cfg(feature = "prompts")]
 fn bad_json(what: &str) -> JsValue {
     to_js(pvct_core::Error::new(
         pvct_core::ErrorKind::InvalidField,
@@ -27,31 +35,24 @@ fn bad_json(what: &str) -> JsValue {
     ))
 }
 
+#[cfg(feature = "prompts")]
 fn variant(v: i32) -> Option<usize> {
     usize::try_from(v).ok()
 }
 
 /// Every prompt deployed in one environment, parsed and ready to route and
 /// render without further parsing.
+#[cfg(feature = "prompts")]
 #[wasm_bindgen]
 pub struct Bundle(PreparedBundle);
 
+#[cfg(feature = "prompts")]
 #[wasm_bindgen]
 impl Bundle {
     /// Parses a `GET /v1/bundle` body.
     #[wasm_bindgen(constructor)]
     pub fn new(json: &str) -> Result<Bundle, JsValue> {
         PreparedBundle::parse(json).map(Bundle).map_err(to_js)
-    }
-
-    #[wasm_bindgen(getter)]
-    pub fn environment(&self) -> String {
-        self.0.environment().to_owned()
-    }
-
-    /// The slugs in the bundle, as a JSON array.
-    pub fn slugs(&self) -> String {
-        serde_json::to_string(&self.0.slugs().collect::<Vec<_>>()).unwrap_or_default()
     }
 
     /// The variant serving `user_key` (or, without one, the one `random`
@@ -92,6 +93,7 @@ impl Bundle {
 
 /// Word-level diff of two strings: a JSON array of `{op, text}` runs where
 /// `op` is `equal`, `insert` or `delete`.
+#[cfg(feature = "diff")]
 #[wasm_bindgen(js_name = diffWords)]
 pub fn diff_words(old: &str, new: &str) -> String {
     let diff = pvct_core::diff::diff_words("text", old, new);
@@ -100,7 +102,16 @@ pub fn diff_words(old: &str, new: &str) -> String {
 
 /// The routing hash in [0, 1) of `key` under `seed` (GrowthBook's v2
 /// bucketing), for checking shared test vectors.
+#[cfg(feature = "prompts")]
 #[wasm_bindgen]
 pub fn bucket(seed: &str, key: &str) -> f64 {
     pvct_core::routing::bucket(seed, key)
 }
+
+// A small allocator: dlmalloc is ~7 KB of the module; the SDK allocates
+// little (a bundle parse per refresh, a string per render).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: wasm32-unknown-unknown without atomics runs one thread.
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };

@@ -7,6 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import path from "node:path";
 import { startWorker, newWorkspace, promptWithVersions, metricsWhen, root } from "../e2e/harness.mjs";
@@ -59,7 +60,7 @@ async function experimentWorkspace() {
 test("the package installs from its tarball with no runtime dependencies and loads as ESM and CommonJS", async () => {
   assert.deepEqual(pkg.installed.filter((n) => !n.startsWith(".")), ["pvct"], "nothing but pvct is installed");
   const files = pkg.packed.files.map((f) => f.path).sort();
-  for (const f of ["dist/pvct_bg.wasm", "dist/node.mjs", "dist/node.cjs", "dist/workerd.mjs", "dist/browser.mjs", "dist/index.d.ts", "package.json"]) {
+  for (const f of ["dist/pvct_bg.wasm", "dist/pvct_diff_bg.wasm", "dist/node.mjs", "dist/node.cjs", "dist/workerd.mjs", "dist/browser.mjs", "dist/index.d.ts", "package.json"]) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(!files.some((f) => f.startsWith("src/") || f.endsWith(".rs")), "no Rust sources in the package");
@@ -68,6 +69,12 @@ test("the package installs from its tarball with no runtime dependencies and loa
     assert.equal(typeof mod.PromptClient, "function");
     assert.deepEqual(mod.diffWords("a quick fox", "a slow fox").filter((o) => o.op !== "equal").map((o) => o.text), ["quick", "slow"]);
   }
+});
+
+test("the WASM apps load (routing and rendering) stays under 80 KiB gzipped", () => {
+  const dist = path.join(root, "sdk-wasm/dist");
+  const gz = gzipSync(readFileSync(path.join(dist, "pvct_bg.wasm")), { level: 9 }).length;
+  assert.ok(gz < 80 * 1024, `pvct_bg.wasm is ${gz} bytes gzipped`);
 });
 
 test("the shared routing vectors hold in the package", () => {
