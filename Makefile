@@ -12,7 +12,7 @@ help:
 	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, npm package tests, end-to-end tests, schemathesis"
 	@echo "make build  - build the worker (worker/build)"
 	@echo "make build-sdk - build the npm package pvct (sdk-wasm/dist)"
-	@echo "make bench  - hot-path load test (wrk) against /healthz of the same worker; BENCH_SECONDS=60"
+	@echo "make bench  - hot-path load test (wrk) against /healthz; the npm SDK against Langfuse, GrowthBook and jsdiff; BENCH_SECONDS=60"
 	@echo "make fmt    - cargo fmt"
 
 install:
@@ -53,9 +53,11 @@ fmt:
 	cargo fmt --all
 
 BENCH_SECONDS ?= 60
-bench: build
+bench: build build-sdk
 	@command -v wrk >/dev/null || { echo "==> apt-get install wrk"; apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+	@npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
 	node bench/hot-path.mjs $(BENCH_SECONDS)
+	node bench/sdk.mjs
 
 clean:
 	cargo clean

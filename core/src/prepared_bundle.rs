@@ -4,18 +4,21 @@
 //! concatenation, with no network and no parsing. The npm and Python SDKs
 //! hold one per environment.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::content::{ChatEntry, MessageRole, PromptContent, PromptKind};
+use crate::content::{ChatEntry, Message, MessageRole, PromptContent, PromptKind};
 use crate::error::{Error, ErrorKind, Result};
-use crate::render::{parse_history, Prepared, Rendered, VersionVariables};
+use crate::render::{parse_history, Rendered, VersionVariables};
 use crate::resolved::{Choice, ResolvedPrompt};
+use crate::routing::bucket_ranges;
+use crate::template::{bind_variables, value_text, Template, TemplatePlan};
 
 /// One servable version (the deployed one or an experiment variant).
 #[derive(Debug, Clone)]
 struct Servable {
-    prepared: Prepared,
     variables: VersionVariables,
     info: VersionInfo,
 }
@@ -39,6 +42,82 @@ pub struct VersionInfo {
     pub user_template: Option<String>,
     /// Variables the caller must pass.
     pub required_variables: Vec<String>,
+    /// The version compiled for rendering in the host language.
+    pub plan: RenderPlan,
+    /// The running experiment's routing, the same for every variant.
+    pub routing: Option<RoutingPlan>,
+}
+
+/// How to render a version without calling into the core: its templates as
+/// literals and slots, and the binding rules of its variables. SDKs that
+/// execute plans must give what [`PreparedBundle::render`] gives; the
+/// shared rendering cases (tests/vectors/rendering.json) hold them to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderPlan {
+    /// Variables the templates use, sorted; slots index this list.
+    pub names: Vec<String>,
+    /// Used and not declared optional: missing ones fail.
+    pub required: Vec<String>,
+    /// Declared optional variables with their default as text.
+    pub defaults: BTreeMap<String, String>,
+    /// Every declared name (declared but unused names are not unknown).
+    pub declared: Vec<String>,
+    pub text: Option<TemplatePlan>,
+    pub messages: Option<Vec<MessagePlan>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum MessagePlan {
+    Message { role: MessageRole, template: TemplatePlan },
+    Placeholder { placeholder: String },
+}
+
+impl RenderPlan {
+    /// Executes the plan with bound values: the reference for SDKs that
+    /// execute plans themselves.
+    pub fn render(&self, values: &BTreeMap<String, String>, history: &BTreeMap<String, Vec<Message>>) -> Rendered {
+        let value = |slot: usize| {
+            self.names
+                .get(slot)
+                .and_then(|n| values.get(n))
+                .map_or("", String::as_str)
+        };
+        let fill = |t: &TemplatePlan| {
+            let mut out = t.literals[0].clone();
+            for (slot, literal) in t.slots.iter().zip(&t.literals[1..]) {
+                out.push_str(value(*slot));
+                out.push_str(literal);
+            }
+            out
+        };
+        match (&self.text, &self.messages) {
+            (Some(t), _) => Rendered::Text { text: fill(t) },
+            (None, messages) => Rendered::Chat {
+                messages: messages
+                    .iter()
+                    .flatten()
+                    .flat_map(|m| match m {
+                        MessagePlan::Message { role, template } => vec![Message {
+                            role: *role,
+                            content: fill(template),
+                        }],
+                        MessagePlan::Placeholder { placeholder } => {
+                            history.get(placeholder).cloned().unwrap_or_default()
+                        }
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// An experiment's routing: GrowthBook v2 bucketing of `salt + user key`,
+/// then the variant whose `[start, end)` range holds the bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutingPlan {
+    pub salt: String,
+    pub ranges: Vec<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,8 +160,46 @@ fn servable(
         Some((_, n, id)) => (n, id.to_owned()),
         None => (doc.version, doc.version_id.clone()),
     };
+    let names: Vec<String> = variables.uses.iter().cloned().collect();
+    let plan = RenderPlan {
+        required: variables.required_list(),
+        defaults: variables
+            .declares
+            .iter()
+            .filter(|d| !d.required)
+            .map(|d| (d.name.clone(), d.default.as_ref().map(value_text).unwrap_or_default()))
+            .collect(),
+        declared: variables.declares.iter().map(|d| d.name.clone()).collect(),
+        text: match &content {
+            PromptContent::Text { text } => Some(Template::parse(text)?.plan(&names)),
+            PromptContent::Chat { .. } => None,
+        },
+        messages: match &content {
+            PromptContent::Text { .. } => None,
+            PromptContent::Chat { messages } => Some(
+                messages
+                    .iter()
+                    .map(|e| {
+                        Ok(match e {
+                            ChatEntry::Message(m) => MessagePlan::Message {
+                                role: m.role,
+                                template: Template::parse(&m.content)?.plan(&names),
+                            },
+                            ChatEntry::Placeholder(p) => MessagePlan::Placeholder {
+                                placeholder: p.name.clone(),
+                            },
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+            ),
+        },
+        names,
+    };
+    let routing = doc.experiment.as_ref().map(|e| RoutingPlan {
+        salt: e.salt.clone(),
+        ranges: bucket_ranges(&e.variants.iter().map(|v| v.weight).collect::<Vec<_>>()),
+    });
     Ok(Servable {
-        prepared: Prepared::new(&content)?,
         variables: variables.clone(),
         info: VersionInfo {
             slug: doc.slug.clone(),
@@ -98,6 +215,8 @@ fn servable(
             system,
             user_template,
             required_variables: variables.required_list(),
+            plan,
+            routing,
         },
     })
 }
@@ -196,8 +315,9 @@ impl PreparedBundle {
         strict: bool,
     ) -> Result<Rendered> {
         let s = self.servable(slug, variant)?;
-        s.prepared
-            .render(&s.variables, variables, &parse_history(history)?, strict)
+        let history = parse_history(history)?;
+        let values = bind_variables(&s.variables.uses, &s.variables.declares, variables, strict)?;
+        Ok(s.info.plan.render(&values, &history))
     }
 }
 

@@ -189,6 +189,29 @@ impl Template {
     }
 
     /// Renders with `values`. Includes must have been expanded first.
+    /// The template compiled for SDKs that render in the host language:
+    /// `literals[0] + value(slots[0]) + literals[1] + ...`, where each slot
+    /// is an index into `names`. Literals carry braces already unescaped.
+    pub fn plan(&self, names: &[String]) -> TemplatePlan {
+        let mut plan = TemplatePlan {
+            literals: vec![String::new()],
+            slots: Vec::new(),
+        };
+        for segment in &self.segments {
+            match segment {
+                Segment::Text(t) => plan.literals.last_mut().expect("never empty").push_str(t),
+                Segment::Var(name) => {
+                    plan.slots
+                        .push(names.iter().position(|n| n == name).unwrap_or(usize::MAX));
+                    plan.literals.push(String::new());
+                }
+                // Bundles carry expanded content; an include cannot remain.
+                Segment::Include { .. } => {}
+            }
+        }
+        plan
+    }
+
     pub fn render(&self, values: &BTreeMap<String, String>) -> Result<String> {
         let mut out = String::new();
         for segment in &self.segments {
@@ -205,6 +228,13 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+/// A template compiled to literals and variable slots (see [`Template::plan`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TemplatePlan {
+    pub literals: Vec<String>,
+    pub slots: Vec<usize>,
 }
 
 /// A declared variable of a version: required, or optional with a default.

@@ -3,6 +3,8 @@
 // batched execution logging. Platform entry points (node.mjs, node.cjs,
 // workerd.mjs, browser.mjs) load the WASM and pass its exports in.
 
+import { bucketAfter, chooseVariant, fnv1a32, renderPlan } from "./plan.mjs";
+
 const DEFAULTS = {
   baseUrl: "http://127.0.0.1:8787",
   environment: "production",
@@ -26,6 +28,10 @@ export class PvctError extends Error {
 
 const asPvctError = (e) =>
   e instanceof PvctError ? e : new PvctError(e && typeof e.code === "string" ? e.code : "internal", String(e?.message ?? e));
+
+const makeError = (code, message, details) => new PvctError(code, message, details);
+
+const NOT_RENDERED = Object.freeze({ messages: null, text: null });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,28 +57,47 @@ function unref(timer) {
 
 /**
  * One environment's bundle: the WASM object, its ETag, when it was last
- * confirmed fresh, and the version descriptions cached per variant.
+ * confirmed fresh, and per prompt the compiled versions (deployed first,
+ * then each experiment variant), described once by the core.
  */
 class BundleState {
   constructor(engine, body, etag, source) {
     this.bundle = new engine.Bundle(body);
     this.etag = etag;
     this.source = source;
-    this.confirmedAt = Date.now();
-    this.infos = new Map();
+    this.fresh = false;
+    this._timer = null;
+    this.prompts = new Map();
   }
 
-  info(slug, variant) {
-    const key = `${variant}\u0000${slug}`;
-    let info = this.infos.get(key);
-    if (!info) {
-      info = Object.freeze(JSON.parse(this.bundle.info(slug, variant)));
-      this.infos.set(key, info);
+  /**
+   * Marks the bundle fresh for `ms`: a timer, not a clock read per call,
+   * tells the hot path when to revalidate.
+   */
+  freshFor(ms) {
+    if (this._timer) clearTimeout(this._timer);
+    this.fresh = ms > 0;
+    this._timer = ms > 0 ? unref(setTimeout(() => (this.fresh = false), ms)) : null;
+  }
+
+  /** { routing, versions } of a prompt; throws not_deployed for unknown slugs. */
+  prompt(slug) {
+    let entry = this.prompts.get(slug);
+    if (!entry) {
+      const deployed = Object.freeze(JSON.parse(this.bundle.info(slug, -1)));
+      const routing = deployed.routing && { ...deployed.routing, saltHash: fnv1a32(deployed.routing.salt) };
+      entry = { routing, versions: [deployed] };
+      this.prompts.set(slug, entry);
     }
-    return info;
+    return entry;
+  }
+
+  version(entry, slug, variant) {
+    return (entry.versions[variant + 1] ??= Object.freeze(JSON.parse(this.bundle.info(slug, variant))));
   }
 
   free() {
+    if (this._timer) clearTimeout(this._timer);
     this.bundle.free?.();
   }
 }
@@ -151,7 +176,7 @@ export function createClientClass(loadEngine) {
         throw new PvctError("network", `bundle fetch failed: ${e?.message ?? e}`);
       }
       if (res.status === 304 && current) {
-        current.confirmedAt = Date.now();
+        current.freshFor(this.options.cacheTtlMs);
         this._stats.notModified++;
         return current;
       }
@@ -166,6 +191,7 @@ export function createClientClass(loadEngine) {
           body?.error?.message ?? `bundle fetch answered ${res.status}`, { status: res.status });
       }
       const state = new BundleState(engine, await res.text(), res.headers.get("etag"), "network");
+      state.freshFor(this.options.cacheTtlMs);
       this._states.get(environment)?.free();
       this._states.set(environment, state);
       return state;
@@ -187,14 +213,14 @@ export function createClientClass(loadEngine) {
 
     /** After a failed fetch, the next attempt comes after at most 5 s, not on every call. */
     _retrySoon(state) {
-      state.confirmedAt = Date.now() - this.options.cacheTtlMs + Math.min(this.options.cacheTtlMs, 5_000);
+      state.freshFor(Math.min(this.options.cacheTtlMs, 5_000));
     }
 
     /** The bundle to serve from: fresh, or stale while it revalidates. */
     async _state(environment) {
       const state = this._states.get(environment);
       if (state) {
-        if (Date.now() - state.confirmedAt > this.options.cacheTtlMs) {
+        if (!state.fresh) {
           // Stale-while-revalidate; on failure keep serving (stale-if-error).
           if (!this._inflight.has(environment)) {
             this._load(environment).catch((e) => {
@@ -230,33 +256,53 @@ export function createClientClass(loadEngine) {
 
     /** `get` without awaiting: throws `not_loaded` until the bundle is in. */
     getSync(slug, options = {}) {
-      const environment = options.environment ?? this.options.environment;
-      const state = this._states.get(environment);
-      if (!state) throw new PvctError("not_loaded", `the ${environment} bundle is not loaded yet; await client.get or client.refresh first`);
-      if (Date.now() - state.confirmedAt > this.options.cacheTtlMs) this._state(environment).catch(() => {});
-      return this._serve(state, slug, options);
+      return this._serve(this._warmState(options.environment), slug, options);
     }
 
-    _serve(state, slug, options) {
-      let variant;
+    /**
+     * Which version serves this caller, without rendering: the version's
+     * description (slug, environment, version, versionId, variant,
+     * experimentId, modelParams...). Synchronous; needs a loaded bundle.
+     */
+    route(slug, options = {}) {
+      return this._route(this._warmState(options.environment), slug, options.userKey);
+    }
+
+    _warmState(environment = this.options.environment) {
+      const state = this._states.get(environment);
+      if (!state) throw new PvctError("not_loaded", `the ${environment} bundle is not loaded yet; await client.get or client.refresh first`);
+      if (!state.fresh) this._state(environment).catch(() => {});
+      return state;
+    }
+
+    /** Routes exactly as the worker's resolve: hashed by user key, else random. */
+    _route(state, slug, userKey) {
       try {
-        const key = options.userKey == null || options.userKey === "" ? undefined : String(options.userKey);
-        variant = state.bundle.route(slug, key, key === undefined ? randomU32() : 0);
+        const entry = state.prompt(slug);
+        let variant = -1;
+        if (entry.routing) {
+          const key = userKey == null || userKey === "" ? undefined : String(userKey);
+          const n = key === undefined ? (randomU32() % 10000) / 10000 : bucketAfter(entry.routing.saltHash, key);
+          variant = chooseVariant(n, entry.routing.ranges);
+        }
+        return state.version(entry, slug, variant);
       } catch (e) {
         throw asPvctError(e);
       }
-      const info = state.info(slug, variant);
-      const bundle = state.bundle;
+    }
+
+    _serve(state, slug, options) {
+      const info = this._route(state, slug, options.userKey);
+      const engine = this._engineValue;
       const render = (variables = {}, history = options.history, strict = options.strict ?? true) => {
         try {
-          const out = bundle.render(slug, variant, JSON.stringify(variables), history === undefined ? "null" : JSON.stringify(history), strict);
-          return info.kind === "chat" ? { messages: JSON.parse(out), text: null } : { messages: null, text: out };
+          return renderPlan(info.plan, variables ?? {}, history, strict, engine.valueText, makeError);
         } catch (e) {
           throw asPvctError(e);
         }
       };
       const rendered =
-        options.variables !== undefined || info.requiredVariables.length === 0 ? render(options.variables ?? {}) : { messages: null, text: null };
+        options.variables !== undefined || info.requiredVariables.length === 0 ? render(options.variables ?? {}) : NOT_RENDERED;
       return {
         slug,
         environment: info.environment,

@@ -77,6 +77,19 @@ export interface Prompt {
   render(variables?: Record<string, unknown>, history?: History): string | Message[];
 }
 
+/** The version serving a caller, as route returns it. */
+export interface RoutedVersion {
+  slug: string;
+  environment: string;
+  version: number;
+  versionId: string;
+  variant: number | null;
+  experimentId: string | null;
+  kind: "text" | "chat" | "snippet";
+  modelParams: Record<string, unknown>;
+  requiredVariables: string[];
+}
+
 export interface Execution {
   /** Defaults to a random UUID; the returned id. */
   id?: string;
@@ -117,6 +130,8 @@ export declare class PromptClient {
   get(slug: string, options?: GetOptions): Promise<Prompt>;
   /** Like get, without awaiting; throws code "not_loaded" before the first bundle arrives. */
   getSync(slug: string, options?: GetOptions): Prompt;
+  /** Which version serves this caller, without rendering; throws "not_loaded" before the first bundle arrives. */
+  route(slug: string, options?: { userKey?: string | number; environment?: string }): RoutedVersion;
   refresh(environment?: string): Promise<void>;
   log(execution: Execution): string;
   feedback(executionId: string, value: 1 | -1, comment?: string): void;
@@ -138,7 +153,7 @@ export interface DiffOp {
 
 /** Word-level diff: runs that rebuild the old text (equal + delete) and the new (equal + insert). */
 export declare function diffWords(a: string, b: string): DiffOp[];
-/** The routing hash in [0, 1) of key under seed (GrowthBook v2 bucketing). */
+/** The routing hash in [0, 1) of key under seed (GrowthBook v2 bucketing), as the client routes. */
 export declare function bucket(seed: string, key: string): number;
-/** Resolves when the WASM is compiled (at once in Node and Workers). */
+/** Resolves when the WASM is compiled (at once in Node and Workers; browsers compile asynchronously). */
 export declare const ready: Promise<void>;

@@ -9,7 +9,7 @@ import * as diffWasm from "./pvct_diff.js";
 import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module: readFileSync(join(__dirname, "pvct_bg.wasm")) });
-const engine = { Bundle: wasm.Bundle, readTextFile: (path) => readFile(path, "utf8") };
+const engine = { Bundle: wasm.Bundle, valueText: wasm.valueText, readTextFile: (path) => readFile(path, "utf8") };
 let diffLoaded = false;
 const diffEngine = () => {
   if (!diffLoaded) {
@@ -21,6 +21,6 @@ const diffEngine = () => {
 
 export const PromptClient = createClientClass(() => engine);
 export const diffWords = createDiffWords(diffEngine);
-export const bucket = (seed, key) => wasm.bucket(String(seed), String(key));
+export { bucket } from "./plan.mjs";
 export const ready = Promise.resolve();
 export { PvctError };

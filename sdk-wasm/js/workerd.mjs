@@ -8,7 +8,7 @@ import * as diffWasm from "./pvct_diff.js";
 import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module });
-const engine = { Bundle: wasm.Bundle };
+const engine = { Bundle: wasm.Bundle, valueText: wasm.valueText };
 let diffLoaded = false;
 const diffEngine = () => {
   if (!diffLoaded) {
@@ -20,6 +20,6 @@ const diffEngine = () => {
 
 export const PromptClient = createClientClass(() => engine);
 export const diffWords = createDiffWords(diffEngine);
-export const bucket = (seed, key) => wasm.bucket(String(seed), String(key));
+export { bucket } from "./plan.mjs";
 export const ready = Promise.resolve();
 export { PvctError };

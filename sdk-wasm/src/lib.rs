@@ -4,8 +4,14 @@
 //! converts the result back. No logic lives here; the JavaScript client in
 //! `js/` adds caching, networking and telemetry around these.
 //!
+//! The core parses and validates a bundle once and compiles each version:
+//! templates into literals and variable slots, experiments into bucket
+//! ranges ([`Bundle::info`]). The client executes those compiled plans per
+//! call in JS (a hash and a string join cost less than a WASM call), asking
+//! the core only how a non-plain value renders ([`value_text`]).
+//!
 //! Built twice (see the crate features): `prompts` gives [`Bundle`] and
-//! [`bucket`], `diff` gives [`diff_words`].
+//! [`value_text`], `diff` gives [`diff_words`].
 //!
 //! Variants cross the boundary as an `i32`: `-1` for the deployed version,
 //! `i >= 0` for experiment variant `i`. Errors are JavaScript `Error`s with
@@ -13,10 +19,6 @@
 
 #[cfg(feature = "prompts")]
 use pvct_core::prepared_bundle::PreparedBundle;
-#[cfg(feature = "prompts")]
-use pvct_core::render::Rendered;
-#[cfg(feature = "prompts")]
-use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "prompts")]
@@ -31,10 +33,11 @@ fn to_js(err: pvct_core::Error) -> JsValue {
 fn bad_json(what: &str) -> JsValue {
     to_js(pvct_core::Error::new(
         pvct_core::ErrorKind::InvalidField,
-        format!("{what} must be a JSON object"),
+        format!("{what} is not JSON"),
     ))
 }
 
+/// `-1`: the deployed version; `i >= 0`: experiment variant `i`.
 #[cfg(feature = "prompts")]
 fn variant(v: i32) -> Option<usize> {
     usize::try_from(v).ok()
@@ -55,44 +58,23 @@ impl Bundle {
         PreparedBundle::parse(json).map(Bundle).map_err(to_js)
     }
 
-    /// The variant serving `user_key` (or, without one, the one `random`
-    /// picks): exactly the worker's routing.
-    pub fn route(&self, slug: &str, user_key: Option<String>, random: u32) -> Result<i32, JsValue> {
-        let choice = self.0.route(slug, user_key.as_deref(), || random).map_err(to_js)?;
-        Ok(choice.variant.map_or(-1, |v| v as i32))
-    }
-
     /// The served version's description as JSON (stable per variant).
     pub fn info(&self, slug: &str, variant_index: i32) -> Result<String, JsValue> {
         let info = self.0.info(slug, variant(variant_index)).map_err(to_js)?;
         serde_json::to_string(info).map_err(|_| bad_json("info"))
     }
-
-    /// Renders a variant: the text of a text prompt, or the JSON array of
-    /// messages of a chat prompt.
-    pub fn render(
-        &self,
-        slug: &str,
-        variant_index: i32,
-        variables_json: &str,
-        history_json: &str,
-        strict: bool,
-    ) -> Result<String, JsValue> {
-        let variables: Map<String, Value> = serde_json::from_str(variables_json).map_err(|_| bad_json("variables"))?;
-        let history: Value = serde_json::from_str(history_json).map_err(|_| bad_json("history"))?;
-        match self
-            .0
-            .render(slug, variant(variant_index), &variables, &history, strict)
-            .map_err(to_js)?
-        {
-            Rendered::Text { text } => Ok(text),
-            Rendered::Chat { messages } => serde_json::to_string(&messages).map_err(|_| bad_json("messages")),
-        }
-    }
 }
 
-/// Word-level diff of two strings: a JSON array of `{op, text}` runs where
-/// `op` is `equal`, `insert` or `delete`.
+/// The text a variable's value renders as (`value` is its JSON): what the
+/// JS plan executor asks for values other than strings, booleans, null and
+/// safe integers, so number and object formatting is the core's.
+#[cfg(feature = "prompts")]
+#[wasm_bindgen(js_name = valueText)]
+pub fn value_text(value_json: &str) -> Result<String, JsValue> {
+    let value: serde_json::Value = serde_json::from_str(value_json).map_err(|_| bad_json("value"))?;
+    Ok(pvct_core::template::value_text(&value))
+}
+
 #[cfg(feature = "diff")]
 #[wasm_bindgen(js_name = diffWords)]
 pub fn diff_words(old: &str, new: &str) -> String {
@@ -100,16 +82,8 @@ pub fn diff_words(old: &str, new: &str) -> String {
     serde_json::to_string(&diff.ops).expect("diff ops serialize")
 }
 
-/// The routing hash in [0, 1) of `key` under `seed` (GrowthBook's v2
-/// bucketing), for checking shared test vectors.
-#[cfg(feature = "prompts")]
-#[wasm_bindgen]
-pub fn bucket(seed: &str, key: &str) -> f64 {
-    pvct_core::routing::bucket(seed, key)
-}
-
 // A small allocator: dlmalloc is ~7 KB of the module; the SDK allocates
-// little (a bundle parse per refresh, a string per render).
+// little (a bundle parse per refresh; renders mostly happen in JS).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =

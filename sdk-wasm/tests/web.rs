@@ -1,7 +1,7 @@
 //! The exports run under node through wasm-bindgen-test.
 #![cfg(target_arch = "wasm32")]
 
-use pvct_sdk::{bucket, diff_words, Bundle};
+use pvct_sdk::{diff_words, value_text, Bundle};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -11,7 +11,7 @@ fn bundle() -> Bundle {
         "environment": "production",
         "prompts": { "greet": {
             "slug": "greet", "name": "Greet", "kind": "text", "environment": "production",
-            "version": 1, "version_id": "v1", "content": { "text": "Hello {{name}}" }, "model_params": { "temperature": 0.2 },
+            "version": 1, "version_id": "v1", "content": { "text": "Hello \\{{x}} {{name}}" }, "model_params": { "temperature": 0.2 },
             "variables": { "uses": ["name"], "declares": [] }, "content_hash": "h", "deployment_id": "d",
             "deployed_at": "2026-01-01T00:00:00.000Z",
             "experiment": { "id": "x", "name": "x", "salt": "s", "variants": [
@@ -28,37 +28,35 @@ fn code_of(err: JsValue) -> String {
 }
 
 #[wasm_bindgen_test]
-fn routes_describes_and_renders() {
+fn describes_versions_with_their_compiled_plans() {
     let b = bundle();
-    assert_eq!(b.environment(), "production");
-    assert_eq!(b.slugs(), r#"["greet"]"#);
-    // A 100% experiment sends everyone to variant 0 (version 2).
-    let v = b
-        .route("greet", Some("user-1".into()), 0)
-        .unwrap_or_else(|_| panic!("routes"));
-    assert_eq!(v, 0);
-    let info: Value = serde_json::from_str(&b.info("greet", v).unwrap_or_else(|_| panic!("info"))).unwrap();
+    let info: Value = serde_json::from_str(&b.info("greet", 0).unwrap_or_else(|_| panic!("info"))).unwrap();
     assert_eq!(info["version"], 2);
     assert_eq!(info["experimentId"], "x");
-    let text = b.render("greet", v, r#"{"name":"Ada"}"#, "null", true);
-    assert_eq!(text.unwrap_or_else(|_| panic!("renders")), "Hi Ada");
-    let deployed = b.render("greet", -1, r#"{"name":"Ada"}"#, "null", true);
-    assert_eq!(deployed.unwrap_or_else(|_| panic!("renders")), "Hello Ada");
+    assert_eq!(info["routing"]["ranges"], json!([[0.0, 1.0]]));
+    let deployed: Value = serde_json::from_str(&b.info("greet", -1).unwrap_or_else(|_| panic!("info"))).unwrap();
+    assert_eq!(
+        deployed["plan"]["text"],
+        json!({ "literals": ["Hello {{x}} ", ""], "slots": [0] })
+    );
+    assert_eq!(deployed["plan"]["names"], json!(["name"]));
 }
 
 #[wasm_bindgen_test]
 fn errors_carry_the_cores_codes() {
     let b = bundle();
-    assert_eq!(code_of(b.route("nope", None, 7).unwrap_err()), "not_deployed");
-    assert_eq!(
-        code_of(b.render("greet", -1, "{}", "null", true).unwrap_err()),
-        "missing_variables"
-    );
-    assert_eq!(
-        code_of(b.render("greet", -1, "[1]", "null", true).unwrap_err()),
-        "invalid_field"
-    );
+    assert_eq!(code_of(b.info("nope", -1).unwrap_err()), "not_deployed");
+    assert_eq!(code_of(b.info("greet", 5).unwrap_err()), "not_found");
     assert_eq!(code_of(Bundle::new("{").err().unwrap()), "malformed_json");
+}
+
+#[wasm_bindgen_test]
+fn values_render_as_the_core_formats_them() {
+    let text = |json: &str| value_text(json).unwrap_or_else(|_| panic!("value"));
+    assert_eq!(text("0.5"), "0.5");
+    assert_eq!(text(r#"{"b":1,"a":[true,null]}"#), r#"{"a":[true,null],"b":1}"#);
+    assert_eq!(text("null"), "");
+    assert_eq!(code_of(value_text("{").unwrap_err()), "invalid_field");
 }
 
 #[wasm_bindgen_test]
@@ -73,9 +71,4 @@ fn diff_words_returns_ops_that_rebuild_both_sides() {
     };
     assert_eq!(side("insert"), "a quick fox");
     assert_eq!(side("delete"), "a slow fox");
-}
-
-#[wasm_bindgen_test]
-fn bucket_matches_a_growthbook_vector() {
-    assert_eq!(bucket("exp-1", "user-1"), 0.5069);
 }

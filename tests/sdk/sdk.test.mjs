@@ -82,6 +82,29 @@ test("the shared routing vectors hold in the package", () => {
   for (const v of vectors) assert.equal(pvct.bucket(v.seed, v.key), v.n, `${v.seed}/${v.key}`);
 });
 
+test("the shared rendering cases render in the package as in the core", async () => {
+  const { cases } = JSON.parse(readFileSync(path.join(root, "tests/vectors/rendering.json"), "utf8"));
+  for (const c of cases) {
+    // Each case as a one-prompt bundle, served from the fallback (no worker at this address).
+    const bundle = {
+      environment: "production",
+      prompts: { p: { slug: "p", name: "P", kind: c.kind, environment: "production", version: 1, version_id: "v1", content: c.content,
+        model_params: {}, variables: { uses: c.uses, declares: c.declares }, content_hash: "h", deployment_id: "d", deployed_at: "2026-01-01T00:00:00.000Z" } },
+    };
+    const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: "http://127.0.0.1:9", timeoutMs: 200, fallback: bundle, onError: () => {} });
+    const options = { variables: c.variables, strict: c.strict, ...(c.history === null ? {} : { history: c.history }) };
+    let outcome;
+    try {
+      const p = await client.get("p", options);
+      outcome = c.kind === "chat" ? { messages: p.messages } : { text: p.text };
+    } catch (e) {
+      outcome = { error: e.code };
+    }
+    assert.deepEqual(outcome, c.expected, c.name);
+    await client.close();
+  }
+});
+
 test("1,000 users are routed to the same version as the worker's resolve, and rendered the same", async () => {
   const { api, key } = await experimentWorkspace();
   const client = new pvct.PromptClient({ apiKey: key, baseUrl: w.url, environment: "production" });
@@ -96,6 +119,8 @@ test("1,000 users are routed to the same version as the worker's resolve, and re
     assert.equal(local.versionId, edge.body.version_id);
     assert.equal(local.variant, edge.body.variant);
     assert.equal(local.experimentId, edge.body.experiment_id);
+    const routed = client.route("support", { userKey });
+    assert.equal(routed.versionId, local.versionId);
     seen.add(local.version);
     if (i % 50 === 0) {
       const rendered = await api.post("/v1/prompts/support/render", { environment: "production", user_key: userKey, variables, history });
