@@ -25,7 +25,7 @@ schemas = {
  "VersionMetrics": obj({"calls": INT, "errors": INT, "error_rate": {"type": ["number","null"]}, "cost_total_usd": NUM, "cost_per_call_usd": {"type": ["number","null"]}, "tokens_in": INT, "tokens_out": INT,
    "p50_ms": {"type": ["number","null"]}, "p95_ms": {"type": ["number","null"]}, "p99_ms": {"type": ["number","null"]}, "mean_score": {"type": ["number","null"]}, "score_count": INT,
    "feedback_up": INT, "feedback_down": INT, "feedback_rate": {"type": ["number","null"]}}),
- "Metrics": obj({"prompt": STR, "environment": STR, "from": STR, "to": STR, "latency_relative_error_bound": NUM, "items": S("array", items=obj({"version": INT, "version_id": STR, "metrics": ref("VersionMetrics")}))}),
+ "Metrics": obj({"prompt": STR, "environment": STR, "from": STR, "to": STR, "latency_relative_error_bound": NUM, "items": S("array", items=obj({"version": INT, "version_id": STR, "metrics": ref("VersionMetrics"), "evaluators": {"type": "object", "additionalProperties": obj({"mean_score": {"type": ["number","null"]}, "score_count": INT})}}))}),
  "ApprovalPending": obj({"status": S("string", enum=["pending_approval"]), "approval_id": STR, "environment": STR, "version": INT, "requested_by": STR, "created_at": STR}),
  "Approval": obj({"id": STR, "prompt": STR, "environment": STR, "version": INT, "reason": STR, "status": S("string", enum=["pending","approved","rejected"]), "requested_by": STR, "decided_by": NSTR, "decision_note": NSTR, "created_at": STR, "decided_at": NSTR}),
  "ApprovalList": obj({"items": S("array", items=ref("Approval"))}),
@@ -60,6 +60,11 @@ schemas = {
  "WorkspaceCreated": obj({"workspace": ref("Workspace"), "environments": S("array", items=STR), "api_key": obj({"id": STR, "name": STR, "role": STR, "key": STR, "key_prefix": STR, "created_at": STR})}),
 }
 for n in ["Prompt","Version","Deployment","AuditEntry"]: schemas[n+"Page"] = page(n)
+schemas["Evaluator"] = {"type": "object", "required": ["name", "type"], "description": "contains {value, case_sensitive}; regex {pattern}; json_valid {schema?} (a JSON Schema subset: type, enum, const, required, properties, additionalProperties, items, min/maxItems, min/maxLength, minimum, maximum, pattern); similarity {reference?} (token F1; the execution's own reference wins); judge {criteria} (the workspace's LLM judge)",
+  "properties": {"name": S("string", pattern="^[a-z0-9-]{1,32}$"), "type": S("string", enum=["contains","regex","json_valid","similarity","judge"]), "value": STR, "case_sensitive": BOOL, "pattern": STR, "schema": {}, "reference": NSTR, "criteria": STR}}
+schemas["Evaluators"] = obj({"prompt": STR, "evaluators": S("array", items=ref("Evaluator")), "warnings": S("array", items=STR)})
+schemas["Settings"] = obj({"retention_days": INT, "judge": {"oneOf": [obj({"url": STR, "model": NSTR, "api_key_set": BOOL}), {"type": "null"}]}, "updated_at": STR})
+schemas["Execution"] = obj({"id": STR, "prompt": STR, "version": INT, "version_id": STR, "environment": STR, "variant": NINT, "latency_ms": NUM, "tokens_in": INT, "tokens_out": INT, "cost_usd": {"type": ["number","null"]}, "score": {"type": ["number","null"]}, "error": NSTR, "model": NSTR, "output": NSTR, "created_at": STR, "feedback": NINT, "scores": {"type": ["object","null"], "additionalProperties": NUM}})
 schemas["EnvironmentList"] = obj({"items": S("array", items=ref("Environment"))})
 schemas["KeyList"] = obj({"items": S("array", items=ref("ApiKey"))})
 schemas["ExperimentList"] = obj({"items": S("array", items=ref("Experiment"))})
@@ -147,7 +152,16 @@ paths = {
      params=[{"name": "weeks", "in": "query", "schema": S("integer", minimum=1, maximum=104, default=12)}, {"name": "environment", "in": "query", "schema": S("string", pattern="^[a-z0-9-]{0,32}$")}])},
  "/v1/executions": {"post": op("ingestExecutions", "Send a batch of 1-1000 execution records; valid ones are queued (202), invalid ones reported by index", "reader",
      {"202": {"description": "Accepted", "content": {"application/json": {"schema": obj({"accepted": INT, "rejected": S("array", items=obj({"index": INT, "code": STR, "message": STR}))})}}}, **R(400, *AUTH, 413, 415, 500)},
-     req=body(obj({"executions": S("array", minItems=1, maxItems=1000, items={"description": "Each record is validated on its own and refused by index (see rejected): id [A-Za-z0-9_-]{1,64}, prompt_version_id, environment, latency_ms 0-3600000, tokens_in, tokens_out, cost_usd, score 0-1, error, model, output (cut at 8192 characters), variant."})})))},
+     req=body(obj({"executions": S("array", minItems=1, maxItems=1000, items={"description": "Each record is validated on its own and refused by index (see rejected): id [A-Za-z0-9_-]{1,64}, prompt_version_id, environment, latency_ms 0-3600000, tokens_in, tokens_out, cost_usd, score 0-1, error, model, output (cut at 8192 characters), reference (the expected answer, for evaluators; not stored), variant."})})))},
+ "/v1/executions/{id}": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}], "get": op("getExecution", "One stored execution with its feedback and evaluator scores (raw rows are kept for the workspace's retention)", "reader", {**ok(200, "Execution"), **R(*AUTH, 404, 500)})},
+ "/v1/prompts/{slug}/evaluators": {"parameters": [P("slug")],
+   "get": op("getEvaluators", "The prompt's evaluators; warnings when a judge evaluator has no workspace judge to ask", "reader", {**ok(200, "Evaluators"), **R(*AUTH, 404, 500)}),
+   "put": op("putEvaluators", "Replace the prompt's evaluators (at most 10; an empty list removes them). New executions with output are scored as queue jobs", "editor", {**ok(200, "Evaluators"), **R(400, *AUTH, 404, 413, 415, 500)},
+     req=body(obj({"evaluators": S("array", maxItems=10, items=ref("Evaluator"))})))},
+ "/v1/settings": {
+   "get": op("getSettings", "Workspace settings: raw-execution retention and the LLM judge (its key is never returned)", "admin", {**ok(200, "Settings"), **R(*AUTH, 500)}),
+   "put": op("putSettings", "Change settings; fields left out keep their value, judge: null removes the judge, a judge without api_key keeps the stored key for the same URL", "admin", {**ok(200, "Settings"), **R(400, *AUTH, 413, 415, 500)},
+     req=body(obj({"retention_days": S("integer", minimum=1, maximum=3650), "judge": {"oneOf": [obj({"url": S("string", pattern="^https?://"), "model": S("string", minLength=1, maxLength=200), "api_key": S("string", minLength=1, maxLength=4096)}, required=["url","model"]), {"type": "null"}]}}, required=[])))},
  "/v1/feedback": {"post": op("feedback", "Thumbs up (1) or down (-1) for an execution; counted once per execution", "reader",
      {"202": {"description": "Accepted", "content": {"application/json": {"schema": obj({"accepted": BOOL, "execution_id": STR})}}}, **R(400, *AUTH, 413, 415, 500)},
      req=body(obj({"execution_id": S("string", pattern="^[A-Za-z0-9_-]{1,64}$"), "value": S("integer", enum=[-1, 1]), "comment": NSTR}, required=["execution_id","value"])))},

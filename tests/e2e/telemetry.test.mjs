@@ -83,27 +83,43 @@ test("feedback is counted once per execution, even when it arrives first", async
   assert.equal((await api.post("/v1/feedback", { execution_id: "a", value: 3 })).status, 400);
 });
 
-test("10,000 executions in batches of 1,000, with repeated batches, count exactly", async () => {
+test("50,000 executions in batches of 1,000, with repeated batches, count exactly and keep percentiles within the bound", async () => {
   const { api } = await newWorkspace(w);
   await promptWithVersions(api, "load", ["one"]);
   const v = (await versionIds(api, "load"))[1];
   const batches = [];
-  for (let b = 0; b < 10; b++) {
-    batches.push(Array.from({ length: 1000 }, (_, i) => ({
-      id: `b${b}-${i}`, prompt_version_id: v, environment: "production", latency_ms: 5 + (i % 100), tokens_in: 1, tokens_out: 1,
-    })));
+  const latencies = [];
+  for (let b = 0; b < 50; b++) {
+    batches.push(Array.from({ length: 1000 }, (_, i) => {
+      // A long-tailed spread: most calls fast, some slow.
+      const latency = 5 + ((b * 1000 + i) * 7919 % 997) * ((i % 50 === 0) ? 9 : 1);
+      latencies.push(latency);
+      return { id: `b${b}-${i}`, prompt_version_id: v, environment: "production", latency_ms: latency, tokens_in: 1, tokens_out: 2, ...(i % 25 === 0 ? { error: "x" } : {}) };
+    }));
   }
-  for (const batch of [...batches, batches[3], batches[7]]) {
-    const res = await api.post("/v1/executions", { executions: batch });
-    assert.equal(res.status, 202);
-    assert.equal(res.body.accepted, 1000);
+  // Every tenth batch is sent twice, as a client retry would.
+  for (const [n, batch] of batches.entries()) {
+    for (const _ of n % 10 === 3 ? [1, 2] : [1]) {
+      const res = await api.post("/v1/executions", { executions: batch });
+      assert.equal(res.status, 202);
+      assert.equal(res.body.accepted, 1000);
+    }
   }
-  const body = await metricsWhen(api, "load", (items) => calls(items, 1) >= 10000);
+  const body = await metricsWhen(api, "load", (items) => calls(items, 1) >= 50000);
   await new Promise((r) => setTimeout(r, 1500));
   const again = (await api.get("/v1/prompts/load/metrics?environment=production")).body;
-  assert.equal(calls(again.items, 1), 10000);
-  assert.equal(again.items[0].metrics.tokens_out, 10000);
+  const m = again.items[0].metrics;
+  assert.equal(m.calls, 50000);
+  assert.equal(m.errors, 2000);
+  assert.equal(m.tokens_out, 100000);
   assert.equal(body.items.length, 1);
+  latencies.sort((a, b) => a - b);
+  for (const [q, key] of [[0.5, "p50_ms"], [0.95, "p95_ms"], [0.99, "p99_ms"]]) {
+    const exact = latencies[Math.ceil(q * latencies.length) - 1];
+    assert.ok(Math.abs(m[key] - exact) / exact <= again.latency_relative_error_bound + 1e-9, `${key}: ${m[key]} vs ${exact}`);
+  }
+  const stored = await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE version_id = ?").bind(v).first();
+  assert.equal(stored.n, 50000, "one row per execution id");
 });
 
 test("metrics validate their query", async () => {
