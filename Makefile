@@ -58,6 +58,7 @@ bench: build build-sdk
 	@npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
 	node bench/hot-path.mjs $(BENCH_SECONDS)
 	node bench/sdk.mjs
+	node bench/telemetry.mjs
 
 clean:
 	cargo clean
