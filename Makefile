@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: help install build build-sdk dev test lint fmt test-core test-wasm test-sdk test-e2e test-api bench clean
+.PHONY: help install build build-sdk dev test lint fmt test-core test-wasm test-sdk test-e2e test-api bench fuzz clean
 
 help:
 	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
@@ -13,6 +13,7 @@ help:
 	@echo "make build  - build the worker (worker/build)"
 	@echo "make build-sdk - build the npm package pvct (sdk-wasm/dist)"
 	@echo "make bench  - hot-path load test (wrk) against /healthz; the npm SDK against Langfuse, GrowthBook and jsdiff; BENCH_SECONDS=60"
+	@echo "make fuzz   - cargo-fuzz the template parser and every request-body parser; FUZZ_SECONDS=60 each"
 	@echo "make fmt    - cargo fmt"
 
 install:
@@ -59,6 +60,16 @@ bench: build build-sdk
 	node bench/hot-path.mjs $(BENCH_SECONDS)
 	node bench/sdk.mjs
 	node bench/telemetry.mjs
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+	node bench/results.mjs
+
+# cargo-fuzz on stable: RUSTC_BOOTSTRAP lets it pass libFuzzer's flags.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@[ "$$(cargo fuzz --version 2>/dev/null | awk '{print $$2}')" = "0.13.1" ] || cargo install cargo-fuzz --version 0.13.1 --locked
+	cd fuzz && for t in template request_bodies; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -max_len=4096 2>&1 | grep -E '^Done|SUMMARY|panicked' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
 
 clean:
 	cargo clean

@@ -38,7 +38,8 @@ export async function startWorker() {
     d1Databases: { DB: D1_ID },
     kvNamespaces: { KV: KV_ID },
     queueProducers: { QUEUE: "pvct-events" },
-    queueConsumers: { "pvct-events": { maxBatchTimeout: 1 } },
+    // Retries as wrangler.toml configures them in production, and prompt.
+    queueConsumers: { "pvct-events": { maxBatchTimeout: 1, maxRetries: 5, retryDelay: 1 } },
     d1Persist: path.join(dir, "v3", "d1"),
     kvPersist: path.join(dir, "v3", "kv"),
     bindings: { PVCT_ADMIN_KEY: adminKey },

@@ -196,3 +196,33 @@ test("the daily cron drops raw executions past the retention and keeps the rollu
   const m = (await api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics;
   assert.equal(m.calls, 3, "rollups survive retention");
 });
+
+test("a consumer failure mid-batch rolls back that message alone; its redelivery makes the counts exact", async () => {
+  const { api, id: ws } = await newWorkspace(w);
+  await promptWithVersions(api, "faulty", ["one"]);
+  const v = (await versionIds(api, "faulty"))[1];
+  // 8 KB outputs: the API splits the 50 records (400 KB) over about five queue messages.
+  const records = Array.from({ length: 50 }, (_, i) => ({
+    id: `f${i}`, prompt_version_id: v, environment: "production", latency_ms: 10, tokens_in: 1, tokens_out: 1, output: "o".repeat(8000),
+  }));
+  // Fault injection in the real D1: inserting one record's row aborts its message's transaction.
+  await w.db.prepare(`CREATE TRIGGER IF NOT EXISTS inject_fault BEFORE INSERT ON executions WHEN NEW.id = 'f27'
+    BEGIN SELECT RAISE(ABORT, 'injected fault'); END`).run();
+  try {
+    assert.equal((await api.post("/v1/executions", { executions: records })).body.accepted, 50);
+    // Every other message lands; the failing one leaves no trace (no row, no count).
+    const partial = await metricsWhen(api, "faulty", (items) => (items[0]?.metrics.calls ?? 0) >= 35);
+    const counted = partial.items[0].metrics.calls;
+    assert.ok(counted < 50, `the failing message was not counted (${counted})`);
+    const rows = (await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE workspace_id = ?").bind(ws).first()).n;
+    assert.equal(rows, counted, "rows and rollups agree: the failed message wrote nothing");
+    assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE id = 'f26' AND workspace_id = ?").bind(ws).first()).n, 0);
+  } finally {
+    await w.db.prepare("DROP TRIGGER IF EXISTS inject_fault").run();
+  }
+  // The Queue redelivers the failed message; now it lands, once.
+  const body = await metricsWhen(api, "faulty", (items) => items[0]?.metrics.calls === 50);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal((await api.get("/v1/prompts/faulty/metrics?environment=production")).body.items[0].metrics.calls, 50);
+  assert.equal(body.items[0].metrics.tokens_out, 50);
+});

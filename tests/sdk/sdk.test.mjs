@@ -5,6 +5,7 @@
 // metrics, and the outage behaviour.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -233,6 +234,41 @@ test("with the worker down, warm clients keep serving and telemetry never throws
   }
   const none = new pvct.PromptClient({ apiKey: key, baseUrl: down.url, timeoutMs: 500 });
   await assert.rejects(none.get("steady"), (e) => e instanceof pvct.PvctError && e.code === "network");
+});
+
+test("a slow server (answers that never come) times out: get keeps serving, logging never throws, memory stays bounded", async () => {
+  const { api, key } = await newWorkspace(w);
+  await promptWithVersions(api, "patient", ["Wait {{x}}"]);
+  await api.post("/v1/prompts/patient/promote", { version: 1, environment: "production" });
+  const bundle = (await api.get("/v1/bundle?environment=production")).body;
+  // Accepts connections and never answers (outside our system: a stuck network path).
+  const sockets = new Set();
+  const stuck = http.createServer(() => {});
+  stuck.on("connection", (s) => sockets.add(s));
+  await new Promise((r) => stuck.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${stuck.address().port}`;
+  const errors = [];
+  try {
+    // Cold start: the fallback serves once the bundle request times out.
+    const cold = new pvct.PromptClient({ apiKey: key, baseUrl: url, timeoutMs: 150, cacheTtlMs: 50, maxRetries: 1, maxBufferSize: 100, fallback: bundle, onError: (e) => errors.push(e) });
+    const started = Date.now();
+    assert.equal((await cold.get("patient", { variables: { x: "a" } })).text, "Wait a");
+    assert.ok(Date.now() - started < 5000, "the timeout bounds the cold start");
+    // Warm and stale: the background refresh hangs; calls keep serving at once.
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 20; i++) assert.equal(cold.getSync("patient", { variables: { x: "b" } }).text, "Wait b");
+    for (let i = 0; i < 1000; i++) cold.log({ promptVersionId: bundle.prompts.patient.version_id, latencyMs: 1 });
+    assert.ok(cold.stats().buffered <= 100, "the buffer stays bounded while sends hang");
+    await cold.flush();
+    const stats = cold.stats();
+    assert.equal(stats.sent, 0);
+    assert.ok(stats.dropped >= 900, `drops are counted (${stats.dropped})`);
+    assert.ok(errors.length > 0 && errors.every((e) => e instanceof pvct.PvctError));
+    await cold.close();
+  } finally {
+    for (const s of sockets) s.destroy();
+    stuck.close();
+  }
 });
 
 test("in Cloudflare Workers: a worker bundled by wrangler from the package routes and renders locally", async () => {

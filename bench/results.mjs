@@ -1,0 +1,62 @@
+// Collects the figures of `make bench` (bench/out/*.json, written by
+// hot-path.mjs, sdk.mjs and telemetry.mjs in the same run) and the sizes of
+// the built artifacts into one results file: the machine, the date, and
+// each figure with its baseline and ratio. Writes bench/out/results.json and
+// bench/RESULTS.md (committed, the source of the README's tables).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const load = (name) => {
+  const file = path.join(root, "bench/out", name);
+  return existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : null;
+};
+const gz = (file) => gzipSync(readFileSync(path.join(root, file)), { level: 9 }).length;
+const rows = [];
+const add = (area, figure, value, baselineName, baseline, target) =>
+  rows.push({ area, figure, value, baseline_name: baselineName, baseline, ratio: baseline ? value / baseline : null, target });
+
+const hot = load("hot-path.json");
+if (hot) {
+  const base = hot.results[0].rps;
+  for (const r of hot.results.slice(1)) add("edge hot path", `${r.name} req/s (p99 ${r.p99}, errors ${r.errors})`, r.rps, "/healthz req/s", base, "ratio ≥ 0.70");
+}
+const sdk = load("sdk.json")?.results;
+if (sdk) {
+  add("npm SDK", "warm get + route + render, ns", sdk.get_route_render.pvct_ns, "@langfuse/client get + compile, ns", sdk.get_route_render.langfuse_ns, "ratio ≤ 0.25");
+  add("npm SDK", "warm getSync + route + render, ns", sdk.get_route_render_sync.pvct_ns, "@langfuse/client get + compile, ns", sdk.get_route_render.langfuse_ns, "ratio ≤ 0.25");
+  add("npm SDK", "route a user, ns", sdk.routing.pvct_ns, "@growthbook/growthbook evalFeature, ns", sdk.routing.growthbook_ns, "ratio ≤ 0.10");
+  add("npm SDK", "diffWords 2,000 words, ns", sdk.diff_2000_words.pvct_ns, "jsdiff diffWords, ns", sdk.diff_2000_words.jsdiff_ns, "");
+  add("npm SDK", "diffWords 20,000 words, ns", sdk.diff_20000_words.pvct_ns, "jsdiff diffWords, ns", sdk.diff_20000_words.jsdiff_ns, "ratio ≤ 0.10");
+}
+const tel = load("telemetry.json");
+if (tel) {
+  add("telemetry", "ingest end to end, executions/s", tel.ingest_per_second, "accepted by the API, executions/s", tel.ingest_accept_per_second, "");
+  add("telemetry", "metrics query at 200,000 executions, ms", tel.metrics_ms_at_200k, "at 10,000 executions, ms", tel.metrics_ms_at_10k, "ratio ≈ 1 (flat)");
+}
+if (existsSync(path.join(root, "worker/build/index_bg.wasm"))) {
+  add("size", "worker wasm gzipped, bytes", gz("worker/build/index_bg.wasm"), "budget (1 MB)", 1024 * 1024, "ratio ≤ 1 (Cloudflare's limit: 3 MB free, 10 MB paid)");
+}
+if (existsSync(path.join(root, "sdk-wasm/dist/pvct_bg.wasm"))) {
+  add("size", "SDK wasm (routing, rendering) gzipped, bytes", gz("sdk-wasm/dist/pvct_bg.wasm"), "budget (80 KB)", 80 * 1024, "ratio ≤ 1");
+  add("size", "SDK diff wasm gzipped, bytes (loaded by diffWords only)", gz("sdk-wasm/dist/pvct_diff_bg.wasm"), "", null, "");
+}
+const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` };
+const date = new Date().toISOString();
+writeFileSync(path.join(root, "bench/out/results.json"), JSON.stringify({ date, machine, rows }, null, 2));
+const fmt = (v) => (v === null ? "" : Number.isInteger(v) ? v.toLocaleString("en-US") : v.toFixed(2));
+const md = [
+  "# Benchmark results",
+  "",
+  `Written by \`make bench\` (bench/results.mjs) on ${date.slice(0, 10)}: ${machine.cpu}, ${machine.cores} cores, ${machine.memory_gb} GB, node ${machine.node}, ${machine.os}. Every baseline was measured in the same run.`,
+  "",
+  "| area | figure | value | baseline | baseline value | ratio | target |",
+  "|---|---|---|---|---|---|---|",
+  ...rows.map((r) => `| ${r.area} | ${r.figure} | ${fmt(r.value)} | ${r.baseline_name} | ${fmt(r.baseline)} | ${r.ratio === null ? "" : r.ratio.toFixed(3)} | ${r.target} |`),
+  "",
+];
+writeFileSync(path.join(root, "bench/RESULTS.md"), md.join("\n"));
+console.log(md.join("\n"));
