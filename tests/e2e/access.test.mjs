@@ -1,7 +1,7 @@
 // Authentication, roles, keys, workspaces and tenant isolation.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions, newKey, counts } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, newKey, counts, versionIds, metricsWhen, documentedRoutes, templateOf } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker()));
@@ -98,6 +98,15 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   await promptWithVersions(a.api, "secret", ["a's prompt", "v2"]);
   await a.api.post("/v1/prompts/secret/promote", { version: 1, environment: "production" });
   const aKey = await a.api.post("/v1/keys", { name: "k", role: "reader" });
+  // One of each object A has that B might reach by id: an execution, a pending approval, an experiment, evaluators.
+  const v1 = (await versionIds(a.api, "secret"))[1];
+  await a.api.post("/v1/executions", { executions: [{ id: "a-run", prompt_version_id: v1, environment: "production", latency_ms: 3 }] });
+  await metricsWhen(a.api, "secret", (items) => items[0]?.metrics.calls === 1);
+  await a.api.put("/v1/environments/gated", { policy: { requires_approval: true } });
+  const pending = await a.api.post("/v1/prompts/secret/promote", { version: 2, environment: "gated" });
+  assert.equal(pending.status, 202);
+  await a.api.put("/v1/prompts/secret/experiments/staging", { variants: [{ version: 1, weight: 100 }] }).catch(() => null);
+  await a.api.put("/v1/prompts/secret/evaluators", { evaluators: [{ name: "c", type: "contains", value: "x" }] });
 
   const missing = await b.api.get("/v1/prompts/never-existed");
   const probes = [
@@ -111,7 +120,24 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["POST", "/v1/prompts/secret/promote", { version: 1, environment: "staging" }],
     ["POST", "/v1/prompts/secret/rollback", { environment: "production" }],
     ["DELETE", `/v1/keys/${aKey.body.id}`],
+    ["POST", "/v1/prompts/secret/render", { version: 1 }],
+    ["GET", "/v1/prompts/secret/dependents"],
+    ["GET", "/v1/prompts/secret/experiments"],
+    ["PUT", "/v1/prompts/secret/experiments/production", { variants: [{ version: 1, weight: 100 }] }],
+    ["DELETE", "/v1/prompts/secret/experiments/production"],
+    ["GET", "/v1/prompts/secret/evaluators"],
+    ["PUT", "/v1/prompts/secret/evaluators", { evaluators: [] }],
+    ["GET", "/v1/prompts/secret/metrics?environment=production"],
+    ["GET", "/v1/prompts/secret/compare?environment=production&a=1&b=2"],
+    ["GET", "/v1/executions/a-run"],
+    ["POST", `/v1/approvals/${pending.body.approval_id}/approve`, {}],
+    ["POST", `/v1/approvals/${pending.body.approval_id}/reject`, {}],
   ];
+  // Every route that names an object (a slug or an id) is probed.
+  const templates = documentedRoutes().map((r) => r.key);
+  const probed = new Set(probes.map(([m, p]) => templateOf(m, p, templates)));
+  const byName = templates.filter((t) => /\{(slug|id|number)\}/.test(t) && !t.includes("/prices/"));
+  assert.deepEqual(byName.filter((t) => !probed.has(t)), [], "routes naming an object that the isolation sweep misses");
   const before = await counts(w.db);
   for (const [method, path, body] of probes) {
     const res = await b.api.call(method, path, body);
@@ -122,6 +148,14 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   assert.deepEqual(await counts(w.db), before, "nothing was written by the probes");
 
   assert.deepEqual((await b.api.get("/v1/prompts")).body.items, []);
+  assert.deepEqual((await b.api.get("/v1/approvals")).body.items, []);
+  // B's telemetry cannot land on A's versions or executions.
+  const foreign = await b.api.post("/v1/executions", { executions: [{ id: "b-run", prompt_version_id: v1, environment: "production", latency_ms: 1 }] });
+  assert.deepEqual(foreign.body.rejected.map((r) => r.code), ["unknown_version"]);
+  assert.equal((await b.api.post("/v1/feedback", { execution_id: "a-run", value: -1 })).status, 202);
+  await new Promise((r) => setTimeout(r, 1500));
+  const aMetrics = (await a.api.get("/v1/prompts/secret/metrics?environment=production")).body.items[0].metrics;
+  assert.equal(aMetrics.feedback_down, 0, "B's feedback never counts on A's execution");
   assert.deepEqual((await b.api.get("/v1/bundle?environment=production")).body.prompts, {});
   assert.ok(!(await b.api.get("/v1/keys")).body.items.some((k) => k.id === aKey.body.id));
   assert.ok(!JSON.stringify((await b.api.get("/v1/audit")).body).includes("secret"));

@@ -127,7 +127,31 @@ export async function rowCount(db, table) {
   return (await db.prepare(`SELECT COUNT(*) AS n FROM ${table}`).first()).n;
 }
 
-export const TABLES = ["workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log"];
+export const TABLES = [
+  "workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log", "experiments", "approvals",
+  "model_prices", "workspace_settings", "prompt_evaluators", "executions", "feedback", "execution_scores",
+];
+
+/** Every (method, path template) the worker documents in its OpenAPI, for sweeps that must not miss one. */
+export function documentedRoutes() {
+  const doc = JSON.parse(readFileSync(path.join(root, "worker/openapi.json"), "utf8"));
+  const out = [];
+  for (const [p, item] of Object.entries(doc.paths)) {
+    for (const [m, op] of Object.entries(item)) if (m !== "parameters") out.push({ key: `${m.toUpperCase()} ${p}`, role: op.description });
+  }
+  return out;
+}
+
+/** `/v1/prompts/target/versions/1?x=y` → `/v1/prompts/{slug}/versions/{number}` for matching against the OpenAPI paths. */
+export function templateOf(method, concrete, templates) {
+  const parts = concrete.split("?")[0].split("/");
+  const match = templates.find((t) => {
+    const [m, p] = t.split(" ");
+    const tp = p.split("/");
+    return m === method && tp.length === parts.length && tp.every((seg, i) => seg.startsWith("{") || seg === parts[i]);
+  });
+  return match ?? `${method} ${concrete}`;
+}
 
 export async function counts(db) {
   const out = {};

@@ -2,7 +2,7 @@
 // each gets a clear 4xx with a stable code, and nothing is written.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions, counts } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, counts, documentedRoutes, templateOf } from "./harness.mjs";
 
 let w;
 let ws;
@@ -19,10 +19,28 @@ const WRITE_ROUTES = [
   ["POST", "/v1/prompts/target/versions"],
   ["POST", "/v1/prompts/target/promote"],
   ["POST", "/v1/prompts/target/rollback"],
+  ["POST", "/v1/prompts/target/render"],
   ["PUT", "/v1/prompts/target/experiments/production"],
+  ["PUT", "/v1/prompts/target/evaluators"],
   ["PUT", "/v1/environments/qa"],
   ["POST", "/v1/keys"],
+  ["POST", "/v1/executions"],
+  ["POST", "/v1/feedback"],
+  ["PUT", "/v1/prices/house-model"],
+  ["PUT", "/v1/settings"],
+  ["POST", "/v1/approvals/no-such-approval/approve"],
+  ["POST", "/v1/approvals/no-such-approval/reject"],
 ];
+
+test("the sweeps below cover every route the worker documents", () => {
+  const templates = documentedRoutes().map((r) => r.key);
+  const writes = new Set(WRITE_ROUTES.map(([m, p]) => templateOf(m, p, templates)));
+  const withBody = templates.filter((t) => /^(POST|PUT) /.test(t) && t !== "POST /v1/workspaces");
+  assert.deepEqual(withBody.filter((t) => !writes.has(t)), [], "write routes without a hostile-body check");
+  const swept = new Set(ROLE_ROUTES.map(([m, p]) => templateOf(m, p, templates)));
+  const workspaceRoutes = documentedRoutes().filter((r) => /Role: (reader|editor|approver|admin)/.test(r.role)).map((r) => r.key);
+  assert.deepEqual(workspaceRoutes.filter((t) => !swept.has(t)), [], "routes missing from the roles sweep");
+});
 
 test("every write route refuses malformed, oversized, mistyped and deep bodies without writing", async () => {
   const before = await counts(w.db);
@@ -56,33 +74,52 @@ test("a huge header is refused without reaching the API", async () => {
   assert.ok(res === null || res.status >= 400, "oversized headers are rejected");
 });
 
+const ROLE_ROUTES = [
+  ["GET", "/v1/prompts", null, "reader"],
+  ["GET", "/v1/prompts/target", null, "reader"],
+  ["GET", "/v1/prompts/target/versions", null, "reader"],
+  ["GET", "/v1/prompts/target/versions/1", null, "reader"],
+  ["GET", "/v1/prompts/target/diff?from=1&to=2", null, "reader"],
+  ["GET", "/v1/prompts/target/deployments", null, "reader"],
+  ["GET", "/v1/prompts/target/experiments", null, "reader"],
+  ["GET", "/v1/prompts/target/evaluators", null, "reader"],
+  ["GET", "/v1/prompts/target/metrics?environment=production", null, "reader"],
+  ["GET", "/v1/prompts/target/compare?environment=production&a=1&b=2", null, "reader"],
+  ["POST", "/v1/prompts/target/render", { version: 1 }, "reader"],
+  ["GET", "/v1/resolve/target?environment=production", null, "reader"],
+  ["GET", "/v1/bundle?environment=production", null, "reader"],
+  ["GET", "/v1/environments", null, "reader"],
+  ["GET", "/v1/approvals", null, "reader"],
+  ["GET", "/v1/prices", null, "reader"],
+  ["GET", "/v1/stats/promotions", null, "reader"],
+  ["GET", "/v1/executions/none", null, "reader"],
+  ["POST", "/v1/executions", { executions: [{ id: "x", prompt_version_id: "v", environment: "production", latency_ms: 1 }] }, "reader"],
+  ["POST", "/v1/feedback", { execution_id: "x", value: 1 }, "reader"],
+  ["GET", "/v1/prompts/target/dependents", null, "reader"],
+  ["POST", "/v1/prompts", { slug: "x", name: "x", kind: "text" }, "editor"],
+  ["POST", "/v1/prompts/target/versions", { content: { text: "x" }, parent_version: 2 }, "editor"],
+  ["POST", "/v1/prompts/target/promote", { version: 2, environment: "dev" }, "editor"],
+  ["POST", "/v1/prompts/target/rollback", { environment: "dev" }, "editor"],
+  ["PUT", "/v1/prompts/target/experiments/production", { variants: [{ version: 1, weight: 100 }] }, "editor"],
+  ["DELETE", "/v1/prompts/target/experiments/production", undefined, "editor"],
+  ["PUT", "/v1/prompts/target/evaluators", { evaluators: [] }, "editor"],
+  ["POST", "/v1/approvals/none/approve", {}, "approver"],
+  ["POST", "/v1/approvals/none/reject", {}, "approver"],
+  ["PUT", "/v1/environments/qa", {}, "admin"],
+  ["PUT", "/v1/prices/house-model", { input_per_million: 1, output_per_million: 2 }, "admin"],
+  ["GET", "/v1/settings", null, "admin"],
+  ["PUT", "/v1/settings", { retention_days: 7 }, "admin"],
+  ["GET", "/v1/keys", null, "admin"],
+  ["POST", "/v1/keys", { name: "x", role: "reader" }, "admin"],
+  ["DELETE", "/v1/keys/whatever", undefined, "admin"],
+  ["GET", "/v1/audit", null, "admin"],
+];
+
 test("roles sweep: every route refuses the roles below it with 403 and a stable code", async () => {
   const key = async (role) => w.client((await ws.api.post("/v1/keys", { name: `sweep-${role}`, role })).body.key);
   const clients = { reader: await key("reader"), editor: await key("editor"), approver: await key("approver") };
   const order = ["reader", "editor", "approver", "admin"];
-  const routes = [
-    ["GET", "/v1/prompts", null, "reader"],
-    ["GET", "/v1/prompts/target", null, "reader"],
-    ["GET", "/v1/prompts/target/versions", null, "reader"],
-    ["GET", "/v1/prompts/target/versions/1", null, "reader"],
-    ["GET", "/v1/prompts/target/diff?from=1&to=2", null, "reader"],
-    ["GET", "/v1/prompts/target/deployments", null, "reader"],
-    ["GET", "/v1/prompts/target/experiments", null, "reader"],
-    ["GET", "/v1/resolve/target?environment=production", null, "reader"],
-    ["GET", "/v1/bundle?environment=production", null, "reader"],
-    ["GET", "/v1/environments", null, "reader"],
-    ["POST", "/v1/prompts", { slug: "x", name: "x", kind: "text" }, "editor"],
-    ["POST", "/v1/prompts/target/versions", { content: { text: "x" }, parent_version: 2 }, "editor"],
-    ["POST", "/v1/prompts/target/promote", { version: 2, environment: "dev" }, "editor"],
-    ["POST", "/v1/prompts/target/rollback", { environment: "dev" }, "editor"],
-    ["PUT", "/v1/prompts/target/experiments/production", { variants: [{ version: 1, weight: 100 }] }, "editor"],
-    ["DELETE", "/v1/prompts/target/experiments/production", undefined, "editor"],
-    ["PUT", "/v1/environments/qa", {}, "admin"],
-    ["GET", "/v1/keys", null, "admin"],
-    ["POST", "/v1/keys", { name: "x", role: "reader" }, "admin"],
-    ["DELETE", "/v1/keys/whatever", undefined, "admin"],
-    ["GET", "/v1/audit", null, "admin"],
-  ];
+  const routes = ROLE_ROUTES;
   const before = await counts(w.db);
   for (const [method, path, body, minimum] of routes) {
     for (const [role, client] of Object.entries(clients)) {
@@ -95,7 +132,7 @@ test("roles sweep: every route refuses the roles below it with 403 and a stable 
   }
   assert.deepEqual(await counts(w.db), before, "no refused request wrote anything");
   // And the minimum role is enough (spot check of reads for the reader).
-  for (const [method, path, , minimum] of routes.filter((r) => r[3] === "reader")) {
-    assert.equal((await clients.reader.call(method, path)).status, 200, `${method} ${path}`);
+  for (const [method, path, body] of routes.filter((r) => r[3] === "reader" && r[0] === "GET" && !r[1].includes("/none") && !r[1].endsWith("/dependents"))) {
+    assert.equal((await clients.reader.call(method, path, body ?? undefined)).status, 200, `${method} ${path}`);
   }
 });
