@@ -22,7 +22,9 @@ const add = (area, figure, value, baselineName, baseline, target) =>
 const hot = load("hot-path.json");
 if (hot) {
   const base = hot.results[0].rps;
-  for (const r of hot.results.slice(1)) add("edge hot path", `${r.name} req/s (p99 ${r.p99}, errors ${r.errors})`, r.rps, "/healthz req/s", base, "ratio ≥ 0.70");
+  for (const r of hot.results.slice(1)) {
+    add("edge hot path", `${r.name} req/s over ${hot.seconds} s (p50 ${r.p50}, p99 ${r.p99}, non-2xx ${r.errors}, socket errors: ${r.socket_errors})`, r.rps, "/healthz req/s", base, "ratio ≥ 0.70");
+  }
 }
 const sdk = load("sdk.json")?.results;
 if (sdk) {
