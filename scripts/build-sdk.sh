@@ -24,7 +24,8 @@ for module in prompts diff; do
   echo "$(gzip -9c "$wasm" | wc -c)" > "$root/target/sdk-$module-wasm-gz-bytes"
   echo "sdk $module wasm: $(wc -c <"$wasm") bytes, $(gzip -9c "$wasm" | wc -c) gzipped"
 done
-cp "$pkg"/js/{client.mjs,plan.mjs,node.mjs,workerd.mjs,browser.mjs,index.d.ts} "$dist/"
+cp "$pkg"/js/{client.mjs,plan.mjs,node.mjs,workerd.mjs,browser.mjs,cli.mjs,index.d.ts} "$dist/"
+chmod +x "$dist/cli.mjs"
 # CommonJS: one file with the glue and the client; the .wasm stays beside it.
 cp "$pkg/js/node-cjs.mjs" "$dist/"
 "$root/node_modules/@esbuild/linux-x64/bin/esbuild" "$dist/node-cjs.mjs" --bundle --format=cjs --platform=node \
