@@ -5,7 +5,7 @@ SHELL := /bin/bash
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: help install build build-sdk dev test lint fmt test-core test-wasm test-sdk test-e2e test-api bench fuzz clean
+.PHONY: help install build build-sdk dev test lint fmt test-core test-wasm test-sdk test-e2e test-api deploy deploy-check bench fuzz clean
 
 help:
 	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
@@ -14,6 +14,8 @@ help:
 	@echo "make build-sdk - build the npm package pvct (sdk-wasm/dist)"
 	@echo "make bench  - hot-path load test (wrk) against /healthz; the npm SDK against Langfuse, GrowthBook and jsdiff; BENCH_SECONDS=60"
 	@echo "make fuzz   - cargo-fuzz the template parser and every request-body parser; FUZZ_SECONDS=60 each"
+	@echo "make deploy ENV=staging|production - create the D1/KV/Queue resources, apply schema.sql, set the admin secret, deploy"
+	@echo "make deploy-check - wrangler deploy --dry-run; the bundle's size against Cloudflare's limit (in make test)"
 	@echo "make fmt    - cargo fmt"
 
 install:
@@ -48,7 +50,15 @@ test-sdk: build build-sdk
 test-api: build
 	tests/api-fuzz.sh
 
-test: lint test-core test-wasm test-sdk test-e2e test-api
+test: lint test-core test-wasm test-sdk test-e2e test-api deploy-check
+
+# Cloudflare: make deploy ENV=staging|production (needs wrangler login).
+deploy: install
+	@scripts/deploy.sh $(ENV)
+
+# What would be uploaded, bundled offline, and its size against the limit.
+deploy-check: build
+	@scripts/deploy.sh --check production
 
 fmt:
 	cargo fmt --all

@@ -273,3 +273,32 @@ CREATE TABLE IF NOT EXISTS evaluator_rollups (
   score_count  INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (version_id, environment, hour, evaluator)
 );
+
+-- Workspace webhooks and their delivery log. The secret signs deliveries
+-- (HMAC-SHA256) and is shown once, when the webhook is created.
+CREATE TABLE IF NOT EXISTS webhooks (
+  id           TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  url          TEXT NOT NULL,
+  secret       TEXT NOT NULL,
+  events       TEXT NOT NULL,
+  created_by   TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  deleted_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS webhooks_workspace ON webhooks (workspace_id, deleted_at);
+
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+  id             TEXT PRIMARY KEY,
+  webhook_id     TEXT NOT NULL REFERENCES webhooks(id),
+  workspace_id   TEXT NOT NULL,
+  event          TEXT NOT NULL,
+  payload        TEXT NOT NULL,
+  status         TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+  attempts       INTEGER NOT NULL DEFAULT 0,
+  response_status INTEGER,
+  last_error     TEXT,
+  created_at     TEXT NOT NULL,
+  updated_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);

@@ -65,6 +65,12 @@ schemas["Evaluator"] = {"type": "object", "required": ["name", "type"], "descrip
 schemas["Evaluators"] = obj({"prompt": STR, "evaluators": S("array", items=ref("Evaluator")), "warnings": S("array", items=STR)})
 schemas["Settings"] = obj({"retention_days": INT, "judge": {"oneOf": [obj({"url": STR, "model": NSTR, "api_key_set": BOOL}), {"type": "null"}]}, "updated_at": STR})
 schemas["Execution"] = obj({"id": STR, "prompt": STR, "version": INT, "version_id": STR, "environment": STR, "variant": NINT, "latency_ms": NUM, "tokens_in": INT, "tokens_out": INT, "cost_usd": {"type": ["number","null"]}, "score": {"type": ["number","null"]}, "error": NSTR, "model": NSTR, "output": NSTR, "created_at": STR, "feedback": NINT, "scores": {"type": ["object","null"], "additionalProperties": NUM}})
+events = ["version.created","deployment.created","deployment.rolled_back","approval.requested","approval.decided","experiment.started","experiment.ended"]
+schemas["Webhook"] = obj({"id": STR, "url": STR, "events": S("array", items=STR), "created_by": STR, "created_at": STR})
+schemas["WebhookCreated"] = obj({"id": STR, "url": STR, "events": S("array", items=STR), "created_by": STR, "created_at": STR, "secret": STR})
+schemas["Delivery"] = obj({"id": STR, "event": S("string", enum=events), "status": S("string", enum=["pending","delivered","failed"]), "attempts": INT, "response_status": NINT, "last_error": NSTR, "payload": S("object"), "created_at": STR, "updated_at": STR})
+schemas["WebhookList"] = obj({"items": S("array", items=ref("Webhook"))})
+schemas["DeliveryList"] = obj({"items": S("array", items=ref("Delivery"))})
 schemas["EnvironmentList"] = obj({"items": S("array", items=ref("Environment"))})
 schemas["KeyList"] = obj({"items": S("array", items=ref("ApiKey"))})
 schemas["ExperimentList"] = obj({"items": S("array", items=ref("Experiment"))})
@@ -158,6 +164,13 @@ paths = {
    "get": op("getEvaluators", "The prompt's evaluators; warnings when a judge evaluator has no workspace judge to ask", "reader", {**ok(200, "Evaluators"), **R(*AUTH, 404, 500)}),
    "put": op("putEvaluators", "Replace the prompt's evaluators (at most 10; an empty list removes them). New executions with output are scored as queue jobs", "editor", {**ok(200, "Evaluators"), **R(400, *AUTH, 404, 413, 415, 500)},
      req=body(obj({"evaluators": S("array", maxItems=10, items=ref("Evaluator"))})))},
+ "/v1/webhooks": {
+   "get": op("listWebhooks", "The workspace's webhooks (secrets are never listed)", "admin", {**ok(200, "WebhookList"), **R(*AUTH, 500)}),
+   "post": op("createWebhook", "Subscribe a URL to events (or \"*\"). Deliveries are POSTed with x-pvct-event, x-pvct-delivery and x-pvct-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">; the secret (given, or generated) is returned once", "admin",
+     {**ok(201, "WebhookCreated", "Created"), **R(400, *AUTH, 413, 415, 500)},
+     req=body(obj({"url": S("string", pattern="^https?://"), "secret": S("string", minLength=16, maxLength=256), "events": S("array", minItems=1, items=S("string", enum=events + ["*"]))}, required=["url"])))},
+ "/v1/webhooks/{id}": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}], "delete": op("deleteWebhook", "Stop a webhook (its delivery log stays readable)", "admin", {"200": {"description": "Deleted", "content": {"application/json": {"schema": obj({"id": STR, "deleted_at": STR})}}}, **R(*AUTH, 404, 500)})},
+ "/v1/webhooks/{id}/deliveries": {"parameters": [{"name": "id", "in": "path", "required": True, "schema": STR}], "get": op("listDeliveries", "The delivery log, newest first (200 at most): status, attempts, last response or error, payload", "admin", {**ok(200, "DeliveryList"), **R(*AUTH, 404, 500)})},
  "/v1/settings": {
    "get": op("getSettings", "Workspace settings: raw-execution retention and the LLM judge (its key is never returned)", "admin", {**ok(200, "Settings"), **R(*AUTH, 500)}),
    "put": op("putSettings", "Change settings; fields left out keep their value, judge: null removes the judge, a judge without api_key keeps the stored key for the same URL", "admin", {**ok(200, "Settings"), **R(400, *AUTH, 413, 415, 500)},

@@ -21,10 +21,12 @@ pub enum AuditAction {
     PricePut,
     EvaluatorsPut,
     SettingsPut,
+    WebhookCreate,
+    WebhookDelete,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -42,6 +44,8 @@ impl AuditAction {
         AuditAction::PricePut,
         AuditAction::EvaluatorsPut,
         AuditAction::SettingsPut,
+        AuditAction::WebhookCreate,
+        AuditAction::WebhookDelete,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -63,6 +67,8 @@ impl AuditAction {
             AuditAction::PricePut => "price.put",
             AuditAction::EvaluatorsPut => "evaluators.put",
             AuditAction::SettingsPut => "settings.put",
+            AuditAction::WebhookCreate => "webhook.create",
+            AuditAction::WebhookDelete => "webhook.delete",
         }
     }
 

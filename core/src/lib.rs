@@ -38,5 +38,6 @@ pub mod stats;
 pub mod telemetry;
 pub mod template;
 pub mod time;
+pub mod webhook;
 
 pub use error::{Error, ErrorKind, Result};

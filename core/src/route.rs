@@ -48,6 +48,10 @@ pub enum Route {
     GetExecution(String),
     GetSettings,
     PutSettings,
+    ListWebhooks,
+    CreateWebhook,
+    DeleteWebhook(String),
+    ListDeliveries(String),
 }
 
 /// Who may call a route.
@@ -98,7 +102,13 @@ impl Route {
             | Route::PutEvaluators(_)
             | Route::EndExperiment(..) => Access::Workspace(Write),
             Route::Approve(_) | Route::Reject(_) => Access::Workspace(Approve),
-            Route::PutPrice(_) | Route::GetSettings | Route::PutSettings => Access::Workspace(Administer),
+            Route::PutPrice(_)
+            | Route::GetSettings
+            | Route::PutSettings
+            | Route::ListWebhooks
+            | Route::CreateWebhook
+            | Route::DeleteWebhook(_)
+            | Route::ListDeliveries(_) => Access::Workspace(Administer),
             Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
                 Access::Workspace(Administer)
             }
@@ -125,6 +135,7 @@ impl Route {
                 | Route::CreateKey
                 | Route::PutEvaluators(_)
                 | Route::PutSettings
+                | Route::CreateWebhook
         )
     }
 }
@@ -223,6 +234,22 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "executions", id] => (
             &["GET"],
             (method == "GET").then(|| Route::GetExecution((*id).to_owned())),
+        ),
+        ["v1", "webhooks"] => (
+            &["GET", "POST"],
+            match method {
+                "GET" => Some(Route::ListWebhooks),
+                "POST" => Some(Route::CreateWebhook),
+                _ => None,
+            },
+        ),
+        ["v1", "webhooks", id] => (
+            &["DELETE"],
+            (method == "DELETE").then(|| Route::DeleteWebhook((*id).to_owned())),
+        ),
+        ["v1", "webhooks", id, "deliveries"] => (
+            &["GET"],
+            (method == "GET").then(|| Route::ListDeliveries((*id).to_owned())),
         ),
         ["v1", "settings"] => (
             &["GET", "PUT"],

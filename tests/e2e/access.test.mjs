@@ -107,6 +107,7 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   assert.equal(pending.status, 202);
   await a.api.put("/v1/prompts/secret/experiments/staging", { variants: [{ version: 1, weight: 100 }] }).catch(() => null);
   await a.api.put("/v1/prompts/secret/evaluators", { evaluators: [{ name: "c", type: "contains", value: "x" }] });
+  const hook = (await a.api.post("/v1/webhooks", { url: "http://127.0.0.1:9/hook", events: ["experiment.ended"] })).body;
 
   const missing = await b.api.get("/v1/prompts/never-existed");
   const probes = [
@@ -132,6 +133,8 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["GET", "/v1/executions/a-run"],
     ["POST", `/v1/approvals/${pending.body.approval_id}/approve`, {}],
     ["POST", `/v1/approvals/${pending.body.approval_id}/reject`, {}],
+    ["DELETE", `/v1/webhooks/${hook.id}`],
+    ["GET", `/v1/webhooks/${hook.id}/deliveries`],
   ];
   // Every route that names an object (a slug or an id) is probed.
   const templates = documentedRoutes().map((r) => r.key);
@@ -149,6 +152,7 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
 
   assert.deepEqual((await b.api.get("/v1/prompts")).body.items, []);
   assert.deepEqual((await b.api.get("/v1/approvals")).body.items, []);
+  assert.deepEqual((await b.api.get("/v1/webhooks")).body.items, []);
   // B's telemetry cannot land on A's versions or executions.
   const foreign = await b.api.post("/v1/executions", { executions: [{ id: "b-run", prompt_version_id: v1, environment: "production", latency_ms: 1 }] });
   assert.deepEqual(foreign.body.rejected.map((r) => r.code), ["unknown_version"]);

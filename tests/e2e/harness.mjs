@@ -129,7 +129,8 @@ export async function rowCount(db, table) {
 
 export const TABLES = [
   "workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log", "experiments", "approvals",
-  "model_prices", "workspace_settings", "prompt_evaluators", "executions", "feedback", "execution_scores",
+  "model_prices", "workspace_settings", "prompt_evaluators", "executions", "feedback", "execution_scores", "webhooks",
+  "webhook_deliveries",
 ];
 
 /** Every (method, path template) the worker documents in its OpenAPI, for sweeps that must not miss one. */

@@ -28,6 +28,7 @@ const WRITE_ROUTES = [
   ["POST", "/v1/feedback"],
   ["PUT", "/v1/prices/house-model"],
   ["PUT", "/v1/settings"],
+  ["POST", "/v1/webhooks"],
   ["POST", "/v1/approvals/no-such-approval/approve"],
   ["POST", "/v1/approvals/no-such-approval/reject"],
 ];
@@ -113,6 +114,10 @@ const ROLE_ROUTES = [
   ["POST", "/v1/keys", { name: "x", role: "reader" }, "admin"],
   ["DELETE", "/v1/keys/whatever", undefined, "admin"],
   ["GET", "/v1/audit", null, "admin"],
+  ["GET", "/v1/webhooks", null, "admin"],
+  ["POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" }, "admin"],
+  ["DELETE", "/v1/webhooks/none", undefined, "admin"],
+  ["GET", "/v1/webhooks/none/deliveries", null, "admin"],
 ];
 
 test("roles sweep: every route refuses the roles below it with 403 and a stable code", async () => {

@@ -58,10 +58,20 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
+/// Oversized bodies up to this size are read (and dropped) before the 413.
+const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
 /// Reads a JSON body: the content type must be JSON and the size bounded.
 pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
     if let Some(len) = header(req, "content-length").and_then(|v| v.parse::<usize>().ok()) {
         if len > MAX_BODY_BYTES {
+            // Read a moderately oversized body before refusing it: answering
+            // while the client is still sending makes the runtime reset the
+            // connection, and the client would see a network error instead
+            // of the 413. Beyond a few MB the reset is the cheaper answer.
+            if len <= DRAIN_LIMIT_BYTES {
+                let _ = req.bytes().await;
+            }
             return Err(too_large(len));
         }
     }

@@ -15,6 +15,12 @@ pub fn new_id() -> String {
     random_bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A webhook signing secret: `whsec_` and 48 hex characters (192 bits).
+pub fn new_webhook_secret() -> String {
+    let hex: String = random_bytes::<24>().iter().map(|b| format!("{b:02x}")).collect();
+    format!("whsec_{hex}")
+}
+
 pub fn new_api_key() -> ApiKey {
     let seed: KeySeed = random_bytes();
     ApiKey::generate(&seed)

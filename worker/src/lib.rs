@@ -14,6 +14,7 @@ mod publish;
 mod queue;
 mod routes;
 mod store;
+mod webhook_delivery;
 
 use pvct_core::apikey::ApiKey;
 use pvct_core::route::{match_route, Access, Route};
@@ -164,6 +165,10 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::PutEvaluators(slug) => evaluators::put(ctx, &slug, req).await,
         Route::GetExecution(id) => telemetry::execution(ctx, &id).await,
         Route::GetSettings => settings::get(ctx).await,
+        Route::ListWebhooks => webhooks::list(ctx).await,
+        Route::CreateWebhook => webhooks::create(ctx, req).await,
+        Route::DeleteWebhook(id) => webhooks::delete(ctx, &id).await,
+        Route::ListDeliveries(id) => webhooks::deliveries(ctx, &id).await,
         Route::PutSettings => settings::put(ctx, req).await,
         Route::Healthz | Route::OpenApi | Route::CreateWorkspace => Err(Error::internal()),
     }

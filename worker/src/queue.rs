@@ -53,6 +53,8 @@ pub enum Job {
         workspace_id: String,
         items: Vec<Evaluation>,
     },
+    /// Send one webhook delivery.
+    Deliver { workspace_id: String, delivery_id: String },
 }
 
 /// Queue messages stay well under the 128 KB limit.
@@ -84,14 +86,16 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<()> {
     Ok(())
 }
 
-async fn run(env: &Env, store: &Store, job: &Job) -> Result<()> {
+/// Ok(None): done; Ok(Some(s)): retry in `s` seconds; Err: retry now.
+async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
+    let done = |r: Result<()>| r.map(|()| None);
     match job {
         Job::Executions { workspace_id, rows } => {
             let json = serde_json::to_string(rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
             store.ingest_executions(workspace_id, &json).await?;
             // After the rows are stored: a failure here retries the message,
             // whose ingest is then a no-op.
-            evaluation::schedule(env, store, workspace_id, rows).await
+            done(evaluation::schedule(env, store, workspace_id, rows).await)
         }
         Job::Feedback {
             workspace_id,
@@ -99,19 +103,28 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<()> {
             value,
             comment,
             at,
-        } => {
+        } => done(
             store
                 .ingest_feedback(workspace_id, execution_id, *value, comment.as_deref(), at)
-                .await
-        }
-        Job::Evaluate { workspace_id, items } => evaluation::run(store, workspace_id, items).await,
+                .await,
+        ),
+        Job::Evaluate { workspace_id, items } => done(evaluation::run(store, workspace_id, items).await),
+        Job::Deliver {
+            workspace_id,
+            delivery_id,
+        } => crate::webhook_delivery::deliver(store, workspace_id, delivery_id).await,
     }
 }
 
 pub async fn consume(env: &Env, store: &Store, batch: MessageBatch<Job>) -> Result<()> {
     for message in batch.messages()? {
         match run(env, store, message.body()).await {
-            Ok(()) => message.ack(),
+            Ok(None) => message.ack(),
+            Ok(Some(delay)) => message.retry_with_options(
+                &worker::QueueRetryOptionsBuilder::new()
+                    .with_delay_seconds(delay)
+                    .build(),
+            ),
             Err(e) => {
                 worker::console_error!("queue job failed, will retry: {e}");
                 message.retry();

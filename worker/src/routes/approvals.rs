@@ -54,11 +54,12 @@ pub async fn request(
         )
         .await
         .or_internal("create approval")?;
-    json(
-        202,
-        &j!({ "status": "pending_approval", "approval_id": id, "environment": env.name, "version": version.number,
-              "requested_by": ctx.who.actor, "created_at": at }),
-    )
+    let body = j!({ "status": "pending_approval", "approval_id": id, "environment": env.name, "version": version.number,
+                    "requested_by": ctx.who.actor, "created_at": at });
+    let mut data = body.clone();
+    data["prompt"] = j!(prompt.slug);
+    crate::webhook_delivery::emit(ctx, "approval.requested", data).await;
+    json(202, &body)
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult {
@@ -149,6 +150,13 @@ pub async fn decide(ctx: &Ctx, id: &str, approve: bool, req: &mut Request) -> Ap
             "this approval was decided at the same time by someone else",
         ));
     }
+    crate::webhook_delivery::emit(
+        ctx,
+        "approval.decided",
+        j!({ "approval_id": id, "prompt": prompt.slug, "environment": env.name, "version": version.number,
+             "status": status, "decided_by": ctx.who.actor, "note": note }),
+    )
+    .await;
     if !approve {
         return json(
             200,

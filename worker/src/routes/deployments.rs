@@ -99,6 +99,13 @@ pub async fn deploy(
     if let Some(e) = extra.as_object() {
         body.as_object_mut().expect("object").extend(e.clone());
     }
+    let event = match action {
+        DeploymentAction::Rollback => "deployment.rolled_back",
+        _ => "deployment.created",
+    };
+    let mut data = body.clone();
+    data["prompt"] = j!(prompt.slug);
+    crate::webhook_delivery::emit(ctx, event, data).await;
     json(201, &body)
 }
 

@@ -151,7 +151,11 @@ pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut R
         .await
         .or_internal("running")?
         .ok_or_else(Error::internal)?;
-    json(status, &experiment_json(&row)?)
+    let body = experiment_json(&row)?;
+    if status == 201 {
+        crate::webhook_delivery::emit(ctx, "experiment.started", body.clone()).await;
+    }
+    json(status, &body)
 }
 
 pub async fn end(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName) -> ApiResult {
@@ -196,6 +200,7 @@ pub async fn end(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName) -> ApiResul
     body["ended_by"] = j!(ctx.who.actor);
     body["ended_at"] = j!(at);
     body["updated_at"] = j!(at);
+    crate::webhook_delivery::emit(ctx, "experiment.ended", body.clone()).await;
     json(200, &body)
 }
 

@@ -14,6 +14,7 @@ pub mod resolve;
 pub mod settings;
 pub mod telemetry;
 pub mod versions;
+pub mod webhooks;
 pub mod workspaces;
 
 use pvct_core::names::{EnvironmentName, Slug};

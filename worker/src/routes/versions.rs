@@ -179,7 +179,15 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         commit_msg: message,
         created_at: at,
     };
-    json(201, &j!({ "created": true, "version": version_json(&row, &prompt)? }))
+    let version = version_json(&row, &prompt)?;
+    crate::webhook_delivery::emit(
+        ctx,
+        "version.created",
+        j!({ "prompt": prompt.slug, "version": row.number, "version_id": row.id, "author": row.author,
+             "message": row.commit_msg, "content_hash": row.content_hash }),
+    )
+    .await;
+    json(201, &j!({ "created": true, "version": version }))
 }
 
 /// Adds the current head to a 409 so the client can rebase without a

@@ -1,0 +1,163 @@
+//! Workspace webhooks: which events exist, how a subscription is validated,
+//! how a delivery is signed, and when a failed one is retried.
+//!
+//! A delivery is an HTTPS POST of `{"id", "event", "created_at", "data"}`
+//! with `x-pvct-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+//! "<t>.<body>" under the webhook's secret>`: receivers recompute it and
+//! reject stale timestamps, as with Stripe's scheme.
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::error::{Error, Result};
+
+/// Events a webhook can subscribe to.
+pub const EVENTS: [&str; 7] = [
+    "version.created",
+    "deployment.created",
+    "deployment.rolled_back",
+    "approval.requested",
+    "approval.decided",
+    "experiment.started",
+    "experiment.ended",
+];
+
+/// A delivery is tried at most this often (the first try and five retries,
+/// matching `max_retries` in wrangler.toml); then it is marked failed.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// Seconds to wait before retry number `attempt` (1-based): 2, 4, 8, 16, 32.
+pub fn backoff_seconds(attempt: u32) -> u32 {
+    2u32.saturating_pow(attempt.clamp(1, 10))
+}
+
+/// `POST /v1/webhooks`: where to send which events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewWebhook {
+    pub url: String,
+    /// Given by the caller, or None for the server to generate one.
+    pub secret: Option<String>,
+    /// Event names, or `["*"]` for all.
+    pub events: Vec<String>,
+}
+
+impl NewWebhook {
+    pub fn parse(body: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            url: String,
+            #[serde(default)]
+            secret: Option<String>,
+            #[serde(default)]
+            events: Option<Vec<String>>,
+        }
+        let raw: Raw = crate::request::parse_json(body)?;
+        let url = webhook_url(&raw.url)?;
+        if let Some(secret) = &raw.secret {
+            if secret.len() < 16 || secret.len() > 256 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(Error::invalid_field(
+                    "secret",
+                    "secret must be 16 to 256 printable ASCII characters",
+                ));
+            }
+        }
+        let events = raw.events.unwrap_or_else(|| vec!["*".to_owned()]);
+        if events.is_empty() {
+            return Err(Error::invalid_field(
+                "events",
+                "events must name at least one event, or \"*\"",
+            ));
+        }
+        if let Some(bad) = events
+            .iter()
+            .find(|e| e.as_str() != "*" && !EVENTS.contains(&e.as_str()))
+        {
+            return Err(Error::invalid_field(
+                "events",
+                format!("unknown event '{bad}'; events are {}", EVENTS.join(", ")),
+            ));
+        }
+        Ok(NewWebhook {
+            url,
+            secret: raw.secret,
+            events,
+        })
+    }
+}
+
+/// Whether a webhook subscribed to `events` wants `event`.
+pub fn wants(events: &[String], event: &str) -> bool {
+    events.iter().any(|e| e == "*" || e == event)
+}
+
+fn webhook_url(url: &str) -> Result<String> {
+    let bad = || Error::invalid_field("url", "url must be an absolute http:// or https:// URL");
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if url.len() > 2000 || host.is_empty() || host.contains('@') || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(url.to_owned())
+}
+
+/// The `x-pvct-signature` header value for `body` sent at `timestamp`.
+pub fn signature(secret: &str, timestamp: u64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_match_the_hmac_sha256_test_vector_shape() {
+        // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        // Ours signs "<t>.<body>".
+        let s = signature("Jefe", 12, "what do ya want for nothing?");
+        assert!(s.starts_with("t=12,v1=") && s.len() == "t=12,v1=".len() + 64);
+        assert_ne!(signature("Jefe", 13, "x"), signature("Jefe", 12, "x"));
+    }
+
+    #[test]
+    fn subscriptions_are_validated() {
+        let ok = NewWebhook::parse(br#"{"url": "http://127.0.0.1:9/hook", "events": ["version.created"]}"#).unwrap();
+        assert_eq!(ok.events, ["version.created"]);
+        assert!(wants(&ok.events, "version.created") && !wants(&ok.events, "experiment.ended"));
+        let all = NewWebhook::parse(br#"{"url": "https://example.com/h"}"#).unwrap();
+        assert!(wants(&all.events, "approval.decided"));
+        for bad in [
+            r#"{"url": "ftp://x"}"#,
+            r#"{"url": "https://u:p@x/"}"#,
+            r#"{"url": "https://x", "events": ["nope"]}"#,
+            r#"{"url": "https://x", "events": []}"#,
+            r#"{"url": "https://x", "secret": "short"}"#,
+            r#"{"url": "https://x", "other": 1}"#,
+        ] {
+            assert_eq!(
+                NewWebhook::parse(bad.as_bytes()).unwrap_err().kind().code(),
+                "invalid_field",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_from_two_seconds() {
+        assert_eq!((1..=5).map(backoff_seconds).collect::<Vec<_>>(), [2, 4, 8, 16, 32]);
+    }
+}

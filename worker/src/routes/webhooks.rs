@@ -1,0 +1,96 @@
+//! Workspace webhooks (admins): subscribe a URL to events, list, delete,
+//! and read the delivery log. The signing secret is shown once, at creation.
+
+use pvct_core::audit::AuditAction;
+use pvct_core::webhook::NewWebhook;
+use pvct_core::Error;
+use serde_json::{json, Value};
+use worker::Request;
+
+use crate::http::{body, json, ApiResult, OrInternal};
+use crate::ids::{new_id, new_webhook_secret, now};
+use crate::store::{AuditEntry, WebhookRow};
+use crate::Ctx;
+
+fn view(w: &WebhookRow) -> Value {
+    json!({ "id": w.id, "url": w.url, "events": serde_json::from_str::<Value>(&w.events).unwrap_or_default(),
+            "created_by": w.created_by, "created_at": w.created_at })
+}
+
+pub async fn list(ctx: &Ctx) -> ApiResult {
+    let hooks = ctx
+        .store
+        .webhooks_for(&ctx.who.workspace_id)
+        .await
+        .or_internal("webhooks")?;
+    json(200, &json!({ "items": hooks.iter().map(view).collect::<Vec<_>>() }))
+}
+
+pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
+    let input = NewWebhook::parse(&body(req).await?)?;
+    let row = WebhookRow {
+        id: new_id(),
+        url: input.url,
+        secret: input.secret.unwrap_or_else(new_webhook_secret),
+        events: serde_json::to_string(&input.events).or_internal("events")?,
+        created_by: ctx.who.actor.clone(),
+        created_at: now(),
+    };
+    let audit_id = new_id();
+    ctx.store
+        .create_webhook(
+            &ctx.who.workspace_id,
+            &row,
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: &ctx.who.workspace_id,
+                actor: &ctx.who.actor,
+                action: AuditAction::WebhookCreate,
+                prompt_slug: None,
+                target: &row.id,
+                details: json!({ "url": row.url, "events": input.events }),
+                at: &row.created_at,
+            },
+        )
+        .await
+        .or_internal("create webhook")?;
+    let mut out = view(&row);
+    out["secret"] = json!(row.secret);
+    json(201, &out)
+}
+
+pub async fn delete(ctx: &Ctx, id: &str) -> ApiResult {
+    let (at, audit_id) = (now(), new_id());
+    let deleted = ctx
+        .store
+        .delete_webhook(
+            &ctx.who.workspace_id,
+            id,
+            &at,
+            &AuditEntry {
+                id: &audit_id,
+                workspace_id: &ctx.who.workspace_id,
+                actor: &ctx.who.actor,
+                action: AuditAction::WebhookDelete,
+                prompt_slug: None,
+                target: id,
+                details: json!({}),
+                at: &at,
+            },
+        )
+        .await
+        .or_internal("delete webhook")?;
+    if !deleted {
+        return Err(Error::not_found("webhook"));
+    }
+    json(200, &json!({ "id": id, "deleted_at": at }))
+}
+
+pub async fn deliveries(ctx: &Ctx, id: &str) -> ApiResult {
+    let ws = &ctx.who.workspace_id;
+    if !ctx.store.webhook_exists(ws, id).await.or_internal("webhook")? {
+        return Err(Error::not_found("webhook"));
+    }
+    let items = ctx.store.list_deliveries(ws, id).await.or_internal("deliveries")?;
+    json(200, &json!({ "items": items }))
+}
