@@ -67,6 +67,7 @@ class BundleState {
     this.source = source;
     this.fresh = false;
     this._timer = null;
+    this.loadedAt = Date.now();
     this.prompts = new Map();
   }
 
@@ -177,6 +178,7 @@ export function createClientClass(loadEngine) {
       }
       if (res.status === 304 && current) {
         current.freshFor(this.options.cacheTtlMs);
+        current.loadedAt = Date.now();
         this._stats.notModified++;
         return current;
       }
@@ -250,8 +252,21 @@ export function createClientClass(loadEngine) {
      * the prompt needs none).
      */
     async get(slug, options = {}) {
-      const state = await this._state(options.environment ?? this.options.environment);
-      return this._serve(state, slug, options);
+      const environment = options.environment ?? this.options.environment;
+      const state = await this._state(environment);
+      try {
+        return this._serve(state, slug, options);
+      } catch (e) {
+        // A prompt missing from a bundle older than a second may have been
+        // deployed since: revalidate once (one shared request) and retry.
+        if (e.code !== "not_deployed" || state.source !== "network" || Date.now() - state.loadedAt < 1000) throw e;
+        try {
+          await this._load(environment);
+        } catch {
+          throw e;
+        }
+        return this._serve(this._states.get(environment) ?? state, slug, options);
+      }
     }
 
     /** `get` without awaiting: throws `not_loaded` until the bundle is in. */

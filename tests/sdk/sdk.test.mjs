@@ -156,6 +156,15 @@ test("the bundle is revalidated with its ETag, and refresh picks up a promotion"
   await api.post("/v1/prompts/greet/promote", { version: 2, environment: "production" });
   await client.refresh();
   assert.equal((await client.get("greet", { variables: { name: "Ada" } })).text, "Hi Ada!");
+  // A prompt deployed after the bundle was fetched is found without waiting for the TTL.
+  await promptWithVersions(api, "late", ["Late {{name}}"]);
+  const patient = new pvct.PromptClient({ apiKey: key, baseUrl: w.url });
+  await patient.get("greet", { variables: { name: "x" } });
+  await new Promise((r) => setTimeout(r, 1100));
+  await api.post("/v1/prompts/late/promote", { version: 1, environment: "production" });
+  assert.equal((await patient.get("late", { variables: { name: "Ada" } })).text, "Late Ada");
+  await assert.rejects(patient.get("never-deployed"), (e) => e.code === "not_deployed");
+  await patient.close();
   // Concurrent misses share one request.
   const fresh = new pvct.PromptClient({ apiKey: key, baseUrl: w.url });
   await Promise.all(Array.from({ length: 20 }, () => fresh.get("greet", { variables: { name: "x" } })));
