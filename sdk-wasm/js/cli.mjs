@@ -49,14 +49,26 @@ function exitCodeOf(e) {
   return EXIT.error;
 }
 
+/**
+ * The URL and the key always come from the same place (the environment, or
+ * one config file): a key from the environment is never sent to a URL that
+ * a cloned repository's .pvct.json names.
+ */
 function config(env) {
-  const files = [path.resolve(".pvct.json"), path.join(os.homedir(), ".config/pvct/config.json")];
-  const file = files.find((f) => existsSync(f));
-  const fromFile = file ? JSON.parse(readFileSync(file, "utf8")) : {};
-  const url = env.PVCT_URL ?? fromFile.url ?? "http://127.0.0.1:8787";
-  const apiKey = env.PVCT_API_KEY ?? fromFile.apiKey;
-  if (!apiKey) throw new CliError("usage", "no API key: set PVCT_API_KEY or write .pvct.json ({\"url\": ..., \"apiKey\": ...})");
-  return { url: url.replace(/\/+$/, ""), apiKey };
+  let source;
+  if (env.PVCT_API_KEY) {
+    source = { url: env.PVCT_URL, apiKey: env.PVCT_API_KEY };
+  } else {
+    const files = [path.resolve(".pvct.json"), path.join(os.homedir(), ".config/pvct/config.json")];
+    const file = files.find((f) => existsSync(f));
+    try {
+      source = file ? JSON.parse(readFileSync(file, "utf8")) : {};
+    } catch (e) {
+      throw new CliError("usage", `${file}: not JSON (${e.message})`);
+    }
+  }
+  if (!source.apiKey) throw new CliError("usage", "no API key: set PVCT_API_KEY (and PVCT_URL) or write .pvct.json ({\"url\": ..., \"apiKey\": ...})");
+  return { url: String(source.url ?? "http://127.0.0.1:8787").replace(/\/+$/, ""), apiKey: source.apiKey };
 }
 
 function api({ url, apiKey }) {
@@ -72,7 +84,13 @@ function api({ url, apiKey }) {
       throw new CliError("network", `cannot reach ${url}: ${e.cause?.code ?? e.message}`);
     }
     const text = await res.text();
-    const json = text ? JSON.parse(text) : null;
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON (a proxy's error page): only the status is known.
+      if (res.status < 400) throw new CliError("error", `${method} ${pathname}: the answer is not JSON (HTTP ${res.status})`);
+    }
     if (res.status >= 400) throw new CliError(json?.error?.code ?? "error", json?.error?.message ?? `HTTP ${res.status}`, json?.error?.details);
     return { status: res.status, body: json };
   };
@@ -249,6 +267,8 @@ async function run(command, positionals, values, call, out, c) {
       const prompts = await allPages(call, "/v1/prompts");
       const written = [];
       for (const p of prompts) {
+        // Slugs name files: never trust a server to keep them inside <dir>.
+        if (!/^[a-z0-9-]{1,64}$/.test(p.slug)) throw new CliError("invalid_field", `refusing to write a file for slug ${JSON.stringify(p.slug)}`);
         const detail = (await call("GET", `/v1/prompts/${p.slug}`)).body;
         if (!detail.head) continue;
         writeFileSync(path.join(dir, `${p.slug}${FILE_SUFFIX}`), `${JSON.stringify(promptFile(detail, detail.head), null, 2)}\n`);

@@ -31,12 +31,24 @@ const asPvctError = (e) =>
 
 const makeError = (code, message, details) => new PvctError(code, message, details);
 
+/** Bytes of records per POST /v1/executions, under the API's 512 KB limit (UTF-16 length × 2 bounds UTF-8 size). */
+const MAX_BATCH_BYTES = 400 * 1024;
+const MAX_TEXT_CHARS = 8192;
+/** setTimeout clamps longer delays to 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const NOT_RENDERED = Object.freeze({ messages: null, text: null });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** Web Crypto: global in browsers, Workers and Node ≥ 19; Node 18's entry points install node:crypto's. */
+let webCrypto = globalThis.crypto;
+export function useCrypto(c) {
+  webCrypto ??= c;
+}
+
 function randomId() {
-  const c = globalThis.crypto;
+  const c = webCrypto;
   if (c?.randomUUID) return c.randomUUID();
   const b = new Uint8Array(16);
   c.getRandomValues(b);
@@ -45,7 +57,7 @@ function randomId() {
 
 function randomU32() {
   const b = new Uint32Array(1);
-  globalThis.crypto.getRandomValues(b);
+  webCrypto.getRandomValues(b);
   return b[0];
 }
 
@@ -78,7 +90,7 @@ class BundleState {
   freshFor(ms) {
     if (this._timer) clearTimeout(this._timer);
     this.fresh = ms > 0;
-    this._timer = ms > 0 ? unref(setTimeout(() => (this.fresh = false), ms)) : null;
+    this._timer = ms > 0 ? unref(setTimeout(() => (this.fresh = false), Math.min(ms, MAX_TIMER_MS))) : null;
   }
 
   /** { routing, versions } of a prompt; throws not_deployed for unknown slugs. */
@@ -141,16 +153,18 @@ export function createClientClass(loadEngine) {
       }
     }
 
+    /** One HTTP exchange, body included, within `timeoutMs`: { status, etag, text }. */
     async _request(method, path, body, headers = {}) {
       const controller = typeof AbortController === "function" ? new AbortController() : undefined;
       const timer = controller ? unref(setTimeout(() => controller.abort(), this.options.timeoutMs)) : undefined;
       try {
-        return await this._fetch(this.baseUrl + path, {
+        const res = await this._fetch(this.baseUrl + path, {
           method,
           headers: { authorization: `Bearer ${this.options.apiKey}`, ...(body ? { "content-type": "application/json" } : {}), ...headers },
-          body: body ? JSON.stringify(body) : undefined,
+          body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
           signal: controller?.signal,
         });
+        return { status: res.status, etag: res.headers.get("etag"), text: await res.text() };
       } finally {
         if (timer) clearTimeout(timer);
       }
@@ -185,14 +199,14 @@ export function createClientClass(loadEngine) {
       if (res.status !== 200) {
         let body = null;
         try {
-          body = await res.json();
+          body = JSON.parse(res.text);
         } catch {
           // Not JSON: only the status is known.
         }
         throw new PvctError(body?.error?.code ?? (res.status >= 500 ? "server_error" : "http_error"),
           body?.error?.message ?? `bundle fetch answered ${res.status}`, { status: res.status });
       }
-      const state = new BundleState(engine, await res.text(), res.headers.get("etag"), "network");
+      const state = new BundleState(engine, res.text, res.etag, "network");
       state.freshFor(this.options.cacheTtlMs);
       this._states.get(environment)?.free();
       this._states.set(environment, state);
@@ -350,8 +364,9 @@ export function createClientClass(loadEngine) {
      * records are reported to onError and dropped.
      */
     log(execution) {
-      const id = execution?.id ?? randomId();
+      let id = execution?.id;
       try {
+        id ??= randomId();
         const prompt = execution.prompt;
         const record = {
           id,
@@ -364,10 +379,13 @@ export function createClientClass(loadEngine) {
         const variant = execution.variant ?? prompt?.variant;
         if (variant !== undefined && variant !== null) record.variant = variant;
         for (const [from, to] of [["costUsd", "cost_usd"], ["score", "score"], ["error", "error"], ["model", "model"], ["output", "output"], ["reference", "reference"]]) {
-          if (execution[from] !== undefined && execution[from] !== null) record[to] = from === "error" ? String(execution[from]) : execution[from];
+          if (execution[from] === undefined || execution[from] === null) continue;
+          const value = from === "error" ? String(execution[from]?.message ?? execution[from]) : execution[from];
+          // The API keeps 8,192 characters of output and reference; sending more only risks the batch.
+          record[to] = typeof value === "string" ? value.slice(0, from === "error" ? 2000 : MAX_TEXT_CHARS) : value;
         }
         if (!record.prompt_version_id) throw new PvctError("invalid_field", "log needs promptVersionId or the prompt get returned");
-        this._enqueue({ kind: "execution", record });
+        this._enqueue({ kind: "execution", record, bytes: JSON.stringify(record).length * 2 });
       } catch (e) {
         this._report(e);
       }
@@ -378,7 +396,7 @@ export function createClientClass(loadEngine) {
     feedback(executionId, value, comment) {
       try {
         if (value !== 1 && value !== -1) throw new PvctError("invalid_field", "feedback is +1 or -1");
-        this._enqueue({ kind: "feedback", record: { execution_id: executionId, value, ...(comment ? { comment } : {}) } });
+        this._enqueue({ kind: "feedback", record: { execution_id: executionId, value, ...(comment ? { comment } : {}) }, bytes: 200 });
       } catch (e) {
         this._report(e);
       }
@@ -395,7 +413,8 @@ export function createClientClass(loadEngine) {
         this._stats.dropped++;
       }
       this._buffer.push(item);
-      if (this._buffer.length >= this.options.maxBatchSize) {
+      // A running drain picks up what is added meanwhile: start one only if none runs.
+      if (this._buffer.length >= this.options.maxBatchSize && !this._sending) {
         this.flush().catch(() => {});
       } else if (!this._timer) {
         this._timer = unref(setTimeout(() => {
@@ -420,7 +439,16 @@ export function createClientClass(loadEngine) {
 
     async _drain() {
       while (this._buffer.length > 0) {
-        const batch = this._buffer.splice(0, this.options.maxBatchSize);
+        // At most maxBatchSize records and MAX_BATCH_BYTES of JSON per request
+        // (the API refuses bodies over 512 KB).
+        let size = 0;
+        let n = 0;
+        while (n < this._buffer.length && n < Math.min(this.options.maxBatchSize, 1000)) {
+          size += this._buffer[n].bytes;
+          if (n > 0 && size > MAX_BATCH_BYTES) break;
+          n++;
+        }
+        const batch = this._buffer.splice(0, n);
         const executions = batch.filter((i) => i.kind === "execution").map((i) => i.record);
         if (executions.length) await this._send("/v1/executions", { executions }, executions.length, "sent");
         for (const f of batch.filter((i) => i.kind === "feedback")) await this._send("/v1/feedback", f.record, 1, "feedbackSent");
@@ -432,13 +460,25 @@ export function createClientClass(loadEngine) {
         try {
           const res = await this._request("POST", path, body);
           if (res.status < 300) {
-            const answer = await res.json().catch(() => ({}));
+            let answer = {};
+            try {
+              answer = JSON.parse(res.text);
+            } catch {
+              // An empty or non-JSON 2xx: counted as all accepted.
+            }
             const rejected = answer?.rejected?.length ?? 0;
             this._stats[counter] += count - rejected;
             if (rejected) {
               this._stats.rejected += rejected;
               this._report(new PvctError("invalid_field", `${rejected} execution records were rejected`, answer.rejected));
             }
+            return;
+          }
+          if (res.status === 413 && body.executions?.length > 1) {
+            // Too large after all: send each half on its own.
+            const half = Math.ceil(body.executions.length / 2);
+            await this._send(path, { executions: body.executions.slice(0, half) }, half, counter);
+            await this._send(path, { executions: body.executions.slice(half) }, body.executions.length - half, counter);
             return;
           }
           if (res.status < 500 && res.status !== 429) {

@@ -4,7 +4,11 @@ import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as wasm from "./pvct.js";
 import * as diffWasm from "./pvct_diff.js";
-import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
+import { webcrypto } from "node:crypto";
+import { createClientClass, createDiffWords, PvctError, useCrypto } from "./client.mjs";
+
+// Node 18 has no global Web Crypto.
+useCrypto(webcrypto);
 
 wasm.initSync({ module: readFileSync(new URL("./pvct_bg.wasm", import.meta.url)) });
 const engine = { Bundle: wasm.Bundle, valueText: wasm.valueText, readTextFile: (path) => readFile(path, "utf8") };

@@ -57,7 +57,9 @@ function fill(template, values) {
 
 /** Caller messages by placeholder name, checked as the core checks them. */
 function historyOf(history, makeError) {
-  if (history == null) return {};
+  // No prototype: placeholder names such as "constructor" must find nothing.
+  const out = Object.create(null);
+  if (history == null) return out;
   const list = (value, name) => {
     if (!Array.isArray(value)) throw makeError("invalid_field", `history.${name}: expected a list of messages`, { field: "history" });
     return value.map((m, i) => {
@@ -70,9 +72,11 @@ function historyOf(history, makeError) {
       return { role: m.role, content: m.content };
     });
   };
-  if (Array.isArray(history)) return { history: list(history, "history") };
+  if (Array.isArray(history)) {
+    out.history = list(history, "history");
+    return out;
+  }
   if (typeof history === "object") {
-    const out = {};
     for (const name of Object.keys(history)) out[name] = list(history[name], name);
     return out;
   }

@@ -10,9 +10,10 @@ use pvct_core::evaluator::{from_stored, Evaluator, Verdict};
 use pvct_core::judge;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{wasm_bindgen::JsValue, Env, Fetch, Headers, Method, Request, RequestInit, Result};
+use worker::{Env, Result};
 
 use crate::ids::now;
+use crate::outbound::post_json;
 use crate::queue::{chunk, send, ExecutionRow, Job};
 use crate::store::{SettingsRow, Store};
 
@@ -70,9 +71,10 @@ pub async fn schedule(env: &Env, store: &Store, workspace_id: &str, rows: &[Exec
     send(env, jobs).await
 }
 
-/// Scores `items`; records what was scored, then fails (so the Queue
-/// retries) if any judge call failed.
-pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Result<()> {
+/// Scores `items` and records the scores; Ok(Some(s)) asks the Queue to
+/// run the job again in `s` seconds because judge calls that may succeed
+/// later failed. A judge reply that can never be read is logged, not retried.
+pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Result<Option<u32>> {
     let prompt_ids: BTreeSet<&str> = items.iter().map(|i| i.prompt_id.as_str()).collect();
     let mut evaluators: BTreeMap<String, Vec<Evaluator>> = BTreeMap::new();
     for (prompt_id, stored) in store
@@ -110,9 +112,9 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
                         None => None,
                         Some(endpoint) => match endpoint.ask(criteria, item).await {
                             Ok(s) => Some(s),
-                            Err(e) => {
+                            Err((e, retriable)) => {
                                 worker::console_error!("judge call failed for {}: {e}", item.execution_id);
-                                failures += 1;
+                                failures += usize::from(retriable);
                                 None
                             }
                         },
@@ -129,11 +131,13 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
             .record_scores(workspace_id, &serde_json::Value::Array(scores).to_string(), &now())
             .await?;
     }
-    if failures > 0 {
-        return Err(rust_error(format!("{failures} judge calls failed")));
-    }
-    Ok(())
+    // Retry later, not at once: a judge that failed (rate limit, outage)
+    // needs time. Scores recorded above are skipped on the retry.
+    Ok((failures > 0).then_some(JUDGE_RETRY_SECONDS))
 }
+
+/// Seconds before a job whose judge calls failed runs again.
+const JUDGE_RETRY_SECONDS: u32 = 10;
 
 struct JudgeEndpoint<'a> {
     url: &'a str,
@@ -150,22 +154,18 @@ impl<'a> JudgeEndpoint<'a> {
         })
     }
 
-    async fn ask(&self, criteria: &str, item: &Evaluation) -> Result<f64> {
+    /// The judge's score, or why there is none and whether asking again may help.
+    async fn ask(&self, criteria: &str, item: &Evaluation) -> std::result::Result<f64, (String, bool)> {
         let body = judge::request_body(self.model, criteria, &item.output, item.reference.as_deref());
-        let headers = Headers::new();
-        headers.set("content-type", "application/json")?;
-        if let Some(key) = self.api_key {
-            headers.set("authorization", &format!("Bearer {key}"))?;
+        let bearer = self.api_key.map(|k| format!("Bearer {k}"));
+        let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
+        match post_json(self.url, &headers, &body.to_string()).await {
+            Err(e) => Err((e.to_string(), true)),
+            // Rate limits and server errors pass; other refusals will not.
+            Ok((status, _)) if !(200..300).contains(&status) => {
+                Err((format!("judge answered {status}"), status == 429 || status >= 500))
+            }
+            Ok((_, reply)) => judge::parse_reply(&reply).map_err(|e| (e.message().to_owned(), false)),
         }
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(JsValue::from_str(&body.to_string())));
-        let mut response = Fetch::Request(Request::new_with_init(self.url, &init)?).send().await?;
-        let status = response.status_code();
-        if !(200..300).contains(&status) {
-            return Err(rust_error(format!("judge answered {status}")));
-        }
-        judge::parse_reply(&response.bytes().await?).map_err(|e| rust_error(e.message()))
     }
 }

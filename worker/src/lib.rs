@@ -10,6 +10,7 @@ mod http;
 mod ids;
 mod isolate_cache;
 mod kv;
+mod outbound;
 mod publish;
 mod queue;
 mod routes;

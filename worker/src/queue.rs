@@ -108,7 +108,7 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
                 .ingest_feedback(workspace_id, execution_id, *value, comment.as_deref(), at)
                 .await,
         ),
-        Job::Evaluate { workspace_id, items } => done(evaluation::run(store, workspace_id, items).await),
+        Job::Evaluate { workspace_id, items } => evaluation::run(store, workspace_id, items).await,
         Job::Deliver {
             workspace_id,
             delivery_id,

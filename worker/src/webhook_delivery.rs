@@ -5,9 +5,10 @@
 
 use pvct_core::webhook::{backoff_seconds, signature, wants, MAX_ATTEMPTS};
 use serde_json::{json, Value};
-use worker::{wasm_bindgen::JsValue, Fetch, Headers, Method, Request, RequestInit, Result};
+use worker::Result;
 
 use crate::ids::{new_id, now, now_millis};
+use crate::outbound::{post_json, Failure};
 use crate::queue::{send, Job};
 use crate::store::Store;
 use crate::Ctx;
@@ -71,6 +72,10 @@ pub async fn deliver(store: &Store, workspace_id: &str, delivery_id: &str) -> Re
         return Ok(None);
     }
     let attempts = d.attempts + 1;
+    // Counted before sending: a run killed mid-POST still used an attempt.
+    store
+        .update_delivery(&d.id, "pending", attempts, None, Some("sending"), &now())
+        .await?;
     let outcome = post(&d.url, &d.secret, &d.event, &d.id, &d.payload).await;
     let at = now();
     match outcome {
@@ -95,17 +100,13 @@ pub async fn deliver(store: &Store, workspace_id: &str, delivery_id: &str) -> Re
     }
 }
 
-async fn post(url: &str, secret: &str, event: &str, id: &str, payload: &str) -> Result<u16> {
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    headers.set("user-agent", "pvct-webhooks/0.1")?;
-    headers.set("x-pvct-event", event)?;
-    headers.set("x-pvct-delivery", id)?;
-    headers.set("x-pvct-signature", &signature(secret, now_millis() / 1000, payload))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(JsValue::from_str(payload)));
-    let response = Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
-    Ok(response.status_code())
+async fn post(url: &str, secret: &str, event: &str, id: &str, payload: &str) -> std::result::Result<u16, Failure> {
+    let signature = signature(secret, now_millis() / 1000, payload);
+    let headers = [
+        ("user-agent", "pvct-webhooks/0.1"),
+        ("x-pvct-event", event),
+        ("x-pvct-delivery", id),
+        ("x-pvct-signature", signature.as_str()),
+    ];
+    post_json(url, &headers, payload).await.map(|(status, _)| status)
 }

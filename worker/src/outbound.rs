@@ -1,0 +1,75 @@
+//! Calls the worker makes to other services (the LLM judge, webhook
+//! receivers): a JSON POST with a deadline, so one stuck receiver cannot hold
+//! a queue batch until the platform's wall-clock limit.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use worker::{wasm_bindgen::JsValue, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+/// How long an outbound call may take, answer included.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Why an outbound call gave no answer.
+#[derive(Debug)]
+pub enum Failure {
+    TimedOut,
+    Network(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::TimedOut => write!(f, "no answer within {} s", DEADLINE.as_secs()),
+            Failure::Network(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// `fut`, or None once `deadline` passes first.
+async fn within<T>(fut: impl Future<Output = T>, deadline: Duration) -> Option<T> {
+    let mut fut = pin!(fut);
+    let mut timer = pin!(Delay::from(deadline));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(v));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// POSTs `body` (JSON) to `url` with `headers`: the status and the body, or
+/// why there was none. The request is aborted at the deadline.
+pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> Result<(u16, Vec<u8>), Failure> {
+    let net = |e: worker::Error| Failure::Network(e.to_string());
+    let h = Headers::new();
+    h.set("content-type", "application/json").map_err(net)?;
+    for (name, value) in headers {
+        h.set(name, value).map_err(net)?;
+    }
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_headers(h)
+        .with_body(Some(JsValue::from_str(body)));
+    let request = Request::new_with_init(url, &init).map_err(net)?;
+    let exchange = async {
+        let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
+        let status = response.status_code();
+        Ok::<_, worker::Error>((status, response.bytes().await?))
+    };
+    match within(exchange, DEADLINE).await {
+        Some(result) => result.map_err(net),
+        None => {
+            controller.abort();
+            Err(Failure::TimedOut)
+        }
+    }
+}
