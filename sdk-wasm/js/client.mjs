@@ -129,6 +129,7 @@ export function createClientClass(loadEngine) {
       this._fetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
       this._states = new Map(); // environment -> BundleState
       this._inflight = new Map(); // environment -> Promise<BundleState | undefined>
+      this._fallbacks = new Map(); // environment -> Promise<BundleState | undefined>
       this._buffer = [];
       this._sending = null;
       this._timer = null;
@@ -251,11 +252,25 @@ export function createClientClass(loadEngine) {
       try {
         return await this._load(environment);
       } catch (e) {
-        const fallback = await this._fallbackState(environment);
+        // Concurrent cold starts share one fallback; a network bundle that
+        // arrived meanwhile wins over it.
+        let pending = this._fallbacks.get(environment);
+        if (!pending) {
+          pending = this._fallbackState(environment).finally(() => this._fallbacks.delete(environment));
+          this._fallbacks.set(environment, pending);
+        }
+        const fallback = await pending;
         if (!fallback) throw asPvctError(e);
         this._report(e);
-        this._retrySoon(fallback);
-        this._states.set(environment, fallback);
+        const current = this._states.get(environment);
+        if (current && current !== fallback) {
+          if (current.source === "network") return current;
+        }
+        if (current !== fallback) {
+          current?.free();
+          this._retrySoon(fallback);
+          this._states.set(environment, fallback);
+        }
         return fallback;
       }
     }

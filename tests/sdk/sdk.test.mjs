@@ -236,6 +236,10 @@ test("with the worker down, warm clients keep serving and telemetry never throws
   writeFileSync(file, JSON.stringify(bundle));
   for (const fallback of [bundle, file]) {
     const cold = new pvct.PromptClient({ apiKey: key, baseUrl: down.url, timeoutMs: 500, fallback, onError: () => {} });
+    // Concurrent cold starts share one bundle fetch and one fallback.
+    const all = await Promise.all(Array.from({ length: 10 }, () => cold.get("steady", { variables: { mood: "fine" } })));
+    assert.ok(all.every((x) => x.text === "Stay fine" && x.source === "fallback"));
+    assert.equal(cold.stats().bundleFetches, 1);
     const p = await cold.get("steady", { variables: { mood: "fine" } });
     assert.equal(p.text, "Stay fine");
     assert.equal(p.source, "fallback");
