@@ -45,6 +45,7 @@ test-e2e: build
 	node --test --test-concurrency=1 tests/e2e/
 
 test-sdk: build build-sdk
+	@scripts/install-browser.sh
 	node --test --test-concurrency=1 tests/sdk/
 
 test-api: build
