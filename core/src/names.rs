@@ -79,6 +79,26 @@ slug_newtype!(
     EvaluatorName, "name", 32
 );
 
+/// An absolute http(s) URL the worker may call (a webhook receiver, an LLM
+/// judge): at most 2,000 printable characters, a host, no credentials.
+pub fn http_url(field: &str, url: &str, what: &str) -> Result<String> {
+    let bad = || {
+        Error::invalid_field(
+            field,
+            format!("{field} must be an absolute http:// or https:// URL{what}"),
+        )
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(bad)?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if url.len() > 2000 || host.is_empty() || host.contains('@') || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    Ok(url.to_owned())
+}
+
 /// A free-text field that must be non-empty after trimming and bounded in
 /// length (prompt names, commit messages, reasons).
 pub fn bounded_text(field: &str, value: &str, max_chars: usize, required: bool) -> Result<String> {

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::names::bounded_text;
+use crate::names::{bounded_text, http_url};
 
 /// Raw executions are kept this many days unless the workspace says otherwise.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -50,7 +50,7 @@ impl SettingsUpdate {
             }
         }
         if let Some(Some(judge)) = &mut update.judge {
-            judge.url = judge_url(&judge.url)?;
+            judge.url = http_url("judge.url", &judge.url, " of a chat-completions endpoint")?;
             judge.model = bounded_text("judge.model", &judge.model, 200, true)?;
             if let Some(key) = &judge.api_key {
                 if key.is_empty() || key.len() > 4096 || !key.bytes().all(|b| b.is_ascii_graphic()) {
@@ -63,25 +63,6 @@ impl SettingsUpdate {
         }
         Ok(update)
     }
-}
-
-/// An absolute http(s) URL without spaces or credentials.
-fn judge_url(url: &str) -> Result<String> {
-    let bad = || {
-        Error::invalid_field(
-            "judge.url",
-            "judge.url must be an absolute http:// or https:// URL of a chat-completions endpoint",
-        )
-    };
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(bad)?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if url.len() > 2000 || host.is_empty() || host.contains('@') || !url.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
-    }
-    Ok(url.to_owned())
 }
 
 #[cfg(test)]

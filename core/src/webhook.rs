@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
+use crate::names::http_url;
 
 /// Events a webhook can subscribe to.
 pub const EVENTS: [&str; 7] = [
@@ -54,7 +55,7 @@ impl NewWebhook {
             events: Option<Vec<String>>,
         }
         let raw: Raw = crate::request::parse_json(body)?;
-        let url = webhook_url(&raw.url)?;
+        let url = http_url("url", &raw.url, "")?;
         if let Some(secret) = &raw.secret {
             if secret.len() < 16 || secret.len() > 256 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err(Error::invalid_field(
@@ -90,19 +91,6 @@ impl NewWebhook {
 /// Whether a webhook subscribed to `events` wants `event`.
 pub fn wants(events: &[String], event: &str) -> bool {
     events.iter().any(|e| e == "*" || e == event)
-}
-
-fn webhook_url(url: &str) -> Result<String> {
-    let bad = || Error::invalid_field("url", "url must be an absolute http:// or https:// URL");
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(bad)?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if url.len() > 2000 || host.is_empty() || host.contains('@') || !url.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad());
-    }
-    Ok(url.to_owned())
 }
 
 /// The `x-pvct-signature` header value for `body` sent at `timestamp`.
