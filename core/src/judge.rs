@@ -32,6 +32,12 @@ pub fn request_body(model: &str, criteria: &str, output: &str, reference: Option
     })
 }
 
+/// Whether a judge call that answered `status` (not 2xx) may succeed if
+/// asked again later: rate limits and server errors, not other refusals.
+pub fn worth_retrying(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
 fn unreadable(why: &str) -> Error {
     Error::new(ErrorKind::Internal, format!("judge reply unreadable: {why}"))
 }
@@ -80,6 +86,12 @@ mod tests {
         assert_eq!(parse_reply(&reply("{\"score\": 0.75}")).unwrap(), 0.75);
         assert_eq!(parse_reply(&reply("Score: 1")).unwrap(), 1.0);
         assert_eq!(parse_reply(&reply("0.5.")).unwrap(), 0.5);
+    }
+
+    #[test]
+    fn only_rate_limits_and_server_errors_are_worth_retrying() {
+        assert!(worth_retrying(429) && worth_retrying(503));
+        assert!(!worth_retrying(400) && !worth_retrying(401) && !worth_retrying(404));
     }
 
     #[test]

@@ -33,6 +33,36 @@ pub fn backoff_seconds(attempt: u32) -> u32 {
     2u32.saturating_pow(attempt.clamp(1, 10))
 }
 
+/// What attempt number `attempt` (1-based) of a delivery leads to, given the
+/// receiver's status (None: no answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Still pending: try again in this many seconds.
+    RetryIn(u32),
+    /// Out of attempts.
+    Failed,
+}
+
+impl AttemptOutcome {
+    pub fn of(attempt: u32, status: Option<u16>) -> Self {
+        match status {
+            Some(s) if (200..300).contains(&s) => AttemptOutcome::Delivered,
+            _ if attempt >= MAX_ATTEMPTS => AttemptOutcome::Failed,
+            _ => AttemptOutcome::RetryIn(backoff_seconds(attempt)),
+        }
+    }
+
+    /// The delivery's status in the log.
+    pub const fn status(self) -> &'static str {
+        match self {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::RetryIn(_) => "pending",
+            AttemptOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// `POST /v1/webhooks`: where to send which events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewWebhook {
@@ -142,6 +172,15 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn attempts_deliver_retry_then_fail() {
+        assert_eq!(AttemptOutcome::of(1, Some(204)), AttemptOutcome::Delivered);
+        assert_eq!(AttemptOutcome::of(1, Some(503)), AttemptOutcome::RetryIn(2));
+        assert_eq!(AttemptOutcome::of(3, None), AttemptOutcome::RetryIn(8));
+        assert_eq!(AttemptOutcome::of(MAX_ATTEMPTS, Some(500)), AttemptOutcome::Failed);
+        assert_eq!(AttemptOutcome::of(MAX_ATTEMPTS, Some(200)).status(), "delivered");
     }
 
     #[test]

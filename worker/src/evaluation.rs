@@ -163,7 +163,7 @@ impl<'a> JudgeEndpoint<'a> {
             Err(e) => Err((e.to_string(), true)),
             // Rate limits and server errors pass; other refusals will not.
             Ok((status, _)) if !(200..300).contains(&status) => {
-                Err((format!("judge answered {status}"), status == 429 || status >= 500))
+                Err((format!("judge answered {status}"), judge::worth_retrying(status)))
             }
             Ok((_, reply)) => judge::parse_reply(&reply).map_err(|e| (e.message().to_owned(), false)),
         }

@@ -3,7 +3,7 @@
 //! asks the Queue to retry with backoff until it lands or runs out of
 //! attempts. Every attempt is written to the delivery log.
 
-use pvct_core::webhook::{backoff_seconds, signature, wants, MAX_ATTEMPTS};
+use pvct_core::webhook::{signature, wants, AttemptOutcome};
 use serde_json::{json, Value};
 use worker::Result;
 
@@ -76,28 +76,19 @@ pub async fn deliver(store: &Store, workspace_id: &str, delivery_id: &str) -> Re
     store
         .update_delivery(&d.id, "pending", attempts, None, Some("sending"), &now())
         .await?;
-    let outcome = post(&d.url, &d.secret, &d.event, &d.id, &d.payload).await;
-    let at = now();
-    match outcome {
-        Ok(status) if (200..300).contains(&status) => {
-            store
-                .update_delivery(&d.id, "delivered", attempts, Some(status), None, &at)
-                .await?;
-            Ok(None)
-        }
-        failure => {
-            let (status, error) = match failure {
-                Ok(status) => (Some(status), format!("the receiver answered {status}")),
-                Err(e) => (None, format!("not delivered: {e}")),
-            };
-            let done = attempts >= MAX_ATTEMPTS;
-            let state = if done { "failed" } else { "pending" };
-            store
-                .update_delivery(&d.id, state, attempts, status, Some(&error), &at)
-                .await?;
-            Ok((!done).then(|| backoff_seconds(attempts)))
-        }
-    }
+    let (status, error) = match post(&d.url, &d.secret, &d.event, &d.id, &d.payload).await {
+        Ok(s) if (200..300).contains(&s) => (Some(s), None),
+        Ok(s) => (Some(s), Some(format!("the receiver answered {s}"))),
+        Err(e) => (None, Some(format!("not delivered: {e}"))),
+    };
+    let outcome = AttemptOutcome::of(attempts, status);
+    store
+        .update_delivery(&d.id, outcome.status(), attempts, status, error.as_deref(), &now())
+        .await?;
+    Ok(match outcome {
+        AttemptOutcome::RetryIn(seconds) => Some(seconds),
+        AttemptOutcome::Delivered | AttemptOutcome::Failed => None,
+    })
 }
 
 async fn post(url: &str, secret: &str, event: &str, id: &str, payload: &str) -> std::result::Result<u16, Failure> {
