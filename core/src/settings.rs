@@ -11,6 +11,30 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 30;
 /// The longest retention a workspace may choose.
 pub const MAX_RETENTION_DAYS: u32 = 3650;
 
+/// A workspace's settings as stored (one row per workspace; a workspace
+/// without a row has the defaults).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Settings {
+    pub retention_days: u32,
+    pub judge_url: Option<String>,
+    pub judge_model: Option<String>,
+    /// Write-only: never part of an answer or an audit entry.
+    pub judge_api_key: Option<String>,
+    pub updated_at: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            retention_days: DEFAULT_RETENTION_DAYS,
+            judge_url: None,
+            judge_model: None,
+            judge_api_key: None,
+            updated_at: String::new(),
+        }
+    }
+}
+
 /// The judge endpoint as configured: an OpenAI-compatible chat-completions URL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +87,28 @@ impl SettingsUpdate {
         }
         Ok(update)
     }
+
+    /// `current` with this update applied at `at`. A judge given without a
+    /// key keeps the stored key when the URL is unchanged, so a model change
+    /// does not need the secret again; a new URL never inherits the old key.
+    pub fn apply(self, current: Settings, at: &str) -> Settings {
+        let mut next = current;
+        if let Some(days) = self.retention_days {
+            next.retention_days = days;
+        }
+        match self.judge {
+            None => {}
+            Some(None) => (next.judge_url, next.judge_model, next.judge_api_key) = (None, None, None),
+            Some(Some(judge)) => {
+                let same_endpoint = next.judge_url.as_deref() == Some(judge.url.as_str());
+                next.judge_api_key = judge.api_key.or(if same_endpoint { next.judge_api_key } else { None });
+                next.judge_url = Some(judge.url);
+                next.judge_model = Some(judge.model);
+            }
+        }
+        next.updated_at = at.to_owned();
+        next
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +128,29 @@ mod tests {
                 .unwrap();
         assert_eq!(set.judge.unwrap().unwrap().api_key.as_deref(), Some("sk-1"));
         assert_eq!(parse(r#"{"retention_days": 7}"#).unwrap().retention_days, Some(7));
+    }
+
+    #[test]
+    fn updates_keep_the_key_only_for_the_same_endpoint() {
+        let set = parse(r#"{"judge": {"url": "https://a/v1", "model": "m1", "api_key": "sk-1"}}"#).unwrap();
+        let first = set.apply(Settings::default(), "t1");
+        assert_eq!(first.judge_api_key.as_deref(), Some("sk-1"));
+        let model = parse(r#"{"judge": {"url": "https://a/v1", "model": "m2"}, "retention_days": 9}"#).unwrap();
+        let second = model.apply(first.clone(), "t2");
+        assert_eq!(
+            (second.judge_model.as_deref(), second.judge_api_key.as_deref()),
+            (Some("m2"), Some("sk-1"))
+        );
+        assert_eq!((second.retention_days, second.updated_at.as_str()), (9, "t2"));
+        let moved = parse(r#"{"judge": {"url": "https://b/v1", "model": "m2"}}"#)
+            .unwrap()
+            .apply(second, "t3");
+        assert_eq!(moved.judge_api_key, None, "a new URL never inherits the old key");
+        let cleared = parse(r#"{"judge": null}"#).unwrap().apply(first, "t4");
+        assert_eq!(
+            (cleared.judge_url, cleared.judge_api_key, cleared.retention_days),
+            (None, None, DEFAULT_RETENTION_DAYS)
+        );
     }
 
     #[test]

@@ -15,7 +15,8 @@ use worker::{Env, Result};
 use crate::ids::now;
 use crate::outbound::post_json;
 use crate::queue::{chunk, send, ExecutionRow, Job};
-use crate::store::{SettingsRow, Store};
+use crate::store::Store;
+use pvct_core::settings::Settings;
 
 /// One execution to score.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,7 +93,7 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
         .await?
         .into_iter()
         .collect();
-    let mut settings: Option<Option<SettingsRow>> = None;
+    let mut settings: Option<Option<Settings>> = None;
     let (mut scores, mut failures) = (Vec::new(), 0usize);
     for item in items {
         for evaluator in evaluators.get(&item.prompt_id).into_iter().flatten() {
@@ -146,7 +147,7 @@ struct JudgeEndpoint<'a> {
 }
 
 impl<'a> JudgeEndpoint<'a> {
-    fn of(s: &'a SettingsRow) -> Option<Self> {
+    fn of(s: &'a Settings) -> Option<Self> {
         Some(JudgeEndpoint {
             url: s.judge_url.as_deref()?,
             model: s.judge_model.as_deref()?,

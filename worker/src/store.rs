@@ -10,7 +10,7 @@ use worker::{D1Database, D1PreparedStatement, Result};
 use pvct_core::audit::AuditAction;
 use pvct_core::deployment::{DeploymentAction, DeploymentStep};
 use pvct_core::page::PageRequest;
-use pvct_core::settings::DEFAULT_RETENTION_DAYS;
+use pvct_core::settings::{Settings, DEFAULT_RETENTION_DAYS};
 
 /// Something SQL can bind.
 pub enum Arg<'a> {
@@ -300,15 +300,6 @@ pub struct DeliveryRow {
     pub url: String,
     pub secret: String,
     pub deleted: u8,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SettingsRow {
-    pub retention_days: u32,
-    pub judge_url: Option<String>,
-    pub judge_model: Option<String>,
-    pub judge_api_key: Option<String>,
-    pub updated_at: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -1304,7 +1295,7 @@ impl Store {
         .await
     }
 
-    pub async fn settings(&self, workspace_id: &str) -> Result<Option<SettingsRow>> {
+    pub async fn settings(&self, workspace_id: &str) -> Result<Option<Settings>> {
         self.first(
             "SELECT retention_days, judge_url, judge_model, judge_api_key, updated_at FROM workspace_settings \
              WHERE workspace_id = ?",
@@ -1313,7 +1304,7 @@ impl Store {
         .await
     }
 
-    pub async fn put_settings(&self, workspace_id: &str, row: &SettingsRow, audit: &AuditEntry<'_>) -> Result<()> {
+    pub async fn put_settings(&self, workspace_id: &str, row: &Settings, audit: &AuditEntry<'_>) -> Result<()> {
         self.batch(vec![
             self.stmt(
                 "INSERT INTO workspace_settings (workspace_id, retention_days, judge_url, judge_model, judge_api_key, \

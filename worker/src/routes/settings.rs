@@ -2,16 +2,16 @@
 //! The judge's API key is write-only: responses say whether one is set.
 
 use pvct_core::audit::AuditAction;
-use pvct_core::settings::{SettingsUpdate, DEFAULT_RETENTION_DAYS};
+use pvct_core::settings::{Settings, SettingsUpdate};
 use serde_json::json;
 use worker::Request;
 
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_id, now};
-use crate::store::{AuditEntry, SettingsRow};
+use crate::store::AuditEntry;
 use crate::Ctx;
 
-fn view(s: &SettingsRow) -> serde_json::Value {
+fn view(s: &Settings) -> serde_json::Value {
     json!({
         "retention_days": s.retention_days,
         "judge": s.judge_url.as_ref().map(|url| json!({
@@ -23,19 +23,13 @@ fn view(s: &SettingsRow) -> serde_json::Value {
     })
 }
 
-async fn current(ctx: &Ctx) -> Result<SettingsRow, pvct_core::Error> {
+async fn current(ctx: &Ctx) -> Result<Settings, pvct_core::Error> {
     Ok(ctx
         .store
         .settings(&ctx.who.workspace_id)
         .await
         .or_internal("settings")?
-        .unwrap_or(SettingsRow {
-            retention_days: DEFAULT_RETENTION_DAYS,
-            judge_url: None,
-            judge_model: None,
-            judge_api_key: None,
-            updated_at: String::new(),
-        }))
+        .unwrap_or_default())
 }
 
 pub async fn get(ctx: &Ctx) -> ApiResult {
@@ -44,23 +38,7 @@ pub async fn get(ctx: &Ctx) -> ApiResult {
 
 pub async fn put(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let update = SettingsUpdate::parse(&body(req).await?)?;
-    let mut row = current(ctx).await?;
-    if let Some(days) = update.retention_days {
-        row.retention_days = days;
-    }
-    match update.judge {
-        None => {}
-        Some(None) => (row.judge_url, row.judge_model, row.judge_api_key) = (None, None, None),
-        Some(Some(judge)) => {
-            // A judge set without a key keeps the key already stored, so a
-            // model change does not need the secret again.
-            let same_endpoint = row.judge_url.as_deref() == Some(judge.url.as_str());
-            row.judge_api_key = judge.api_key.or(if same_endpoint { row.judge_api_key } else { None });
-            row.judge_url = Some(judge.url);
-            row.judge_model = Some(judge.model);
-        }
-    }
-    row.updated_at = now();
+    let row = update.apply(current(ctx).await?, &now());
     let audit_id = new_id();
     ctx.store
         .put_settings(
