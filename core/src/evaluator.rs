@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::json_schema::{compile, Schema};
+use crate::json_schema::{Pattern, Schema};
 use crate::names::{bounded_text, EvaluatorName};
 
 /// At most this many evaluators per prompt.
@@ -26,7 +26,7 @@ pub enum Check {
     /// 1 when the output contains `value` (case-insensitively unless asked).
     Contains { value: String, case_sensitive: bool },
     /// 1 when the output matches the regular expression.
-    Regex { pattern: String },
+    Regex { pattern: Pattern },
     /// 1 when the output is JSON (a single fenced ```json block counts) and,
     /// with a schema, satisfies it.
     JsonValid { schema: Option<Schema> },
@@ -96,10 +96,9 @@ impl Evaluator {
                 value: bounded_text("value", &value, 1000, true)?,
                 case_sensitive,
             },
-            RawCheck::Regex { pattern } => {
-                compile(&pattern).map_err(|m| Error::invalid_field("pattern", m))?;
-                Check::Regex { pattern }
-            }
+            RawCheck::Regex { pattern } => Check::Regex {
+                pattern: Pattern::parse(&pattern).map_err(|m| Error::invalid_field("pattern", m))?,
+            },
             RawCheck::JsonValid { schema } => Check::JsonValid {
                 schema: schema.as_ref().map(Schema::parse).transpose()?,
             },
@@ -121,7 +120,7 @@ impl Evaluator {
             Check::Contains { value, case_sensitive } => {
                 json!({ "type": "contains", "value": value, "case_sensitive": case_sensitive })
             }
-            Check::Regex { pattern } => json!({ "type": "regex", "pattern": pattern }),
+            Check::Regex { pattern } => json!({ "type": "regex", "pattern": pattern.as_str() }),
             Check::JsonValid { schema } => {
                 json!({ "type": "json_valid", "schema": schema.as_ref().map(Schema::as_value) })
             }
@@ -143,7 +142,7 @@ impl Evaluator {
                     pass(output.to_lowercase().contains(&value.to_lowercase()))
                 }
             }
-            Check::Regex { pattern } => pass(compile(pattern).is_ok_and(|re| re.is_match(output))),
+            Check::Regex { pattern } => pass(pattern.is_match(output)),
             Check::JsonValid { schema } => match serde_json::from_str::<Value>(unfence(output)) {
                 Ok(v) => pass(schema.as_ref().is_none_or(|s| s.is_valid(&v))),
                 Err(_) => pass(false),

@@ -6,6 +6,8 @@
 //! is refused when the evaluator is configured rather than silently
 //! half-applied, so a passing score always means what the schema says.
 
+use std::collections::BTreeMap;
+
 use regex_lite::Regex;
 use serde_json::{Map, Value};
 
@@ -32,24 +34,70 @@ const ANNOTATIONS: &[&str] = &["$schema", "$id", "title", "description", "defaul
 const MAX_DEPTH: usize = 32;
 
 /// A schema checked for supported keywords, ready to validate values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Schema(Value);
+#[derive(Debug, Clone)]
+pub struct Schema {
+    value: Value,
+    /// Every `pattern` in the schema, compiled once when it is saved.
+    patterns: Patterns,
+}
+
+type Patterns = BTreeMap<String, Regex>;
+
+impl PartialEq for Schema {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+/// A regular expression compiled once, compared by its source.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    regex: Regex,
+}
+
+impl Pattern {
+    pub fn parse(source: &str) -> std::result::Result<Self, String> {
+        Ok(Pattern {
+            source: source.to_owned(),
+            regex: compile(source)?,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.regex.is_match(text)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
 
 impl Schema {
     /// Accepts `value` if every keyword in it, at every depth, is supported
     /// and well-formed.
     pub fn parse(value: &Value) -> Result<Self> {
-        check(value, "schema", 0)?;
-        Ok(Schema(value.clone()))
+        let mut patterns = Patterns::new();
+        check(value, "schema", 0, &mut patterns)?;
+        Ok(Schema {
+            value: value.clone(),
+            patterns,
+        })
     }
 
     pub fn as_value(&self) -> &Value {
-        &self.0
+        &self.value
     }
 
     /// Whether `instance` satisfies the schema.
     pub fn is_valid(&self, instance: &Value) -> bool {
-        valid(&self.0, instance)
+        valid(&self.value, instance, &self.patterns)
     }
 }
 
@@ -57,7 +105,7 @@ fn bad(path: &str, message: &str) -> Error {
     Error::invalid_field("schema", format!("{path}: {message}"))
 }
 
-fn check(schema: &Value, path: &str, depth: usize) -> Result<()> {
+fn check(schema: &Value, path: &str, depth: usize, patterns: &mut Patterns) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(bad(path, "nests too deeply"));
     }
@@ -92,17 +140,18 @@ fn check(schema: &Value, path: &str, depth: usize) -> Result<()> {
             "properties" => {
                 let props = v.as_object().ok_or_else(|| bad(&here, "must be an object"))?;
                 for (name, sub) in props {
-                    check(sub, &format!("{here}.{name}"), depth + 1)?;
+                    check(sub, &format!("{here}.{name}"), depth + 1, patterns)?;
                 }
             }
-            "additionalProperties" | "items" => check(v, &here, depth + 1)?,
+            "additionalProperties" | "items" => check(v, &here, depth + 1, patterns)?,
             "minItems" | "maxItems" | "minLength" | "maxLength" if v.as_u64().is_none() => {
                 return Err(bad(&here, "must be a non-negative integer"))
             }
             "minimum" | "maximum" if !v.is_number() => return Err(bad(&here, "must be a number")),
             "pattern" => {
                 let p = v.as_str().ok_or_else(|| bad(&here, "must be a string"))?;
-                compile(p).map_err(|m| bad(&here, &m))?;
+                let regex = compile(p).map_err(|m| bad(&here, &m))?;
+                patterns.insert(p.to_owned(), regex);
             }
             _ => {}
         }
@@ -142,15 +191,15 @@ fn has_type(instance: &Value, name: &str) -> bool {
     }
 }
 
-fn valid(schema: &Value, instance: &Value) -> bool {
+fn valid(schema: &Value, instance: &Value, patterns: &Patterns) -> bool {
     match schema {
         Value::Bool(b) => *b,
-        Value::Object(map) => map.iter().all(|(k, v)| keyword_holds(map, k, v, instance)),
+        Value::Object(map) => map.iter().all(|(k, v)| keyword_holds(map, k, v, instance, patterns)),
         _ => false,
     }
 }
 
-fn keyword_holds(schema: &Map<String, Value>, key: &str, v: &Value, instance: &Value) -> bool {
+fn keyword_holds(schema: &Map<String, Value>, key: &str, v: &Value, instance: &Value, patterns: &Patterns) -> bool {
     let count = |n: &Value| n.as_u64().unwrap_or(0) as usize;
     let chars = instance.as_str().map(|s| s.chars().count());
     let items = instance.as_array();
@@ -171,7 +220,7 @@ fn keyword_holds(schema: &Map<String, Value>, key: &str, v: &Value, instance: &V
         "properties" => match (instance.as_object(), v.as_object()) {
             (Some(obj), Some(props)) => props
                 .iter()
-                .all(|(name, sub)| obj.get(name).is_none_or(|value| valid(sub, value))),
+                .all(|(name, sub)| obj.get(name).is_none_or(|value| valid(sub, value, patterns))),
             _ => true,
         },
         "additionalProperties" => match instance.as_object() {
@@ -179,11 +228,11 @@ fn keyword_holds(schema: &Map<String, Value>, key: &str, v: &Value, instance: &V
                 let declared = schema.get("properties").and_then(Value::as_object);
                 obj.iter()
                     .filter(|(name, _)| !declared.is_some_and(|d| d.contains_key(*name)))
-                    .all(|(_, value)| valid(v, value))
+                    .all(|(_, value)| valid(v, value, patterns))
             }
             None => true,
         },
-        "items" => items.is_none_or(|a| a.iter().all(|item| valid(v, item))),
+        "items" => items.is_none_or(|a| a.iter().all(|item| valid(v, item, patterns))),
         "minItems" => items.is_none_or(|a| a.len() >= count(v)),
         "maxItems" => items.is_none_or(|a| a.len() <= count(v)),
         "minLength" => chars.is_none_or(|n| n >= count(v)),
@@ -191,7 +240,7 @@ fn keyword_holds(schema: &Map<String, Value>, key: &str, v: &Value, instance: &V
         "minimum" => number.is_none_or(|n| v.as_f64().is_some_and(|m| n >= m)),
         "maximum" => number.is_none_or(|n| v.as_f64().is_some_and(|m| n <= m)),
         "pattern" => match (instance.as_str(), v.as_str()) {
-            (Some(s), Some(p)) => compile(p).is_ok_and(|re| re.is_match(s)),
+            (Some(s), Some(p)) => patterns.get(p).is_some_and(|re| re.is_match(s)),
             _ => true,
         },
         _ => true,
