@@ -535,3 +535,15 @@ export function createDiffWords(getEngine) {
     return JSON.parse(getEngine().diffWords(String(a), String(b)));
   };
 }
+
+/** diffWords over a diff module compiled synchronously on first use (Node, Workers). */
+export function lazyDiffWords(diffWasm, loadModule) {
+  let loaded = false;
+  return createDiffWords(() => {
+    if (!loaded) {
+      diffWasm.initSync({ module: loadModule() });
+      loaded = true;
+    }
+    return diffWasm;
+  });
+}

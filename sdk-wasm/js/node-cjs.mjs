@@ -7,24 +7,15 @@ import { join } from "node:path";
 import * as wasm from "./pvct.js";
 import * as diffWasm from "./pvct_diff.js";
 import { webcrypto } from "node:crypto";
-import { createClientClass, createDiffWords, PvctError, useCrypto } from "./client.mjs";
+import { createClientClass, lazyDiffWords, PvctError, useCrypto } from "./client.mjs";
 
 // Node 18 has no global Web Crypto.
 useCrypto(webcrypto);
 
 wasm.initSync({ module: readFileSync(join(__dirname, "pvct_bg.wasm")) });
 const engine = { Bundle: wasm.Bundle, valueText: wasm.valueText, readTextFile: (path) => readFile(path, "utf8") };
-let diffLoaded = false;
-const diffEngine = () => {
-  if (!diffLoaded) {
-    diffWasm.initSync({ module: readFileSync(join(__dirname, "pvct_diff_bg.wasm")) });
-    diffLoaded = true;
-  }
-  return diffWasm;
-};
-
 export const PromptClient = createClientClass(() => engine);
-export const diffWords = createDiffWords(diffEngine);
+export const diffWords = lazyDiffWords(diffWasm, () => readFileSync(join(__dirname, "pvct_diff_bg.wasm")));
 export { bucket } from "./plan.mjs";
 export const ready = Promise.resolve();
 export { PvctError };

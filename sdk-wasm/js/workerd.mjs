@@ -5,21 +5,12 @@ import module from "./pvct_bg.wasm";
 import diffModule from "./pvct_diff_bg.wasm";
 import * as wasm from "./pvct.js";
 import * as diffWasm from "./pvct_diff.js";
-import { createClientClass, createDiffWords, PvctError } from "./client.mjs";
+import { createClientClass, lazyDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module });
 const engine = { Bundle: wasm.Bundle, valueText: wasm.valueText };
-let diffLoaded = false;
-const diffEngine = () => {
-  if (!diffLoaded) {
-    diffWasm.initSync({ module: diffModule });
-    diffLoaded = true;
-  }
-  return diffWasm;
-};
-
 export const PromptClient = createClientClass(() => engine);
-export const diffWords = createDiffWords(diffEngine);
+export const diffWords = lazyDiffWords(diffWasm, () => diffModule);
 export { bucket } from "./plan.mjs";
 export const ready = Promise.resolve();
 export { PvctError };
