@@ -1,0 +1,617 @@
+"""The PromptVault client: one bundle per environment fetched with ETag
+revalidation, routing and rendering in-process, and buffered, batched
+execution logging. It behaves as the npm SDK's client (sdk-wasm/js/client.mjs):
+
+* the first ``get`` of an environment fetches ``GET /v1/bundle`` (every prompt
+  of it); concurrent first calls share that one request;
+* after ``cache_ttl`` seconds a ``get`` serves what it has at once and
+  revalidates in a background thread with ``If-None-Match`` (a 304 only
+  renews the TTL): stale-while-revalidate;
+* a failed revalidation keeps the last good bundle serving (stale-if-error)
+  and is retried at most every 5 seconds; a cold start with the worker
+  unreachable serves ``fallback``, and raises ``network`` only without one;
+* a prompt missing from a bundle older than a second revalidates once (one
+  shared request) before ``get`` raises ``not_deployed``, so a prompt
+  promoted a moment ago is found without waiting for the TTL;
+* telemetry never raises: see :mod:`pvct.telemetry`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import json
+import logging
+import os
+import threading
+import time
+import urllib.parse
+import uuid
+import weakref
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+from .bundle import PreparedBundle, VersionInfo
+from .errors import PvctError
+from .render import Message
+from .telemetry import Telemetry
+from .transport import Transport
+
+__all__ = ["PromptClient", "Prompt", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8787"
+#: A failed revalidation is retried after at most this long, not on every call.
+_RETRY_AFTER = 5.0
+#: A prompt missing from a bundle at least this old triggers one revalidation.
+_MISSING_RECHECK = 1.0
+#: The API keeps this many characters of output and reference, and of error text.
+_MAX_TEXT_CHARS = 8192
+_MAX_ERROR_CHARS = 2000
+
+_log = logging.getLogger("pvct")
+_KEEP: Any = object()
+
+Fallback = Union[Mapping[str, Any], str, "os.PathLike[str]"]
+
+
+class _State:
+    """One environment's bundle: where it came from, its ETag, and until when it is fresh."""
+
+    __slots__ = ("bundle", "etag", "source", "fresh_until", "loaded_at")
+
+    def __init__(self, bundle: PreparedBundle, etag: Optional[str], source: str) -> None:
+        self.bundle = bundle
+        self.etag = etag
+        self.source = source
+        self.fresh_until = 0.0
+        self.loaded_at = time.monotonic()
+
+    def fresh_for(self, seconds: float) -> None:
+        # A ttl of 0 is never fresh: every call revalidates (in the background).
+        self.fresh_until = time.monotonic() + seconds if seconds > 0 else 0.0
+
+
+class _Flight:
+    """One bundle request that concurrent callers share."""
+
+    __slots__ = ("done", "state", "error")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.state: Optional[_State] = None
+        self.error: Optional[PvctError] = None
+
+
+class Prompt:
+    """A prompt as it serves one caller: the routed version, and its rendering
+    when ``get`` was given variables (or the version needs none)."""
+
+    __slots__ = ("_info", "_rendered", "_history", "_strict", "source")
+
+    def __init__(
+        self, info: VersionInfo, rendered: Union[str, List[Message], None], history: Any, strict: bool, source: str
+    ) -> None:
+        self._info = info
+        self._rendered = rendered
+        self._history = history
+        self._strict = strict
+        #: Where the bundle came from: "network" (the worker) or "fallback".
+        self.source = source
+
+    @property
+    def slug(self) -> str:
+        """The prompt's slug."""
+        return self._info.slug
+
+    @property
+    def environment(self) -> str:
+        """The environment it serves from."""
+        return self._info.environment
+
+    @property
+    def kind(self) -> str:
+        """"text", "chat" or "snippet"."""
+        return self._info.kind
+
+    @property
+    def version(self) -> int:
+        """The version number serving this caller."""
+        return self._info.version
+
+    @property
+    def version_id(self) -> str:
+        """The id of that version (what log sends)."""
+        return self._info.version_id
+
+    @property
+    def variant(self) -> Optional[int]:
+        """The experiment variant serving this caller, or None for the deployed version."""
+        return self._info.variant
+
+    @property
+    def experiment_id(self) -> Optional[str]:
+        """The running experiment, if any (also for callers it leaves on the deployed version)."""
+        return self._info.experiment_id
+
+    @property
+    def system(self) -> Optional[str]:
+        """The first system message's template (chat)."""
+        return self._info.system
+
+    @property
+    def user_template(self) -> Optional[str]:
+        """The last user message's template (chat), or the text template."""
+        return self._info.user_template
+
+    @property
+    def required_variables(self) -> Tuple[str, ...]:
+        """Variables a caller must pass, sorted."""
+        return self._info.required_variables
+
+    @property
+    def model_params(self) -> Dict[str, Any]:
+        """The version's model parameters (a copy: yours to change)."""
+        return copy.deepcopy(dict(self._info.model_params))
+
+    @property
+    def text(self) -> Optional[str]:
+        """The rendered text (text prompts, when rendered)."""
+        r = self._rendered
+        return r if isinstance(r, str) else None
+
+    @property
+    def messages(self) -> Optional[List[Message]]:
+        """The rendered messages (chat prompts, when rendered)."""
+        r = self._rendered
+        return r if isinstance(r, list) else None
+
+    def render(self, variables: Optional[Mapping[str, Any]] = None, /, **more: Any) -> Union[str, List[Message]]:
+        """Renders this version with other variables, given as a mapping and/or
+        keywords: the text (text prompts) or the messages (chat), with the
+        history and strictness ``get`` was given."""
+        given: Mapping[str, Any] = variables or {}
+        if more:
+            given = {**given, **more}
+        return self._info.plan.render(given, self._history, self._strict)
+
+    def render_with(
+        self, variables: Optional[Mapping[str, Any]] = None, *, history: Any = _KEEP, strict: Optional[bool] = None
+    ) -> Union[str, List[Message]]:
+        """As :meth:`render`, with another ``history`` and/or ``strict``."""
+        return self._info.plan.render(
+            variables or {},
+            self._history if history is _KEEP else history,
+            self._strict if strict is None else strict,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Prompt(slug={self.slug!r}, environment={self.environment!r}, version={self.version}, "
+            f"variant={self.variant}, source={self.source!r})"
+        )
+
+
+class PromptClient:
+    """Gets prompts routed and rendered as the edge would, and logs how they did.
+
+    ``api_key`` and ``base_url`` default to the environment variables
+    ``PVCT_API_KEY`` and ``PVCT_URL`` (as the ``pvct`` command line reads
+    them). Times are in seconds. ``fallback`` is a bundle (as ``GET
+    /v1/bundle`` serves it), a mapping of bundles by environment, or the
+    path of a JSON file holding either; it serves a cold start while the
+    worker is unreachable. ``on_error`` is told about every problem the
+    client absorbs (by default they are logged on the ``pvct`` logger).
+
+    Thread-safe; use one client per process. As a context manager it
+    closes (flushes) on exit; buffered logs are also flushed at interpreter
+    exit.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        environment: str = "production",
+        cache_ttl: float = 60.0,
+        fallback: Optional[Fallback] = None,
+        on_error: Optional[Callable[[PvctError], Any]] = None,
+        timeout: float = 5.0,
+        flush_interval: float = 1.0,
+        max_batch_size: int = 100,
+        max_buffer_size: int = 10_000,
+        max_retries: int = 3,
+    ) -> None:
+        api_key = api_key or os.environ.get("PVCT_API_KEY")
+        if not api_key:
+            raise PvctError("invalid_options", "PromptClient needs an api_key (or PVCT_API_KEY)")
+        self.environment = environment
+        self.cache_ttl = float(cache_ttl)
+        self._fallback = fallback
+        self._on_error = on_error
+        self._transport = Transport(base_url or os.environ.get("PVCT_URL") or DEFAULT_BASE_URL, api_key, timeout)
+        self._init_locks()
+        self._states: Dict[str, _State] = {}
+        self._counters = {"bundle_fetches": 0, "not_modified": 0, "stale_serves": 0}
+        self._telemetry = Telemetry(
+            self._post,
+            self._report,
+            flush_interval=flush_interval,
+            max_batch_size=max_batch_size,
+            max_buffer_size=max_buffer_size,
+            max_retries=max_retries,
+        )
+        _live_clients.add(self)
+
+    def _init_locks(self) -> None:
+        self._lock = threading.Lock()
+        self._fallback_lock = threading.Lock()
+        self._inflight: Dict[str, _Flight] = {}
+
+    @property
+    def base_url(self) -> str:
+        return self._transport.base_url
+
+    # --- errors -----------------------------------------------------------------
+
+    def _report(self, error: BaseException) -> None:
+        e = error if isinstance(error, PvctError) else PvctError("internal", str(error))
+        try:
+            if self._on_error is not None:
+                self._on_error(e)
+            else:
+                _log.warning("pvct: %s", e)
+        except Exception:  # noqa: BLE001 - an on_error that raises must not break the caller either
+            pass
+
+    # --- bundles ----------------------------------------------------------------
+
+    def _post(self, method: str, path: str, body: bytes) -> Any:
+        return self._transport.request(method, path, body)
+
+    def _begin(self, environment: str) -> Tuple[_Flight, bool]:
+        """The flight loading ``environment``: an existing one, or a new one this caller owns."""
+        with self._lock:
+            flight = self._inflight.get(environment)
+            if flight is not None:
+                return flight, False
+            flight = self._inflight[environment] = _Flight()
+            return flight, True
+
+    def _fly(self, environment: str, flight: _Flight) -> None:
+        try:
+            flight.state = self._fetch_bundle(environment)
+        except PvctError as e:
+            flight.error = e
+        except Exception as e:  # noqa: BLE001 - whatever went wrong, waiters must wake
+            flight.error = PvctError("internal", f"bundle load failed: {e}")
+        finally:
+            with self._lock:
+                if self._inflight.get(environment) is flight:
+                    del self._inflight[environment]
+            flight.done.set()
+
+    def _load(self, environment: str) -> _State:
+        """Fetches (or revalidates) an environment's bundle, sharing concurrent calls."""
+        flight, owner = self._begin(environment)
+        if owner:
+            self._fly(environment, flight)
+        else:
+            flight.done.wait()
+        if flight.error is not None:
+            raise flight.error if owner else flight.error.copy()
+        assert flight.state is not None
+        return flight.state
+
+    def _revalidate_in_background(self, environment: str, state: _State) -> None:
+        flight, owner = self._begin(environment)
+        if not owner:
+            return
+
+        def run() -> None:
+            self._fly(environment, flight)
+            if flight.error is not None:
+                # Stale-if-error: keep serving, try again soon.
+                self._retry_soon(state)
+                self._report(flight.error)
+
+        threading.Thread(target=run, name="pvct-revalidate", daemon=True).start()
+
+    def _retry_soon(self, state: _State) -> None:
+        state.fresh_for(min(self.cache_ttl, _RETRY_AFTER))
+
+    def _fetch_bundle(self, environment: str) -> _State:
+        current = self._states.get(environment)
+        with self._lock:
+            self._counters["bundle_fetches"] += 1
+        headers = {"if-none-match": current.etag} if current is not None and current.etag else {}
+        try:
+            res = self._transport.request(
+                "GET", "/v1/bundle?environment=" + urllib.parse.quote(environment, safe=""), None, headers
+            )
+        except (OSError, ValueError) as e:
+            raise PvctError("network", f"bundle fetch failed: {e}") from None
+        if res.status == 304 and current is not None:
+            current.fresh_for(self.cache_ttl)
+            current.loaded_at = time.monotonic()
+            with self._lock:
+                self._counters["not_modified"] += 1
+            return current
+        if res.status != 200:
+            body: Any = None
+            try:
+                body = json.loads(res.text)
+            except ValueError:
+                pass  # not JSON: only the status is known
+            err = body.get("error") if isinstance(body, dict) else None
+            err = err if isinstance(err, dict) else {}
+            raise PvctError(
+                err.get("code") or ("server_error" if res.status >= 500 else "http_error"),
+                err.get("message") or f"bundle fetch answered {res.status}",
+                {"status": res.status},
+            )
+        state = _State(PreparedBundle.parse(res.text), res.etag, "network")
+        state.fresh_for(self.cache_ttl)
+        self._states[environment] = state
+        return state
+
+    def _fallback_state(self, environment: str) -> Optional[_State]:
+        fallback = self._fallback
+        if fallback is None:
+            return None
+        if isinstance(fallback, (str, os.PathLike)):
+            try:
+                with open(fallback, encoding="utf-8") as f:
+                    fallback = json.load(f)
+            except (OSError, ValueError) as e:
+                raise PvctError("invalid_options", f"the fallback file could not be read: {e}") from None
+        if not isinstance(fallback, Mapping):
+            raise PvctError("invalid_options", "fallback is a bundle, bundles by environment, or a JSON file of either")
+        # One bundle, or a mapping of bundles by environment.
+        bundle = fallback if "prompts" in fallback else fallback.get(environment)
+        if not isinstance(bundle, Mapping) or bundle.get("environment", environment) != environment:
+            return None
+        return _State(PreparedBundle.parse({"environment": environment, **bundle}), None, "fallback")
+
+    def _state(self, environment: str) -> _State:
+        """The bundle to serve from: fresh, or stale while it revalidates."""
+        state = self._states.get(environment)
+        if state is not None:
+            if time.monotonic() >= state.fresh_until:
+                self._revalidate_in_background(environment, state)
+                self._counters["stale_serves"] += 1
+            return state
+        try:
+            return self._load(environment)
+        except PvctError as e:
+            # Concurrent cold starts share one fallback; a network bundle
+            # that arrived meanwhile wins over it.
+            with self._fallback_lock:
+                current = self._states.get(environment)
+                if current is not None:
+                    return current
+                fallback = self._fallback_state(environment)
+                if fallback is None:
+                    raise
+                self._report(e)
+                self._retry_soon(fallback)
+                self._states[environment] = fallback
+                return fallback
+
+    def _warm_state(self, environment: str) -> _State:
+        state = self._states.get(environment)
+        if state is None:
+            raise PvctError(
+                "not_loaded", f"the {environment} bundle is not loaded yet; call client.get or client.refresh first"
+            )
+        if time.monotonic() >= state.fresh_until:
+            self._revalidate_in_background(environment, state)
+            self._counters["stale_serves"] += 1
+        return state
+
+    # --- serving ----------------------------------------------------------------
+
+    def get(
+        self,
+        slug: str,
+        *,
+        user_key: Optional[Union[str, int]] = None,
+        variables: Optional[Mapping[str, Any]] = None,
+        history: Any = None,
+        strict: bool = True,
+        environment: Optional[str] = None,
+    ) -> Prompt:
+        """The prompt as it serves this caller: routed by ``user_key`` exactly as
+        the worker's resolve routes (random without one), and rendered when
+        ``variables`` are given (or the version needs none). ``history`` fills
+        chat placeholders: a list fills ``history``, a mapping fills them by name.
+
+        Blocks only on a cold start (the first bundle fetch, bounded by
+        ``timeout``); warm calls do no I/O.
+        """
+        env = environment or self.environment
+        state = self._state(env)
+        try:
+            return self._serve(state, slug, user_key, variables, history, strict)
+        except PvctError as e:
+            if (
+                e.code != "not_deployed"
+                or state.source != "network"
+                or time.monotonic() - state.loaded_at < _MISSING_RECHECK
+            ):
+                raise
+            try:
+                fresh = self._load(env)
+            except PvctError:
+                raise e from None
+            return self._serve(fresh, slug, user_key, variables, history, strict)
+
+    def get_cached(
+        self,
+        slug: str,
+        *,
+        user_key: Optional[Union[str, int]] = None,
+        variables: Optional[Mapping[str, Any]] = None,
+        history: Any = None,
+        strict: bool = True,
+        environment: Optional[str] = None,
+    ) -> Prompt:
+        """As :meth:`get`, but never waits for the network (for event loops):
+        raises ``not_loaded`` until the environment's bundle is in."""
+        state = self._warm_state(environment or self.environment)
+        return self._serve(state, slug, user_key, variables, history, strict)
+
+    def route(
+        self, slug: str, *, user_key: Optional[Union[str, int]] = None, environment: Optional[str] = None
+    ) -> VersionInfo:
+        """Which version serves this caller, without rendering."""
+        state = self._state(environment or self.environment)
+        return state.bundle.route(slug, _key(user_key))
+
+    def _serve(
+        self,
+        state: _State,
+        slug: str,
+        user_key: Optional[Union[str, int]],
+        variables: Optional[Mapping[str, Any]],
+        history: Any,
+        strict: bool,
+    ) -> Prompt:
+        info = state.bundle.route(slug, user_key if type(user_key) is str else _key(user_key))
+        rendered: Union[str, List[Message], None] = None
+        if variables is not None or not info.required_variables:
+            rendered = info.plan.render(variables or {}, history, strict)
+        return Prompt(info, rendered, history, strict, state.source)
+
+    def refresh(self, environment: Optional[str] = None) -> None:
+        """Fetches the bundle now (explicit invalidation). Raises ``network``
+        (or the worker's error) when that fails; the old bundle keeps serving."""
+        self._load(environment or self.environment)
+
+    # --- telemetry --------------------------------------------------------------
+
+    def log(
+        self,
+        prompt: Optional[Union[Prompt, VersionInfo]] = None,
+        *,
+        latency_ms: float = 0,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost_usd: Optional[float] = None,
+        score: Optional[float] = None,
+        error: Optional[Union[str, BaseException]] = None,
+        model: Optional[str] = None,
+        output: Optional[str] = None,
+        reference: Optional[str] = None,
+        prompt_version_id: Optional[str] = None,
+        environment: Optional[str] = None,
+        variant: Optional[int] = None,
+        execution_id: Optional[str] = None,
+    ) -> str:
+        """Records one execution of ``prompt`` (what ``get`` returned) and
+        returns its id at once; it is sent in the background. Never raises:
+        a bad record is reported to ``on_error`` and dropped."""
+        eid = execution_id or str(uuid.uuid4())
+        try:
+            record: Dict[str, Any] = {
+                "id": eid,
+                "prompt_version_id": prompt_version_id or (prompt.version_id if prompt is not None else None),
+                "environment": environment or (prompt.environment if prompt is not None else None) or self.environment,
+                "latency_ms": float(latency_ms),
+                "tokens_in": max(0, int(tokens_in)),
+                "tokens_out": max(0, int(tokens_out)),
+            }
+            if variant is None and prompt is not None:
+                variant = prompt.variant
+            if variant is not None:
+                record["variant"] = variant
+            if cost_usd is not None:
+                record["cost_usd"] = float(cost_usd)
+            if score is not None:
+                record["score"] = float(score)
+            if error is not None:
+                text = (str(error) or type(error).__name__) if isinstance(error, BaseException) else str(error)
+                record["error"] = text[:_MAX_ERROR_CHARS]
+            if model is not None:
+                record["model"] = model
+            # The API keeps 8,192 characters of output and reference; sending more only risks the batch.
+            if output is not None:
+                record["output"] = output[:_MAX_TEXT_CHARS] if isinstance(output, str) else output
+            if reference is not None:
+                record["reference"] = reference[:_MAX_TEXT_CHARS] if isinstance(reference, str) else reference
+            if not record["prompt_version_id"]:
+                raise PvctError("invalid_field", "log needs prompt_version_id or the prompt get returned")
+            self._telemetry.enqueue("execution", record)
+        except Exception as e:  # noqa: BLE001 - never into the caller
+            self._report(e if isinstance(e, PvctError) else PvctError("invalid_field", f"log: {e}"))
+        return eid
+
+    def feedback(self, execution_id: str, value: int, comment: Optional[str] = None) -> None:
+        """Thumbs up (+1) or down (-1) for an execution. Never raises."""
+        try:
+            if type(value) is not int or value not in (1, -1):
+                raise PvctError("invalid_field", "feedback is +1 or -1")
+            record: Dict[str, Any] = {"execution_id": execution_id, "value": value}
+            if comment:
+                record["comment"] = comment
+            self._telemetry.enqueue("feedback", record)
+        except Exception as e:  # noqa: BLE001 - never into the caller
+            self._report(e if isinstance(e, PvctError) else PvctError("invalid_field", f"feedback: {e}"))
+
+    def flush(self) -> None:
+        """Sends everything buffered; returns when done. Never raises."""
+        self._telemetry.flush()
+
+    def close(self) -> None:
+        """Flushes and stops; later logs are dropped (and counted)."""
+        self._telemetry.close()
+        _live_clients.discard(self)
+
+    def __enter__(self) -> PromptClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> Dict[str, int]:
+        """Counters: sent, feedback_sent, dropped, rejected, failed_batches,
+        buffered, bundle_fetches, not_modified, stale_serves."""
+        out = dict(self._telemetry.counters)
+        out["buffered"] = self._telemetry.buffered()
+        out.update(self._counters)
+        return out
+
+    def _at_exit(self) -> None:
+        self._telemetry.exiting = True
+        self._telemetry.flush()
+
+    def _after_fork(self) -> None:
+        self._init_locks()
+        self._telemetry.after_fork()
+
+
+def _key(user_key: Optional[Union[str, int]]) -> Optional[str]:
+    # Keys route as text, as the worker's query parameter: 42 is "42".
+    return None if user_key is None else str(user_key)
+
+
+# Every open client, so interpreter exit flushes their logs and a forked
+# child gets fresh locks; weak, so an unreferenced client can be collected.
+_live_clients: "weakref.WeakSet[PromptClient]" = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for client in list(_live_clients):
+        try:
+            client._at_exit()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+
+    def _after_fork_in_child() -> None:
+        for client in list(_live_clients):
+            client._after_fork()
+
+    os.register_at_fork(after_in_child=_after_fork_in_child)
