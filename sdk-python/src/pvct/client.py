@@ -244,7 +244,6 @@ class PromptClient:
 
     def _init_locks(self) -> None:
         self._lock = threading.Lock()
-        self._fallback_lock = threading.Lock()
         self._inflight: Dict[str, _Flight] = {}
 
     @property
@@ -268,14 +267,19 @@ class PromptClient:
     def _post(self, method: str, path: str, body: bytes) -> Any:
         return self._transport.request(method, path, body)
 
-    def _begin(self, environment: str) -> Tuple[_Flight, bool]:
-        """The flight loading ``environment``: an existing one, or a new one this caller owns."""
+    def _begin(self, environment: str, cold: bool) -> Tuple[Optional[_Flight], bool, Optional[_State]]:
+        """The flight loading ``environment`` (an existing one, or a new one
+        this caller owns), or for a cold start the state that arrived meanwhile."""
         with self._lock:
+            if cold:
+                state = self._states.get(environment)
+                if state is not None:
+                    return None, False, state
             flight = self._inflight.get(environment)
             if flight is not None:
-                return flight, False
+                return flight, False, None
             flight = self._inflight[environment] = _Flight()
-            return flight, True
+            return flight, True, None
 
     def _fly(self, environment: str, flight: _Flight) -> None:
         try:
@@ -284,30 +288,47 @@ class PromptClient:
             flight.error = e
         except Exception as e:  # noqa: BLE001 - whatever went wrong, waiters must wake
             flight.error = PvctError("internal", f"bundle load failed: {e}")
-        finally:
-            with self._lock:
-                if self._inflight.get(environment) is flight:
-                    del self._inflight[environment]
-            flight.done.set()
+        if flight.error is not None and environment not in self._states:
+            # A cold start that failed: the fallback serves, installed before
+            # the flight ends so that every caller, concurrent or later, gets
+            # it from this one attempt.
+            try:
+                fallback = self._fallback_state(environment)
+            except PvctError as e:
+                flight.error, fallback = e, None
+            if fallback is not None:
+                self._report(flight.error)
+                self._retry_soon(fallback)
+                with self._lock:
+                    self._states.setdefault(environment, fallback)
+                flight.state = fallback
+        with self._lock:
+            if self._inflight.get(environment) is flight:
+                del self._inflight[environment]
+        flight.done.set()
 
-    def _load(self, environment: str) -> _State:
-        """Fetches (or revalidates) an environment's bundle, sharing concurrent calls."""
-        flight, owner = self._begin(environment)
+    def _load(self, environment: str, cold: bool = False) -> _Flight:
+        """Fetches (or revalidates) an environment's bundle, sharing concurrent
+        calls. ``flight.state`` is what to serve (the fallback after a failed
+        cold start), ``flight.error`` what went wrong, if anything."""
+        flight, owner, state = self._begin(environment, cold)
+        if flight is None:
+            done = _Flight()
+            done.state = state
+            return done
         if owner:
             self._fly(environment, flight)
         else:
             flight.done.wait()
-        if flight.error is not None:
-            raise flight.error if owner else flight.error.copy()
-        assert flight.state is not None
-        return flight.state
+        return flight
 
     def _revalidate_in_background(self, environment: str, state: _State) -> None:
-        flight, owner = self._begin(environment)
-        if not owner:
+        flight, owner, _ = self._begin(environment, False)
+        if not owner or flight is None:
             return
 
         def run() -> None:
+            assert flight is not None
             self._fly(environment, flight)
             if flight.error is not None:
                 # Stale-if-error: keep serving, try again soon.
@@ -380,22 +401,11 @@ class PromptClient:
                 self._revalidate_in_background(environment, state)
                 self._counters["stale_serves"] += 1
             return state
-        try:
-            return self._load(environment)
-        except PvctError as e:
-            # Concurrent cold starts share one fallback; a network bundle
-            # that arrived meanwhile wins over it.
-            with self._fallback_lock:
-                current = self._states.get(environment)
-                if current is not None:
-                    return current
-                fallback = self._fallback_state(environment)
-                if fallback is None:
-                    raise
-                self._report(e)
-                self._retry_soon(fallback)
-                self._states[environment] = fallback
-                return fallback
+        flight = self._load(environment, cold=True)
+        if flight.state is None:
+            assert flight.error is not None
+            raise flight.error.copy()
+        return flight.state
 
     def _warm_state(self, environment: str) -> _State:
         state = self._states.get(environment)
@@ -439,11 +449,10 @@ class PromptClient:
                 or time.monotonic() - state.loaded_at < _MISSING_RECHECK
             ):
                 raise
-            try:
-                fresh = self._load(env)
-            except PvctError:
+            flight = self._load(env)
+            if flight.error is not None or flight.state is None:
                 raise e from None
-            return self._serve(fresh, slug, user_key, variables, history, strict)
+            return self._serve(flight.state, slug, user_key, variables, history, strict)
 
     def get_cached(
         self,
@@ -485,7 +494,9 @@ class PromptClient:
     def refresh(self, environment: Optional[str] = None) -> None:
         """Fetches the bundle now (explicit invalidation). Raises ``network``
         (or the worker's error) when that fails; the old bundle keeps serving."""
-        self._load(environment or self.environment)
+        flight = self._load(environment or self.environment)
+        if flight.error is not None:
+            raise flight.error.copy()
 
     # --- telemetry --------------------------------------------------------------
 
