@@ -149,11 +149,11 @@ class RenderPlan:
         by_name = parse_history(history) if history is not None else None
         values = self.bind(given, strict)
         if self.text is not None:
-            return self.text.pattern.format(*values)
+            return self.text.fill(values)
         out: List[Message] = []
         for entry in self.messages or ():
             if isinstance(entry, MessageEntry):
-                out.append({"role": entry.role, "content": entry.template.pattern.format(*values)})
+                out.append({"role": entry.role, "content": entry.template.fill(values)})
             elif by_name is not None and entry.placeholder in by_name:
                 # Copies: the caller may change the result without touching its history.
                 out.extend({"role": m["role"], "content": m["content"]} for m in by_name[entry.placeholder])
