@@ -5,13 +5,14 @@ SHELL := /bin/bash
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: help install build build-sdk dev test lint fmt test-core test-wasm test-sdk test-e2e test-api deploy deploy-check bench fuzz clean
+.PHONY: help install build build-worker build-sdk build-console test-console dev test lint fmt test-core test-wasm test-sdk test-e2e test-api deploy deploy-check bench fuzz clean
 
 help:
 	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
 	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, npm package tests, end-to-end tests, schemathesis"
-	@echo "make build  - build the worker (worker/build)"
+	@echo "make build  - build the worker (worker/build), the npm package and the web console it serves"
 	@echo "make build-sdk - build the npm package pvct (sdk-wasm/dist)"
+	@echo "make build-console - build the web console (console/dist, served by the worker at /)"
 	@echo "make bench  - hot-path load test (wrk) against /healthz; the npm SDK against Langfuse, GrowthBook and jsdiff; BENCH_SECONDS=60"
 	@echo "make fuzz   - cargo-fuzz the template parser and every request-body parser; FUZZ_SECONDS=60 each"
 	@echo "make deploy ENV=staging|production - create the D1/KV/Queue resources, apply schema.sql, set the admin secret, deploy"
@@ -21,11 +22,16 @@ help:
 install:
 	@scripts/install.sh
 
-build: install
+build: build-worker build-console
+
+build-worker: install
 	@scripts/build-worker.sh
 
 build-sdk: install
 	@scripts/build-sdk.sh
+
+build-console: install
+	@scripts/build-console.sh
 
 dev:
 	@scripts/dev.sh
@@ -48,10 +54,20 @@ test-sdk: build build-sdk
 	@scripts/install-browser.sh
 	node --test --test-concurrency=1 tests/sdk/
 
+# The web console in Chromium against the worker as `make dev` serves it.
+test-console: build
+	@scripts/install-browser.sh
+	node --test --test-concurrency=1 tests/console/
+
+# The Python SDK (sdk-python) installed with pip into target/py-venv, against the worker in workerd.
+.PHONY: test-python
+test-python: build
+	@scripts/test-python.sh
+
 test-api: build
 	tests/api-fuzz.sh
 
-test: lint test-core test-wasm test-sdk test-e2e test-api deploy-check
+test: lint test-core test-wasm test-sdk test-python test-e2e test-console test-api deploy-check
 
 # Cloudflare: make deploy ENV=staging|production (needs wrangler login).
 deploy: install
@@ -70,6 +86,7 @@ bench: build build-sdk
 	@npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
 	node bench/hot-path.mjs $(BENCH_SECONDS)
 	node bench/sdk.mjs
+	python3 bench/python_sdk.py
 	node bench/telemetry.mjs
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	node bench/results.mjs

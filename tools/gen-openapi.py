@@ -59,6 +59,7 @@ schemas = {
  "Workspace": obj({"id": STR, "name": STR, "display_name": STR, "created_at": STR}),
  "WorkspaceCreated": obj({"workspace": ref("Workspace"), "environments": S("array", items=STR), "api_key": obj({"id": STR, "name": STR, "role": STR, "key": STR, "key_prefix": STR, "created_at": STR})}),
 }
+schemas["Me"] = obj({"key_id": STR, "workspace_id": STR, "actor": STR, "role": S("string", enum=["reader","editor","approver","admin"]), "permissions": S("array", items=S("string", enum=["read","write","approve","administer"]))})
 for n in ["Prompt","Version","Deployment","AuditEntry"]: schemas[n+"Page"] = page(n)
 schemas["Evaluator"] = {"type": "object", "required": ["name", "type"], "description": "contains {value, case_sensitive}; regex {pattern}; json_valid {schema?} (a JSON Schema subset: type, enum, const, required, properties, additionalProperties, items, min/maxItems, min/maxLength, minimum, maximum, pattern); similarity {reference?} (token F1; the execution's own reference wins); judge {criteria} (the workspace's LLM judge)",
   "properties": {"name": S("string", pattern="^[a-z0-9-]{1,32}$"), "type": S("string", enum=["contains","regex","json_valid","similarity","judge"]), "value": STR, "case_sensitive": BOOL, "pattern": STR, "schema": {}, "reference": NSTR, "criteria": STR}}
@@ -186,6 +187,7 @@ paths = {
      params=[P("environmentQ"), {"name": "a", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}, {"name": "b", "in": "query", "required": True, "schema": S("integer", minimum=1, maximum=4294967295)}, {"name": "from", "in": "query", "schema": STR}, {"name": "to", "in": "query", "schema": STR}])},
  "/v1/bundle": {"get": op("bundle", "Every prompt of an environment, resolved, for SDKs", "reader", {**ok(200, "Bundle", headers=edge_headers), **not_modified, **R(400, *AUTH, 404, 500)},
      params=[P("environmentQ"), P("ifNoneMatch"), P("cacheControl")])},
+ "/v1/me": {"get": op("me", "The calling key: workspace, role and the permissions it holds", "reader", {**ok(200, "Me"), **R(*AUTH, 500)})},
  "/v1/environments": {"get": op("listEnvironments", "Environments in promotion order", "reader", {**ok(200, "EnvironmentList"), **R(*AUTH, 500)})},
  "/v1/environments/{name}": {"parameters": [{"name": "name", "in": "path", "required": True, "schema": S("string", pattern="^[a-z0-9-]{1,32}$")}],
    "put": op("putEnvironment", "Create (201) or update (200) an environment and its gate policy", "admin", {**ok(201, "Environment", "Created"), **ok(200, "Environment", "Updated"), **R(400, *AUTH, 413, 415, 500)},

@@ -7,7 +7,8 @@
 use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
-use crate::content::{ModelParams, PromptContent};
+use crate::content::{ModelParams, PromptContent, PromptKind};
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +102,20 @@ pub fn diff_versions(old: (&PromptContent, &ModelParams), new: (&PromptContent, 
     }
 }
 
+/// The diff of two versions given as the API returns them (`content` and
+/// `model_params` of a version), for tools that diff in the browser: the
+/// web console calls this through the npm package's WASM diff module, so
+/// it shows exactly what `GET /v1/prompts/{slug}/diff` computes.
+pub fn diff_version_values(kind: PromptKind, old: &serde_json::Value, new: &serde_json::Value) -> Result<VersionDiff> {
+    let parse = |v: &serde_json::Value| -> Result<(PromptContent, ModelParams)> {
+        let content = PromptContent::from_value(kind, v.get("content").unwrap_or(&serde_json::Value::Null))?;
+        let params = ModelParams::from_value(v.get("model_params").unwrap_or(&serde_json::Value::Null))?;
+        Ok((content, params))
+    };
+    let (old, new) = (parse(old)?, parse(new)?);
+    Ok(diff_versions((&old.0, &old.1), (&new.0, &new.1)))
+}
+
 /// Adds the changes to the variable set and to snippet pins (only when
 /// they changed), so a diff shows "now needs {{locale}}" and "tone 3 → 4".
 pub fn diff_metadata(
@@ -138,6 +153,22 @@ mod tests {
             .filter(|o| o.op == DiffTag::Equal || o.op == keep)
             .map(|o| o.text.as_str())
             .collect()
+    }
+
+    #[test]
+    fn version_values_diff_as_the_api_does_and_refuse_bad_content() {
+        let old = json!({"content": {"messages": [{"role": "system", "content": "Be helpful."}]}, "model_params": {"temperature": 0.2}});
+        let new = json!({"content": {"messages": [{"role": "system", "content": "Be concise and helpful."}]}, "model_params": {"temperature": 0.3}});
+        let d = diff_version_values(PromptKind::Chat, &old, &new).unwrap();
+        let fields: Vec<&str> = d.fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["messages[0]", "model_params"]);
+        assert_eq!(render(&d.fields[0].ops, DiffTag::Insert), "Be concise and helpful.");
+        assert_eq!(d.words_added, 3);
+        let text = json!({"content": {"text": "x"}});
+        assert_eq!(
+            diff_version_values(PromptKind::Chat, &text, &new).unwrap_err().code(),
+            "invalid_field"
+        );
     }
 
     #[test]

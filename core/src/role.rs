@@ -33,6 +33,22 @@ pub enum Permission {
 }
 
 impl Permission {
+    pub const ALL: [Permission; 4] = [
+        Permission::Read,
+        Permission::Write,
+        Permission::Approve,
+        Permission::Administer,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Approve => "approve",
+            Permission::Administer => "administer",
+        }
+    }
+
     pub const fn minimum_role(self) -> Role {
         match self {
             Permission::Read => Role::Reader,
@@ -68,6 +84,16 @@ impl Role {
 
     pub fn allows(self, permission: Permission) -> bool {
         self >= permission.minimum_role()
+    }
+
+    /// Every permission this role holds, by name: what `GET /v1/me` tells
+    /// clients such as the web console, so they offer only what the key may do.
+    pub fn permissions(self) -> Vec<&'static str> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.allows(*p))
+            .map(Permission::as_str)
+            .collect()
     }
 
     /// `Ok(())` when allowed, otherwise the 403 naming the role needed.
@@ -108,6 +134,14 @@ mod tests {
         assert!(!Role::Reader.allows(Permission::Write));
         assert!(Role::Approver.allows(Permission::Approve));
         assert!(!Role::Approver.allows(Permission::Administer));
+    }
+
+    #[test]
+    fn permissions_list_what_each_role_may_do() {
+        assert_eq!(Role::Reader.permissions(), ["read"]);
+        assert_eq!(Role::Editor.permissions(), ["read", "write"]);
+        assert_eq!(Role::Approver.permissions(), ["read", "write", "approve"]);
+        assert_eq!(Role::Admin.permissions(), ["read", "write", "approve", "administer"]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub enum Route {
     Healthz,
     OpenApi,
     CreateWorkspace,
+    /// The calling key: its workspace, role and permissions.
+    Me,
     ListPrompts,
     CreatePrompt,
     GetPrompt(Slug),
@@ -71,7 +73,8 @@ impl Route {
         match self {
             Route::Healthz | Route::OpenApi => Access::Public,
             Route::CreateWorkspace => Access::Bootstrap,
-            Route::ListPrompts
+            Route::Me
+            | Route::ListPrompts
             | Route::GetPrompt(_)
             | Route::ListVersions(_)
             | Route::GetVersion(..)
@@ -153,6 +156,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["healthz"] => (&["GET"], (method == "GET").then_some(Route::Healthz)),
         ["openapi.json"] => (&["GET"], (method == "GET").then_some(Route::OpenApi)),
         ["v1", "workspaces"] => (&["POST"], (method == "POST").then_some(Route::CreateWorkspace)),
+        ["v1", "me"] => (&["GET"], (method == "GET").then_some(Route::Me)),
         ["v1", "prompts"] => (
             &["GET", "POST"],
             match method {
@@ -345,6 +349,8 @@ mod tests {
             Route::CreateVersion(slug("x"))
         );
         assert_eq!(match_route("GET", "/v1/resolve/x").unwrap(), Route::Resolve(slug("x")));
+        assert_eq!(match_route("GET", "/v1/me").unwrap(), Route::Me);
+        assert_eq!(Route::Me.access(), Access::Workspace(Permission::Read));
         assert_eq!(
             match_route("DELETE", "/v1/keys/abc").unwrap(),
             Route::RevokeKey("abc".into())

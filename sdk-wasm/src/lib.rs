@@ -10,8 +10,11 @@
 //! call in JS (a hash and a string join cost less than a WASM call), asking
 //! the core only how a non-plain value renders ([`value_text`]).
 //!
-//! Built twice (see the crate features): `prompts` gives [`Bundle`] and
-//! [`value_text`], `diff` gives [`diff_words`].
+//! Built three times (see the crate features): `prompts` gives [`Bundle`]
+//! and [`value_text`], `diff` gives [`diff_words`]; `versions` adds
+//! [`diff_versions`] for the web console, which builds that module itself
+//! (it parses whole versions, so it is kept out of the npm package's diff
+//! module).
 //!
 //! Variants cross the boundary as an `i32`: `-1` for the deployed version,
 //! `i >= 0` for experiment variant `i`. Errors are JavaScript `Error`s with
@@ -21,7 +24,7 @@
 use pvct_core::prepared_bundle::PreparedBundle;
 use wasm_bindgen::prelude::*;
 
-#[cfg(feature = "prompts")]
+#[cfg(any(feature = "prompts", feature = "versions"))]
 fn to_js(err: pvct_core::Error) -> JsValue {
     let e = js_sys::Error::new(err.message());
     // Reflect::set on a fresh Error object cannot fail.
@@ -29,7 +32,7 @@ fn to_js(err: pvct_core::Error) -> JsValue {
     e.into()
 }
 
-#[cfg(feature = "prompts")]
+#[cfg(any(feature = "prompts", feature = "versions"))]
 fn bad_json(what: &str) -> JsValue {
     to_js(pvct_core::Error::new(
         pvct_core::ErrorKind::InvalidField,
@@ -80,6 +83,19 @@ pub fn value_text(value_json: &str) -> Result<String, JsValue> {
 pub fn diff_words(old: &str, new: &str) -> String {
     let diff = pvct_core::diff::diff_words("text", old, new);
     serde_json::to_string(&diff.ops).expect("diff ops serialize")
+}
+
+/// The field-by-field diff of two versions (`{content, model_params}` JSON
+/// each, as the API returns versions) of a prompt of `kind`: what
+/// `GET /v1/prompts/{slug}/diff` computes, for UIs that diff locally.
+#[cfg(feature = "versions")]
+#[wasm_bindgen(js_name = diffVersions)]
+pub fn diff_versions(kind: &str, old_json: &str, new_json: &str) -> Result<String, JsValue> {
+    let kind = pvct_core::content::PromptKind::parse(kind).map_err(to_js)?;
+    let old: serde_json::Value = serde_json::from_str(old_json).map_err(|_| bad_json("old version"))?;
+    let new: serde_json::Value = serde_json::from_str(new_json).map_err(|_| bad_json("new version"))?;
+    let diff = pvct_core::diff::diff_version_values(kind, &old, &new).map_err(to_js)?;
+    serde_json::to_string(&diff).map_err(|_| bad_json("diff"))
 }
 
 // A small allocator: dlmalloc is ~7 KB of the module; the SDK allocates

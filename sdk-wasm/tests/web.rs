@@ -1,7 +1,7 @@
 //! The exports run under node through wasm-bindgen-test.
 #![cfg(target_arch = "wasm32")]
 
-use pvct_sdk::{diff_words, value_text, Bundle};
+use pvct_sdk::{diff_versions, diff_words, value_text, Bundle};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -71,4 +71,17 @@ fn diff_words_returns_ops_that_rebuild_both_sides() {
     };
     assert_eq!(side("insert"), "a quick fox");
     assert_eq!(side("delete"), "a slow fox");
+}
+
+#[wasm_bindgen_test]
+fn diff_versions_gives_the_apis_fields_and_refuses_content_of_another_kind() {
+    let old = r#"{"content":{"text":"Hello {{name}}"},"model_params":{"model":"m"}}"#;
+    let new = r#"{"content":{"text":"Hello there {{name}}"},"model_params":{"model":"m"}}"#;
+    let diff: Value = serde_json::from_str(&diff_versions("text", old, new).unwrap()).unwrap();
+    assert_eq!(diff["fields"][0]["field"], "text");
+    assert_eq!(diff["fields"][0]["words_added"], 1);
+    assert_eq!(diff["fields"][1]["field"], "model_params");
+    assert_eq!(diff["fields"][1]["changed"], false);
+    assert_eq!(code_of(diff_versions("chat", old, new).unwrap_err()), "invalid_field");
+    assert_eq!(code_of(diff_versions("text", "{", new).unwrap_err()), "invalid_field");
 }

@@ -65,6 +65,23 @@ test("keys: admins create, list and revoke; only hashes are stored; revoked keys
   assert.equal((await api.post("/v1/keys", { name: "x", role: "owner" })).status, 400);
 });
 
+test("GET /v1/me tells each key its workspace, role and permissions", async () => {
+  const ws = await newWorkspace(w);
+  const expected = { reader: ["read"], editor: ["read", "write"], approver: ["read", "write", "approve"], admin: ["read", "write", "approve", "administer"] };
+  for (const [role, permissions] of Object.entries(expected)) {
+    const made = await ws.api.post("/v1/keys", { name: `me-${role}`, role });
+    assert.equal(made.status, 201);
+    const me = await w.client(made.body.key).get("/v1/me");
+    assert.equal(me.status, 200);
+    assert.equal(me.body.role, role);
+    assert.deepEqual(me.body.permissions, permissions);
+    assert.equal(me.body.workspace_id, ws.id);
+    assert.equal(me.body.key_id, made.body.id);
+    assert.equal(me.body.actor, `me-${role} (${made.body.key_prefix})`);
+  }
+  assert.equal((await w.client().get("/v1/me")).status, 401);
+});
+
 test("roles: readers read, editors write, only admins administer", async () => {
   const { api } = await newWorkspace(w);
   await promptWithVersions(api, "r", ["x"]);

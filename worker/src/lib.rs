@@ -129,6 +129,7 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
 async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
     use routes::*;
     match route {
+        Route::Me => keys::me(ctx),
         Route::ListPrompts => prompts::list(ctx).await,
         Route::CreatePrompt => prompts::create(ctx, req).await,
         Route::GetPrompt(slug) => prompts::get(ctx, &slug).await,

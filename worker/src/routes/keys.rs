@@ -12,6 +12,16 @@ use crate::ids::{new_api_key, new_id, now};
 use crate::store::{AuditEntry, NewKey};
 use crate::Ctx;
 
+/// The calling key: who the audit trail names it as, its role and what that
+/// role may do (the web console offers only those actions).
+pub fn me(ctx: &Ctx) -> ApiResult {
+    json(
+        200,
+        &j!({ "key_id": ctx.who.key_id, "workspace_id": ctx.who.workspace_id, "actor": ctx.who.actor,
+              "role": ctx.who.role.as_str(), "permissions": ctx.who.role.permissions() }),
+    )
+}
+
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let input = CreateKey::parse(&body(req).await?)?;
     let key = new_api_key();

@@ -1,0 +1,186 @@
+// A typed client for the PromptVault API (same origin). Every failure is an
+// ApiError carrying the API's stable code, so pages branch on codes, never on
+// message text.
+
+export type Kind = "text" | "chat" | "snippet";
+export type Message = { role: "system" | "user" | "assistant"; content: string };
+export type Placeholder = { role: "placeholder"; name: string };
+export type Entry = Message | Placeholder;
+export type Content = { text: string } | { messages: Entry[] };
+export type ModelParams = Record<string, unknown> | null;
+
+export interface Me {
+  key_id: string;
+  workspace_id: string;
+  actor: string;
+  role: "reader" | "editor" | "approver" | "admin";
+  permissions: Permission[];
+}
+export type Permission = "read" | "write" | "approve" | "administer";
+
+export interface Prompt {
+  id: string;
+  slug: string;
+  name: string;
+  description: string;
+  kind: Kind;
+  created_by: string | null;
+  created_at: string;
+}
+export interface LiveDeployment {
+  version: number;
+  version_id: string;
+  deployment_id: string;
+  deployed_at: string;
+}
+export interface Version {
+  id: string;
+  prompt: string;
+  number: number;
+  parent_version: number | null;
+  content: Content;
+  resolved_content: Content;
+  model_params: ModelParams;
+  variables: string[];
+  snippet_pins: Record<string, number>;
+  content_hash: string;
+  author: string;
+  message: string;
+  created_at: string;
+}
+export interface PromptDetail extends Prompt {
+  head: Version | null;
+  deployments: Record<string, LiveDeployment>;
+}
+export interface Environment {
+  name: string;
+  position: number;
+  policy: Record<string, unknown>;
+}
+export interface Deployment {
+  id: string;
+  environment: string;
+  version: number;
+  action: "promote" | "rollback";
+  reason: string;
+  actor: string;
+  created_at: string;
+}
+export interface Experiment {
+  id: string;
+  prompt: string;
+  environment: string;
+  name: string;
+  salt: string;
+  variants: { version: number; weight: number }[];
+  status: "running" | "ended";
+  started_by: string;
+  started_at: string;
+  ended_at: string | null;
+}
+export interface Approval {
+  id: string;
+  prompt: string;
+  environment: string;
+  version: number;
+  reason: string;
+  status: "pending" | "approved" | "rejected";
+  requested_by: string;
+  decided_by: string | null;
+  created_at: string;
+}
+export interface BundlePrompt {
+  slug: string;
+  version: number;
+  experiment?: { id: string; name: string; variants: { version: number; weight: number }[] };
+}
+export interface VersionMetrics {
+  calls: number;
+  errors: number;
+  error_rate: number | null;
+  cost_per_call_usd: number | null;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
+  mean_score: number | null;
+  feedback_rate: number | null;
+}
+export interface MetricsItem {
+  version: number;
+  version_id: string;
+  metrics: VersionMetrics;
+}
+export interface GateFailure {
+  gate: string;
+  measured: number | null;
+  threshold: number | boolean | null;
+  message?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export class Api {
+  constructor(private readonly key: string) {}
+
+  async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.key}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch {
+      throw new ApiError(0, "network", "The PromptVault API did not answer.");
+    }
+    const text = await res.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      throw new ApiError(res.status, "bad_response", `Unexpected answer (${res.status}).`);
+    }
+    if (!res.ok) {
+      const e = (parsed as { error?: { code: string; message: string; details?: Record<string, unknown> } })?.error;
+      throw new ApiError(res.status, e?.code ?? "unknown", e?.message ?? `HTTP ${res.status}`, e?.details ?? {});
+    }
+    return { status: res.status, body: parsed as T };
+  }
+
+  get = <T>(path: string) => this.call<T>("GET", path).then((r) => r.body);
+  post = <T>(path: string, body: unknown) => this.call<T>("POST", path, body);
+  put = <T>(path: string, body: unknown) => this.call<T>("PUT", path, body);
+  del = <T>(path: string) => this.call<T>("DELETE", path);
+
+  me = () => this.get<Me>("/v1/me");
+  environments = () => this.get<{ items: Environment[] }>("/v1/environments").then((r) => r.items);
+  prompt = (slug: string) => this.get<PromptDetail>(`/v1/prompts/${slug}`);
+  version = (slug: string, n: number) => this.get<Version>(`/v1/prompts/${slug}/versions/${n}`);
+  bundle = (env: string) =>
+    this.get<{ prompts: Record<string, BundlePrompt> }>(`/v1/bundle?environment=${encodeURIComponent(env)}`);
+  pendingApprovals = () => this.get<{ items: Approval[] }>("/v1/approvals?status=pending").then((r) => r.items);
+  experiments = (slug: string) => this.get<{ items: Experiment[] }>(`/v1/prompts/${slug}/experiments`).then((r) => r.items);
+  deployments = (slug: string) => this.get<{ items: Deployment[] }>(`/v1/prompts/${slug}/deployments`).then((r) => r.items);
+
+  /** Every page of a cursor-paged list. */
+  async all<T>(path: string): Promise<T[]> {
+    const out: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const sep = path.includes("?") ? "&" : "?";
+      const page: { items: T[]; next_cursor: string | null } = await this.get(
+        cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path,
+      );
+      out.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return out;
+  }
+}

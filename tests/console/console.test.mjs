@@ -1,0 +1,245 @@
+// The web console in Chromium (Debian's, driven by playwright-core) against
+// the worker exactly as `make dev` serves it: scripts/dev.sh on a free port
+// with state of its own, the console from Workers static assets at /.
+// A user signs in, creates a prompt, commits two versions in the Monaco
+// editor, opens the diff and finds the inserted words highlighted, promotes,
+// sees the live badge change, and rolls back. The diff page's screenshot is
+// saved to target/console/diff.png.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import net from "node:net";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { client, newKey, root } from "../e2e/harness.mjs";
+
+let dev;
+let url;
+let state;
+let browser;
+const adminKey = newKey();
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+before(async () => {
+  state = mkdtempSync(path.join(tmpdir(), "pvct-console-"));
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  dev = spawn(path.join(root, "scripts/dev.sh"), [], {
+    cwd: root,
+    detached: true, // its own process group, so stopping it takes workerd along
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: String(port), PVCT_STATE: state, PVCT_ADMIN_KEY: adminKey, PVCT_NO_BUILD: "1" },
+  });
+  let log = "";
+  dev.stdout.on("data", (d) => (log += d));
+  dev.stderr.on("data", (d) => (log += d));
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {}
+    if (i > 240 || dev.exitCode !== null) throw new Error(`make dev did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  if (dev?.pid) {
+    try {
+      process.kill(-dev.pid, "SIGTERM");
+    } catch {}
+    await new Promise((r) => (dev.exitCode !== null ? r() : dev.once("exit", r)));
+  }
+  if (state) rmSync(state, { recursive: true, force: true });
+});
+
+async function signedIn(key) {
+  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url + "/");
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Prompts" }).waitFor();
+  return { page, errors };
+}
+
+/** Replaces the text of the Monaco editor labelled `label` by typing, as a user would. */
+async function typeInto(page, label, text) {
+  const editor = page.getByTestId(`editor-${label}`);
+  await editor.locator(".view-lines").click();
+  await page.keyboard.press("Control+A");
+  await page.keyboard.press("Delete");
+  await page.keyboard.type(text);
+}
+
+test("the console is served at / and deep links, the API stays JSON, the key never enters the URL", async () => {
+  const home = await fetch(url + "/");
+  assert.equal(home.status, 200);
+  assert.match(home.headers.get("content-type"), /text\/html/);
+  const deep = await fetch(url + "/prompts/anything/diff?from=1&to=2", { headers: { "sec-fetch-mode": "navigate" } });
+  assert.equal(deep.status, 200, "a deep link loads the console");
+  assert.match(await deep.text(), /<div id="root">/);
+  const api = await fetch(url + "/v1/prompts", { headers: { "sec-fetch-mode": "navigate" } });
+  assert.equal(api.status, 401, "API paths always reach the worker");
+  assert.equal((await api.json()).error.code, "unauthenticated");
+
+  const page = await browser.newPage();
+  await page.goto(url + "/");
+  await page.getByLabel("API key").fill("pvct_" + "0".repeat(48));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "unknown or revoked" }).waitFor();
+  assert.ok(!page.url().includes("pvct_"));
+  await page.close();
+});
+
+test("a reader is not offered what readers may not do", async () => {
+  const made = await client(url, adminKey).post("/v1/keys", { name: "console-reader", role: "reader" });
+  assert.equal(made.status, 201);
+  const { page, errors } = await signedIn(made.body.key);
+  assert.equal(await page.getByRole("button", { name: "New prompt" }).count(), 0);
+  await page.getByText("console-reader").first().waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("sign in, create, commit twice in the editor, diff, promote, see the badge, roll back", async () => {
+  const { page, errors } = await signedIn(adminKey);
+  // The key lives in sessionStorage, not in the URL or localStorage.
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("pvct.apiKey")), adminKey);
+  assert.equal(await page.evaluate(() => localStorage.length), 0);
+  assert.ok(!page.url().includes(adminKey));
+
+  // Create a text prompt: the console opens its editor.
+  await page.getByRole("button", { name: "New prompt" }).click();
+  await page.getByLabel("Slug").fill("welcome");
+  await page.getByLabel("Name").fill("Welcome mail");
+  await page.getByLabel("Kind").selectOption("text");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.waitForURL(/\/prompts\/welcome\/edit$/);
+
+  // Version 1, typed into Monaco; the template's variable is highlighted.
+  await typeInto(page, "text", "Hello {{name}}, thanks for joining.");
+  await page.getByLabel("Commit message").fill("first draft");
+  await page.getByRole("button", { name: "Commit" }).click();
+  await page.waitForURL(/\/prompts\/welcome\/history$/);
+  await page.getByTestId("version-1").waitFor();
+
+  // Version 2.
+  await page.getByRole("link", { name: "Edit" }).click();
+  await page.getByTestId("editor-text").locator(".view-lines").getByText("Hello").waitFor();
+  assert.ok(await page.getByTestId("editor-text").locator(".view-lines span").evaluateAll((spans) => spans.some((s) => s.textContent.includes("{{name}}") && getComputedStyle(s).fontWeight === "700")), "{{name}} is highlighted");
+  await typeInto(page, "text", "Hello {{name}}, thanks so much for joining us today.");
+  await page.getByLabel("Commit message").fill("warmer");
+  await page.keyboard.press("Enter");
+  // A commit on a parent lands on its diff.
+  await page.waitForURL(/\/prompts\/welcome\/diff\?from=1&to=2$/);
+  const inserted = page.getByTestId("diff").locator("ins");
+  await inserted.first().waitFor();
+  const words = (await inserted.allTextContents()).join(" ").split(/\s+/).filter(Boolean);
+  // similar splits on whitespace, so "joining." became "joining"; the core decides, the console shows it.
+  assert.deepEqual(words, ["so", "much", "joining", "us", "today."]);
+  // The same words the API's diff reports as inserted.
+  const apiDiff = await client(url, adminKey).get("/v1/prompts/welcome/diff?from=1&to=2");
+  const apiInserted = apiDiff.body.fields.find((f) => f.field === "text").ops.filter((o) => o.op === "insert").map((o) => o.text).join(" ").split(/\s+/).filter(Boolean);
+  assert.deepEqual(words, apiInserted);
+  assert.equal(await inserted.first().evaluate((e) => getComputedStyle(e).backgroundColor), "rgb(218, 251, 225)", "inserted words are highlighted");
+  mkdirSync(path.join(root, "target/console"), { recursive: true });
+  await page.screenshot({ path: path.join(root, "target/console/diff.png"), fullPage: true });
+
+  // Promote v1 then v2 to production; the live badge follows.
+  await page.getByRole("link", { name: "Deploy" }).click();
+  const badge = page.getByTestId("badge-production");
+  assert.equal((await badge.textContent()).trim(), "production: —");
+  await page.getByLabel("version to promote").selectOption("1");
+  await page.getByLabel("environment to promote to").selectOption("production");
+  await page.getByLabel("Reason").fill("launch");
+  await page.getByRole("button", { name: "Promote" }).click();
+  await page.getByRole("status").filter({ hasText: "v1 is live in production" }).waitFor();
+  await badge.filter({ hasText: "production: v1" }).waitFor();
+  await page.getByLabel("version to promote").selectOption("2");
+  await page.getByRole("button", { name: "Promote" }).click();
+  await badge.filter({ hasText: "production: v2" }).waitFor();
+  const resolved = await client(url, adminKey).get("/v1/resolve/welcome?environment=production");
+  assert.equal(resolved.body.version, 2);
+
+  // Roll back: production is on v1 again, in the console and at the edge.
+  await page.getByRole("button", { name: "Roll back production" }).click();
+  await badge.filter({ hasText: "production: v1" }).waitFor();
+  const back = await client(url, adminKey).get("/v1/resolve/welcome?environment=production", { "cache-control": "no-cache" });
+  assert.equal(back.body.version, 1);
+  await page.getByRole("cell", { name: "rollback" }).waitFor();
+
+  // The prompt list shows what is live where.
+  await page.goto(url + "/");
+  await page.getByTestId("live-welcome-production").filter({ hasText: "v1" }).waitFor();
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("a commit on a stale parent shows their change and rebases onto it", async () => {
+  const api = client(url, adminKey);
+  assert.equal((await api.post("/v1/prompts", { slug: "faq", name: "FAQ", kind: "chat" })).status, 201);
+  const v1 = await api.post("/v1/prompts/faq/versions", { content: { messages: [{ role: "system", content: "Answer briefly." }] }, parent_version: null, message: "v1" });
+  assert.equal(v1.status, 201);
+  const { page, errors } = await signedIn(adminKey);
+  await page.goto(url + "/prompts/faq/edit");
+  await page.getByTestId("editor-message-1").locator(".view-lines").getByText("Answer").waitFor();
+  // Someone else commits while this user edits.
+  const theirs = await api.post("/v1/prompts/faq/versions", { content: { messages: [{ role: "system", content: "Answer briefly and politely." }] }, parent_version: 1, message: "polite" });
+  assert.equal(theirs.status, 201);
+  await typeInto(page, "message-1", "Answer briefly, citing the docs.");
+  await page.getByLabel("Commit message").fill("cite docs");
+  await page.getByRole("button", { name: "Commit" }).click();
+  const conflict = page.getByTestId("conflict");
+  await conflict.waitFor();
+  assert.match(await conflict.textContent(), /committed v2 while you were editing/);
+  // Their change as the API's diff reports it.
+  const theirDiff = await api.get("/v1/prompts/faq/diff?from=1&to=2");
+  const theirInsert = theirDiff.body.fields[0].ops.find((o) => o.op === "insert").text;
+  assert.match(theirInsert, /politely/);
+  assert.equal(await conflict.locator("ins").first().textContent(), theirInsert);
+  await page.getByRole("button", { name: "Rebase my draft onto v2" }).click();
+  await page.getByRole("button", { name: "Commit" }).click();
+  await page.waitForURL(/\/prompts\/faq\/diff\?from=2&to=3$/);
+  const head = await api.get("/v1/prompts/faq");
+  assert.equal(head.body.head.number, 3);
+  assert.equal(head.body.head.parent_version, 2);
+  assert.equal(head.body.head.content.messages[0].content, "Answer briefly, citing the docs.");
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("a gate refusal lists each failing gate with its measured value and threshold", async () => {
+  const api = client(url, adminKey);
+  const put = await api.put("/v1/environments/production", { policy: { min_samples: 50, max_error_rate: 0.05 } });
+  assert.equal(put.status, 200);
+  try {
+    const { page } = await signedIn(adminKey);
+    await page.goto(url + "/prompts/faq/deploy");
+    await page.getByLabel("version to promote").selectOption("3");
+    await page.getByLabel("environment to promote to").selectOption("production");
+    await page.getByRole("button", { name: "Promote" }).click();
+    const refusal = page.getByTestId("gates-failed");
+    await refusal.waitFor();
+    // Nothing was logged for v3: 0 samples measured against the 50 required.
+    assert.deepEqual(await refusal.locator('[data-gate="min_samples"] td').allTextContents(), ["min_samples", "0", "50"]);
+    assert.equal(await refusal.locator('[data-gate="max_error_rate"]').count(), 1);
+    await page.close();
+  } finally {
+    await api.put("/v1/environments/production", { policy: {} });
+  }
+});
