@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 
@@ -250,7 +250,8 @@ def test_with_the_worker_down_warm_clients_keep_serving_and_nothing_raises(spare
     for fallback in (bundle, str(file)):
         cold = PromptClient(ws.key, base_url=spare_worker.url, timeout=0.5, fallback=fallback, on_error=lambda e: None)
         results: List[Any] = []
-        threads = [threading.Thread(target=lambda: results.append(cold.get("steady", variables={"mood": "fine"}))) for _ in range(10)]
+        threads = [threading.Thread(target=lambda c=cold, r=results: r.append(c.get("steady", variables={"mood": "fine"})))
+                   for _ in range(10)]
         for t in threads:
             t.start()
         for t in threads:

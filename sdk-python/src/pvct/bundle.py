@@ -108,7 +108,9 @@ def _entries(kind: str, content: Any) -> Tuple[Optional[str], Optional[List[Unio
             out.append(name)
         else:
             if set(m) != {"role", "content"} or m.get("role") not in _ROLES or not isinstance(m.get("content"), str):
-                raise _field_error(field, f'{field}: a message is {{"role": "system" | "user" | "assistant", "content": "..."}}')
+                raise _field_error(
+                    field, f'{field}: a message is {{"role": "system" | "user" | "assistant", "content": "..."}}'
+                )
             out.append((m["role"], m["content"]))
     return None, out
 

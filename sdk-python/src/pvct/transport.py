@@ -5,6 +5,7 @@ the ETag and the body; HTTP error statuses are answers, not exceptions."""
 
 from __future__ import annotations
 
+import email.message
 import gzip
 import http.client
 import urllib.error
@@ -58,7 +59,7 @@ class Transport:
             raise OSError(f"{type(e).__name__}: {e}") from None
 
 
-def _answer(status: int, headers: Mapping[str, str], data: bytes) -> Response:
+def _answer(status: int, headers: email.message.Message, data: bytes) -> Response:
     if data and (headers.get("content-encoding") or "").lower() == "gzip":
         data = gzip.decompress(data)
     return Response(status, headers.get("etag"), data.decode("utf-8", "replace"))
