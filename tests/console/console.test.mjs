@@ -243,3 +243,88 @@ test("a gate refusal lists each failing gate with its measured value and thresho
     await api.put("/v1/environments/production", { policy: {} });
   }
 });
+
+test("experiments: set a split in the console, see it at the edge, end it", async () => {
+  const { page, errors } = await signedIn(adminKey);
+  await page.goto(url + "/prompts/welcome/experiments");
+  await page.getByLabel("experiment environment").selectOption("production");
+  await page.getByLabel("Name").fill("warmer mail");
+  await page.getByLabel("variant 1 version").selectOption("1");
+  await page.getByLabel("variant 1 weight").fill("70");
+  await page.getByLabel("variant 2 version").selectOption("2");
+  await page.getByLabel("variant 2 weight").fill("30");
+  await page.getByRole("button", { name: "Start or update in production" }).click();
+  const running = page.getByTestId("experiment-production");
+  await running.waitFor();
+  assert.match(await running.textContent(), /warmer mail/);
+  assert.deepEqual(await running.locator(".split span").evaluateAll((s) => s.map((x) => x.title)), ["v1: 70%", "v2: 30%"]);
+  const bundle = await client(url, adminKey).get("/v1/bundle?environment=production", { "cache-control": "no-cache" });
+  assert.deepEqual(bundle.body.prompts.welcome.experiment.variants.map((v) => [v.version, v.weight]), [[1, 70], [2, 30]]);
+  // Weights that do not add up to 100 cannot be sent.
+  await page.getByLabel("variant 2 weight").fill("20");
+  assert.equal(await page.getByRole("button", { name: "Start or update in production" }).isDisabled(), true);
+  await page.getByRole("button", { name: "End the experiment in production" }).click();
+  await running.waitFor({ state: "detached" });
+  await page.getByText("No experiment is running.").waitFor();
+  const after = await client(url, adminKey).get("/v1/bundle?environment=production", { "cache-control": "no-cache" });
+  assert.equal(after.body.prompts.welcome.experiment, undefined);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test("approvals: a promotion into an approval environment waits; another approver approves it in the console", async () => {
+  const api = client(url, adminKey);
+  assert.equal((await api.put("/v1/environments/staging", { policy: { requires_approval: true } })).status, 200);
+  try {
+    const { page } = await signedIn(adminKey);
+    await page.goto(url + "/prompts/welcome/deploy");
+    await page.getByLabel("version to promote").selectOption("2");
+    await page.getByLabel("environment to promote to").selectOption("staging");
+    await page.getByRole("button", { name: "Promote" }).click();
+    await page.getByRole("status").filter({ hasText: "waits for approval" }).waitFor();
+    assert.equal((await page.getByTestId("badge-staging").textContent()).trim(), "staging: —");
+    // The requester is not offered a decision on their own request.
+    await page.goto(url + "/approvals");
+    await page.getByText("Your own request").waitFor();
+    await page.close();
+
+    const approver = await api.post("/v1/keys", { name: "console-approver", role: "approver" });
+    const second = await signedIn(approver.body.key);
+    await second.page.goto(url + "/approvals");
+    await second.page.getByRole("button", { name: "Approve" }).click();
+    await second.page.getByRole("status").filter({ hasText: "v2 of welcome is live in staging" }).waitFor();
+    await second.page.goto(url + "/prompts/welcome");
+    await second.page.getByTestId("badge-staging").filter({ hasText: "staging: v2" }).waitFor();
+    assert.deepEqual(second.errors, []);
+    await second.page.close();
+  } finally {
+    await api.put("/v1/environments/staging", { policy: {} });
+  }
+});
+
+test("Monaco loads only where the editor is; the console's own JavaScript stays under 200 KB gzipped", async () => {
+  const { page } = await signedIn(adminKey);
+  const scripts = [];
+  page.on("request", (r) => r.resourceType() === "script" && scripts.push(new URL(r.url()).pathname));
+  for (const tab of ["history", "diff?from=1&to=2", "deploy", "experiments", "metrics"]) {
+    await page.goto(`${url}/prompts/welcome/${tab}`);
+    await page.getByRole("navigation", { name: "Prompt" }).waitFor();
+    await page.waitForLoadState("networkidle");
+  }
+  assert.ok(!scripts.some((s) => s.includes("monaco")), `no Monaco before the editor: ${scripts.join(", ")}`);
+  await page.goto(`${url}/prompts/welcome/edit`);
+  await page.getByTestId("editor-text").locator(".view-lines").waitFor();
+  assert.ok(scripts.some((s) => s.includes("monaco")), "the editor loads Monaco");
+  await page.close();
+
+  // Measured on what the worker serves: every JS asset but Monaco's chunk and worker.
+  const html = await (await fetch(url + "/")).text();
+  const entry = html.match(/src="(\/assets\/index-[^"]+\.js)"/)[1];
+  const { readdirSync, readFileSync } = await import("node:fs");
+  const { gzipSync } = await import("node:zlib");
+  const dir = path.join(root, "console/dist/assets");
+  const own = readdirSync(dir).filter((f) => f.endsWith(".js") && !/^(monaco|editor\.worker)-/.test(f));
+  assert.ok(own.includes(entry.slice("/assets/".length)), "the entry served is the one measured");
+  const bytes = own.reduce((n, f) => n + gzipSync(readFileSync(path.join(dir, f)), { level: 9 }).length, 0);
+  assert.ok(bytes < 200 * 1024, `own JS is ${bytes} bytes gzipped`);
+});

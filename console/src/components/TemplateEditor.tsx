@@ -3,7 +3,7 @@
 import { useEffect, useRef } from "react";
 import { monaco, TEMPLATE_LANGUAGE } from "../monaco";
 
-export function TemplateEditor({
+export default function TemplateEditor({
   value,
   onChange,
   label,
