@@ -1,5 +1,5 @@
 // Collects the figures of `make bench` (bench/out/*.json, written by
-// hot-path.mjs, sdk.mjs and telemetry.mjs in the same run) and the sizes of
+// hot-path.mjs, sdk.mjs, python_sdk.py and telemetry.mjs in the same run) and the sizes of
 // the built artifacts into one results file: the machine, the date, and
 // each figure with its baseline and ratio. Writes bench/out/results.json and
 // bench/RESULTS.md (committed, the source of the README's tables).
@@ -33,6 +33,11 @@ if (sdk) {
   add("npm SDK", "route a user, ns", sdk.routing.pvct_ns, "@growthbook/growthbook evalFeature, ns", sdk.routing.growthbook_ns, "ratio ≤ 0.10");
   add("npm SDK", "diffWords 2,000 words, ns", sdk.diff_2000_words.pvct_ns, "jsdiff diffWords, ns", sdk.diff_2000_words.jsdiff_ns, "");
   add("npm SDK", "diffWords 20,000 words, ns", sdk.diff_20000_words.pvct_ns, "jsdiff diffWords, ns", sdk.diff_20000_words.jsdiff_ns, "ratio ≤ 0.10");
+}
+const py = load("python-sdk.json")?.results;
+if (py) {
+  add("Python SDK", "warm get + route + render, ns", py.get_route_render.pvct_ns, "langfuse get_prompt + compile, ns", py.get_route_render.langfuse_ns, "ratio ≤ 0.50");
+  add("Python SDK", "warm get_cached + route + render, ns", py.get_cached_route_render.pvct_ns, "langfuse get_prompt + compile, ns", py.get_route_render.langfuse_ns, "ratio ≤ 0.50");
 }
 const tel = load("telemetry.json");
 if (tel) {
