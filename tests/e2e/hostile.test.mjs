@@ -98,6 +98,7 @@ const ROLE_ROUTES = [
   ["POST", "/v1/prompts/target/render", { version: 1 }, "reader"],
   ["GET", "/v1/resolve/target?environment=production", null, "reader"],
   ["GET", "/v1/bundle?environment=production", null, "reader"],
+  ["GET", "/v1/me", null, "reader"],
   ["GET", "/v1/environments", null, "reader"],
   ["GET", "/v1/approvals", null, "reader"],
   ["GET", "/v1/prices", null, "reader"],
