@@ -51,6 +51,12 @@ if (existsSync(path.join(root, "sdk-wasm/dist/pvct_bg.wasm"))) {
   add("size", "SDK wasm (routing, rendering) gzipped, bytes", gz("sdk-wasm/dist/pvct_bg.wasm"), "budget (80 KB)", 80 * 1024, "ratio ≤ 1");
   add("size", "SDK diff wasm gzipped, bytes (loaded by diffWords only)", gz("sdk-wasm/dist/pvct_diff_bg.wasm"), "", null, "");
 }
+const consoleSize = existsSync(path.join(root, "target/console-size.json")) ? JSON.parse(readFileSync(path.join(root, "target/console-size.json"), "utf8")) : null;
+if (consoleSize) {
+  add("size", "web console's own JS gzipped, bytes (without Monaco)", consoleSize.own_js_gz_bytes, "budget (200 KB)", 200 * 1024, "ratio ≤ 1");
+  add("size", "web console's Monaco chunk gzipped, bytes (editor page only)", consoleSize.monaco_js_gz_bytes, "", null, "");
+  add("size", "web console's diff wasm gzipped, bytes (first diff only)", consoleSize.diff_wasm_gz_bytes, "", null, "");
+}
 const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, os: `${os.type()} ${os.release()}` };
 const date = new Date().toISOString();
 writeFileSync(path.join(root, "bench/out/results.json"), JSON.stringify({ date, machine, rows }, null, 2));
