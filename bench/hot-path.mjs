@@ -1,14 +1,21 @@
 // The edge hot path under load on loopback: GET /v1/resolve (without and
 // with an experiment) and GET /v1/bundle against GET /healthz of the same
 // worker, in the same run, with wrk. Prints requests/s, p50/p99, errors and
-// each route's throughput as a ratio of /healthz.
+// each route's throughput as a ratio of /healthz. Then the same routes
+// again with a second client, autocannon (bench/peers), with a 10 s timeout:
+// wrk counts every answer slower than 2 s and every connection it drops
+// after a parse or read failure as a socket error, so a second client tells
+// the worker's errors apart from the client's.
 //
 // Usage: node bench/hot-path.mjs [seconds per route, default 60]
 import { spawnSync } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import os from "node:os";
+import { createRequire } from "node:module";
 import { startWorker, newWorkspace, promptWithVersions, root } from "../tests/e2e/harness.mjs";
+
+const autocannon = createRequire(path.join(root, "bench/peers/package.json"))("autocannon");
 
 const seconds = Number(process.argv[2] ?? 60);
 const w = await startWorker();
@@ -50,16 +57,34 @@ end`,
     const sockErr = text.match(/Socket errors: (.*)/)?.[1] ?? "none";
     results.push({ name, route, rps, p50: pct(50), p99: pct(99), total, errors: non2xx, socket_errors: sockErr });
   }
+  // The second client: one user key per request on the experiment route too.
+  let n = 0;
+  const second = [];
+  for (const [name, route] of routes) {
+    const r = await autocannon({
+      url: w.url,
+      connections: 32,
+      duration: seconds,
+      timeout: 10,
+      requests: [{ method: "GET", setupRequest: (req) => ({ ...req, path: route.replace("USER", `user-${++n}`), headers: { authorization: `Bearer ${key}` } }) }],
+    });
+    second.push({ name, route, rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, max_ms: r.latency.max, total: r.requests.total, non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, resets: r.resets });
+  }
   const base = results[0].rps;
   console.log(`\nhot path, ${seconds}s per route, wrk -t2 -c32, ${os.cpus().length} cores\n`);
   console.log("| route | req/s | p50 | p99 | errors | vs /healthz |\n|---|---|---|---|---|---|");
   for (const r of results) {
     console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} (socket: ${r.socket_errors}) | ${(r.rps / base).toFixed(2)} |`);
   }
+  console.log(`\nthe same routes with autocannon, ${seconds}s each, 32 connections, 10 s timeout\n`);
+  console.log("| route | req/s | p50 | p99 | max | non-2xx | errors | timeouts | vs /healthz |\n|---|---|---|---|---|---|---|---|---|");
+  for (const r of second) {
+    console.log(`| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50_ms} ms | ${r.p99_ms} ms | ${r.max_ms} ms | ${r.non2xx} | ${r.errors} | ${r.timeouts} | ${(r.rps / second[0].rps).toFixed(2)} |`);
+  }
   mkdirSync(path.join(root, "bench/out"), { recursive: true });
   writeFileSync(
     path.join(root, "bench/out/hot-path.json"),
-    JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model} x${os.cpus().length}`, seconds, results }, null, 2),
+    JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model} x${os.cpus().length}`, seconds, results, autocannon: second }, null, 2),
   );
 } finally {
   await w.stop();

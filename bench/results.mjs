@@ -26,6 +26,12 @@ if (hot) {
     add("edge hot path", `${r.name} req/s over ${hot.seconds} s (p50 ${r.p50}, p99 ${r.p99}, non-2xx ${r.errors}, socket errors: ${r.socket_errors})`, r.rps, "/healthz req/s", base, "ratio ≥ 0.70");
   }
 }
+if (hot?.autocannon) {
+  const base = hot.autocannon[0].rps;
+  for (const r of hot.autocannon.slice(1)) {
+    add("edge hot path", `${r.name} req/s with autocannon over ${hot.seconds} s (p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`, r.rps, "/healthz req/s (autocannon)", base, "ratio ≥ 0.70, 0 errors");
+  }
+}
 const sdk = load("sdk.json")?.results;
 if (sdk) {
   add("npm SDK", "warm get + route + render, ns", sdk.get_route_render.pvct_ns, "@langfuse/client get + compile, ns", sdk.get_route_render.langfuse_ns, "ratio ≤ 0.25");
