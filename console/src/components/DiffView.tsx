@@ -34,23 +34,23 @@ function Field({ field, left, right }: { field: FieldDiff; left: string; right: 
         </span>
       </h3>
       <div className="sides">
-        <div className="side" aria-label={`${field.field} in ${left}`}>
-          <div className="side-title">{left}</div>
-          <pre>
-            {field.ops.map((o, i) =>
-              o.op === "insert" ? null : o.op === "delete" ? <del key={i}>{o.text}</del> : <span key={i}>{o.text}</span>,
-            )}
-          </pre>
-        </div>
-        <div className="side" aria-label={`${field.field} in ${right}`}>
-          <div className="side-title">{right}</div>
-          <pre>
-            {field.ops.map((o, i) =>
-              o.op === "delete" ? null : o.op === "insert" ? <ins key={i}>{o.text}</ins> : <span key={i}>{o.text}</span>,
-            )}
-          </pre>
-        </div>
+        <Side field={field.field} title={left} hide="insert" ops={field.ops} />
+        <Side field={field.field} title={right} hide="delete" ops={field.ops} />
       </div>
+    </div>
+  );
+}
+
+/** One side of a field: the old side hides insertions, the new side deletions. */
+function Side({ field, title, hide, ops }: { field: string; title: string; hide: "insert" | "delete"; ops: FieldDiff["ops"] }) {
+  return (
+    <div className="side" aria-label={`${field} in ${title}`}>
+      <div className="side-title">{title}</div>
+      <pre>
+        {ops.map((o, i) =>
+          o.op === hide ? null : o.op === "insert" ? <ins key={i}>{o.text}</ins> : o.op === "delete" ? <del key={i}>{o.text}</del> : <span key={i}>{o.text}</span>,
+        )}
+      </pre>
     </div>
   );
 }

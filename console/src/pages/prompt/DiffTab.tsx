@@ -4,6 +4,7 @@ import { navigate } from "../../router";
 import { diffVersions, type VersionDiff } from "../../diff";
 import { DiffView } from "../../components/DiffView";
 import { ErrorNote } from "../../components/ErrorNote";
+import { VersionSelect } from "../../components/VersionSelect";
 import type { PromptData } from "../PromptPage";
 
 export function DiffTab({ data, params }: { data: PromptData; params: URLSearchParams }) {
@@ -29,24 +30,10 @@ export function DiffTab({ data, params }: { data: PromptData; params: URLSearchP
     <>
       <div className="row">
         <label>
-          From{" "}
-          <select aria-label="from version" value={from} onChange={(e) => pick(Number(e.target.value), to)}>
-            {numbers.map((n) => (
-              <option key={n} value={n}>
-                v{n}
-              </option>
-            ))}
-          </select>
+          From <VersionSelect label="from version" value={from} numbers={numbers} onChange={(n) => pick(n, to)} />
         </label>
         <label>
-          To{" "}
-          <select aria-label="to version" value={to} onChange={(e) => pick(from, Number(e.target.value))}>
-            {numbers.map((n) => (
-              <option key={n} value={n}>
-                v{n}
-              </option>
-            ))}
-          </select>
+          To <VersionSelect label="to version" value={to} numbers={numbers} onChange={(n) => pick(from, n)} />
         </label>
         <button className="ghost" onClick={() => pick(to, from)} title="Swap sides">
           ⇄ swap

@@ -7,6 +7,7 @@ import { useLoad } from "../../useLoad";
 import { ms, num, pct, usd } from "../../format";
 import { Chart } from "../../components/Chart";
 import { ErrorNote } from "../../components/ErrorNote";
+import { VersionSelect } from "../../components/VersionSelect";
 import type { PromptData } from "../PromptPage";
 
 // Rollups are hourly; each range is cut into windows queried in parallel.
@@ -144,19 +145,11 @@ function Compare({ slug, env, numbers }: { slug: string; env: string; numbers: n
     [api, slug, env, a, b],
   );
   if (numbers.length < 2) return null;
-  const pick = (set: (n: number) => void, value: number, label: string) => (
-    <select aria-label={label} value={value} onChange={(e) => set(Number(e.target.value))}>
-      {numbers.map((n) => (
-        <option key={n} value={n}>
-          v{n}
-        </option>
-      ))}
-    </select>
-  );
   return (
     <section className="card" aria-label="Compare versions">
       <h2>
-        Compare {pick(setA, a, "compare a")} with {pick(setB, b, "compare b")} in {env}
+        Compare <VersionSelect label="compare a" value={a} numbers={numbers} onChange={setA} /> with{" "}
+        <VersionSelect label="compare b" value={b} numbers={numbers} onChange={setB} /> in {env}
       </h2>
       {cmp.error && <ErrorNote error={cmp.error} />}
       {cmp.data && (
