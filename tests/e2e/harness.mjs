@@ -76,7 +76,16 @@ export function client(url, key) {
       init.headers["content-type"] ??= "application/json";
       init.body = typeof body === "string" ? body : JSON.stringify(body);
     }
-    const res = await fetch(url + pathname, init);
+    let res;
+    try {
+      res = await fetch(url + pathname, init);
+    } catch (e) {
+      // A pooled keep-alive socket that workerd closed while it sat idle
+      // fails before the request is sent ("other side closed"); undici only
+      // retries idempotent methods itself, so the harness retries once.
+      if (!["UND_ERR_SOCKET", "ECONNRESET", "EPIPE"].includes(e?.cause?.code)) throw e;
+      res = await fetch(url + pathname, init);
+    }
     const text = await res.text();
     let parsed = null;
     try {
