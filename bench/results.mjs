@@ -32,6 +32,12 @@ if (hot?.autocannon) {
     add("edge hot path", `${r.name} req/s with autocannon over ${hot.seconds} s (p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, max ${r.max_ms} ms, non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`, r.rps, "/healthz req/s (autocannon)", base, "ratio ≥ 0.70, 0 errors");
   }
 }
+if (hot?.control) {
+  // No ratio: the control says which errors the local runtime causes by itself.
+  const { wrk, autocannon } = hot.control;
+  add("edge hot path", `control (bench/control-worker.js: JS, one KV read per request, same runtime) req/s with wrk over ${hot.seconds} s (p99 ${wrk.p99}, non-2xx ${wrk.errors}, socket errors: ${wrk.socket_errors})`, wrk.rps, "", null, "");
+  add("edge hot path", `control req/s with autocannon over ${hot.seconds} s (p99 ${autocannon.p99_ms} ms, max ${autocannon.max_ms} ms, non-2xx ${autocannon.non2xx}, errors ${autocannon.errors}, timeouts ${autocannon.timeouts})`, autocannon.rps, "", null, "");
+}
 const sdk = load("sdk.json")?.results;
 if (sdk) {
   add("npm SDK", "warm get + route + render, ns", sdk.get_route_render.pvct_ns, "@langfuse/client get + compile, ns", sdk.get_route_render.langfuse_ns, "ratio ≤ 0.25");

@@ -3,7 +3,7 @@
 // HTTP client plus direct handles on the bindings (to prove what is stored).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,7 @@ export async function startWorker() {
     bindings: { PVCT_ADMIN_KEY: adminKey },
     host: "127.0.0.1",
     port: 0,
+    ...runtimeLog(),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
@@ -63,6 +64,21 @@ export async function startWorker() {
     async stop() {
       await mf.dispose();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// PVCT_WORKERD_LOG=file: workerd's own stdout and stderr, verbose, go to
+// that file (to see why workerd drops a connection; off by default).
+function runtimeLog() {
+  const file = process.env.PVCT_WORKERD_LOG;
+  if (!file) return {};
+  const out = createWriteStream(file, { flags: "a" });
+  return {
+    verbose: true,
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.pipe(out, { end: false });
+      stderr.pipe(out, { end: false });
     },
   };
 }
