@@ -12,12 +12,12 @@
 //
 // Usage: node bench/hot-path.mjs [seconds per route, default 60]
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { writeFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import os from "node:os";
 import { createRequire } from "node:module";
 import { Miniflare } from "miniflare";
-import { startWorker, newWorkspace, promptWithVersions, root } from "../tests/e2e/harness.mjs";
+import { COMPAT, startWorker, newWorkspace, promptWithVersions, root } from "../tests/e2e/harness.mjs";
 
 const autocannon = createRequire(path.join(root, "bench/peers/package.json"))("autocannon");
 
@@ -111,7 +111,7 @@ async function loadControl() {
     rootPath: root,
     scriptPath: "bench/control-worker.js",
     modules: true,
-    compatibilityDate: readFileSync(path.join(root, "wrangler.toml"), "utf8").match(/compatibility_date = "([^"]+)"/)[1],
+    compatibilityDate: COMPAT,
     kvNamespaces: ["KV"],
     host: "127.0.0.1",
     port: 0,

@@ -15,7 +15,7 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const wrangler = readFileSync(path.join(root, "wrangler.toml"), "utf8");
 const D1_ID = wrangler.match(/database_id = "([^"]+)"/)[1];
 const KV_ID = wrangler.match(/\[\[kv_namespaces\]\][^[]*id = "([^"]+)"/)[1];
-const COMPAT = wrangler.match(/compatibility_date = "([^"]+)"/)[1];
+export const COMPAT = wrangler.match(/compatibility_date = "([^"]+)"/)[1];
 
 export function newKey() {
   return `pvct_${randomBytes(24).toString("hex")}`;
