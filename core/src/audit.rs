@@ -1,6 +1,9 @@
-//! The audit trail's vocabulary: every state change names one action.
+//! The audit trail: every state change names one action and writes one
+//! [`AuditEntry`], built by [`AuditEntry::new`] in the same D1 batch as the
+//! change it records.
 
 use serde::Serialize;
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AuditAction {
@@ -18,6 +21,7 @@ pub enum AuditAction {
     ApprovalRequest,
     ApprovalApprove,
     ApprovalReject,
+    ApprovalSupersede,
     PricePut,
     EvaluatorsPut,
     SettingsPut,
@@ -26,7 +30,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -41,6 +45,7 @@ impl AuditAction {
         AuditAction::ApprovalRequest,
         AuditAction::ApprovalApprove,
         AuditAction::ApprovalReject,
+        AuditAction::ApprovalSupersede,
         AuditAction::PricePut,
         AuditAction::EvaluatorsPut,
         AuditAction::SettingsPut,
@@ -64,6 +69,7 @@ impl AuditAction {
             AuditAction::ApprovalRequest => "approval.request",
             AuditAction::ApprovalApprove => "approval.approve",
             AuditAction::ApprovalReject => "approval.reject",
+            AuditAction::ApprovalSupersede => "approval.supersede",
             AuditAction::PricePut => "price.put",
             AuditAction::EvaluatorsPut => "evaluators.put",
             AuditAction::SettingsPut => "settings.put",
@@ -74,6 +80,46 @@ impl AuditAction {
 
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == value)
+    }
+}
+
+/// One row of the append-only audit trail, as written (the store gives it
+/// an id). One constructor for every change, so rows are shaped alike.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub workspace_id: String,
+    pub actor: String,
+    pub action: AuditAction,
+    /// The prompt the change is about, for filtering the trail by prompt.
+    pub prompt_slug: Option<String>,
+    /// A short human description of what changed (`slug@3 -> production`).
+    pub target: String,
+    pub details: Value,
+    pub at: String,
+}
+
+impl AuditEntry {
+    pub fn new(workspace_id: &str, actor: &str, at: &str, action: AuditAction, target: impl Into<String>) -> Self {
+        AuditEntry {
+            workspace_id: workspace_id.to_owned(),
+            actor: actor.to_owned(),
+            action,
+            prompt_slug: None,
+            target: target.into(),
+            details: Value::Object(Default::default()),
+            at: at.to_owned(),
+        }
+    }
+
+    /// The entry is about this prompt (the trail can be filtered by it).
+    pub fn prompt(mut self, slug: &str) -> Self {
+        self.prompt_slug = Some(slug.to_owned());
+        self
+    }
+
+    pub fn details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
     }
 }
 

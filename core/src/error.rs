@@ -44,6 +44,10 @@ pub enum ErrorKind {
     NothingToRollBack,
     /// The state of the object does not allow this operation.
     Conflict,
+    /// A promotion was asked while an A/B split runs in the environment.
+    ExperimentRunning,
+    /// An approval was asked against a state that has changed since.
+    StaleApproval,
     /// A promotion would change the required variables callers must pass.
     VariablesChanged,
     /// Promotion gates refused the version; details list every failure.
@@ -83,6 +87,8 @@ impl ErrorKind {
             ErrorKind::StaleParent => "stale_parent",
             ErrorKind::NothingToRollBack => "nothing_to_roll_back",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::ExperimentRunning => "experiment_running",
+            ErrorKind::StaleApproval => "stale_approval",
             ErrorKind::VariablesChanged => "variables_changed",
             ErrorKind::GatesFailed => "gates_failed",
             ErrorKind::TemplateSyntax => "template_syntax",
@@ -115,6 +121,8 @@ impl ErrorKind {
             | ErrorKind::StaleParent
             | ErrorKind::NothingToRollBack
             | ErrorKind::Conflict
+            | ErrorKind::ExperimentRunning
+            | ErrorKind::StaleApproval
             | ErrorKind::VariablesChanged => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::GatesFailed => 422,

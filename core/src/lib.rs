@@ -9,6 +9,7 @@
 //! Errors are one type, [`Error`], whose [`ErrorKind`] has a stable machine
 //! code and an HTTP status.
 
+pub mod api;
 pub mod apikey;
 pub mod audit;
 pub mod canonical;
@@ -27,6 +28,7 @@ pub mod names;
 pub mod page;
 pub mod prepared_bundle;
 pub mod pricing;
+pub mod release;
 pub mod render;
 pub mod request;
 pub mod resolved;

@@ -79,6 +79,10 @@ pub struct ExperimentSpec {
     pub salt: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
+    /// Variants may need other variables than the live version (callers
+    /// are ready for it), as `accept_variable_changes` on a promotion.
+    #[serde(default)]
+    pub accept_variable_changes: bool,
 }
 
 impl ExperimentSpec {
@@ -93,9 +97,15 @@ impl ExperimentSpec {
 
     pub fn validate(&self) -> Result<()> {
         let field = |msg: String| Err(Error::invalid_field("variants", msg));
+        if self.variants.len() == 1 {
+            return field(format!(
+                "a split needs two variants or more; to send all traffic to version {}, promote it",
+                self.variants[0].version
+            ));
+        }
         if self.variants.is_empty() || self.variants.len() > MAX_VARIANTS {
             return field(format!(
-                "an experiment has 1 to {MAX_VARIANTS} variants; got {}",
+                "an experiment has 2 to {MAX_VARIANTS} variants; got {}",
                 self.variants.len()
             ));
         }
@@ -253,7 +263,10 @@ mod tests {
         assert!(ExperimentSpec::parse(body.as_bytes())
             .unwrap_err()
             .message()
-            .contains("1 to 10"));
+            .contains("2 to 10"));
+        let one = ExperimentSpec::parse(br#"{"variants":[{"version":9,"weight":100}]}"#).unwrap_err();
+        assert_eq!(one.status(), 400);
+        assert!(one.message().contains("promote it"), "{}", one.message());
     }
 
     #[test]

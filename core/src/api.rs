@@ -1,0 +1,180 @@
+//! Response views of the release pipeline: deployments, experiments and
+//! approvals as the API answers them. Defined once here, used by the list
+//! routes and by the planner's answers alike, so a field never differs
+//! between "what a promote said" and "what the history lists".
+
+use serde::{Deserialize, Serialize};
+
+use crate::deployment::DeploymentAction;
+use crate::routing::VariantSpec;
+
+/// One row of an environment's deployment history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    pub id: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub action: DeploymentAction,
+    pub reason: String,
+    pub actor: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentStatus {
+    Running,
+    Ended,
+}
+
+/// An A/B split, running or ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentView {
+    pub id: String,
+    pub prompt: String,
+    pub environment: String,
+    pub name: String,
+    pub salt: String,
+    pub variants: Vec<VariantSpec>,
+    pub status: ExperimentStatus,
+    pub started_by: String,
+    pub started_at: String,
+    pub updated_at: String,
+    pub ended_by: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Rejected,
+    /// A newer request, or a change to what the environment serves, made
+    /// this request moot before anyone decided it.
+    Superseded,
+}
+
+impl ApprovalStatus {
+    pub const ALL: [ApprovalStatus; 4] = [
+        ApprovalStatus::Pending,
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::Superseded,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Rejected => "rejected",
+            ApprovalStatus::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// What an approval request asks for: a promotion, or a traffic split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestedChange {
+    Promote {
+        version: u32,
+        #[serde(default)]
+        end_experiment: bool,
+        #[serde(default)]
+        accept_variable_changes: bool,
+    },
+    Experiment {
+        variants: Vec<VariantSpec>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        salt: Option<String>,
+        #[serde(default)]
+        accept_variable_changes: bool,
+    },
+}
+
+impl RequestedChange {
+    /// Every version the change would put in front of users.
+    pub fn versions(&self) -> Vec<u32> {
+        match self {
+            RequestedChange::Promote { version, .. } => vec![*version],
+            RequestedChange::Experiment { variants, .. } => variants.iter().map(|v| v.version).collect(),
+        }
+    }
+}
+
+/// One approval request of the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub id: String,
+    pub prompt: String,
+    pub environment: String,
+    /// `promote` or `experiment`, with what it asks for.
+    #[serde(flatten)]
+    pub change: RequestedChange,
+    pub reason: String,
+    pub status: ApprovalStatus,
+    pub requested_by: String,
+    #[serde(skip_serializing)]
+    pub requested_by_key: String,
+    /// The prompt's release sequence in the environment when it was asked:
+    /// deciding it after that moved is refused as stale.
+    pub base_seq: u64,
+    pub decided_by: Option<String>,
+    pub decision_note: Option<String>,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn approval_view_flattens_the_change_and_hides_the_key() {
+        let a = ApprovalView {
+            id: "a1".into(),
+            prompt: "bot".into(),
+            environment: "production".into(),
+            change: RequestedChange::Promote {
+                version: 3,
+                end_experiment: false,
+                accept_variable_changes: false,
+            },
+            reason: "".into(),
+            status: ApprovalStatus::Pending,
+            requested_by: "ci (pvct_ab)".into(),
+            requested_by_key: "k1".into(),
+            base_seq: 4,
+            decided_by: None,
+            decision_note: None,
+            created_at: "t".into(),
+            decided_at: None,
+        };
+        let v = serde_json::to_value(&a).unwrap();
+        assert_eq!(v["kind"], "promote");
+        assert_eq!(v["version"], 3);
+        assert_eq!(v["status"], "pending");
+        assert!(v.get("requested_by_key").is_none());
+        let x: RequestedChange = serde_json::from_value(
+            json!({"kind": "experiment", "variants": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]}),
+        )
+        .unwrap();
+        assert_eq!(x.versions(), vec![1, 2]);
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in ApprovalStatus::ALL {
+            assert_eq!(ApprovalStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}
