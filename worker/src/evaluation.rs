@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pvct_core::evaluator::{from_stored, Evaluator, Verdict};
+use pvct_core::evaluator::{Evaluator, Verdict};
 use pvct_core::judge;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -45,10 +45,9 @@ pub async fn schedule(env: &Env, store: &Store, workspace_id: &str, rows: &[Exec
     }
     let ids = serde_json::to_string(&prompts).map_err(rust_error)?;
     let evaluated: BTreeSet<String> = store
-        .evaluators_of(workspace_id, &ids)
+        .prompts_with_evaluators(workspace_id, &ids)
         .await?
         .into_iter()
-        .map(|(prompt_id, _)| prompt_id)
         .collect();
     let items: Vec<Evaluation> = rows
         .iter()
@@ -77,13 +76,11 @@ pub async fn schedule(env: &Env, store: &Store, workspace_id: &str, rows: &[Exec
 /// later failed. A judge reply that can never be read is logged, not retried.
 pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Result<Option<u32>> {
     let prompt_ids: BTreeSet<&str> = items.iter().map(|i| i.prompt_id.as_str()).collect();
-    let mut evaluators: BTreeMap<String, Vec<Evaluator>> = BTreeMap::new();
-    for (prompt_id, stored) in store
+    let evaluators: BTreeMap<String, Vec<Evaluator>> = store
         .evaluators_of(workspace_id, &serde_json::to_string(&prompt_ids).map_err(rust_error)?)
         .await?
-    {
-        evaluators.insert(prompt_id, from_stored(&stored).map_err(rust_error)?);
-    }
+        .into_iter()
+        .collect();
     let execution_ids: Vec<&str> = items.iter().map(|i| i.execution_id.as_str()).collect();
     let done: BTreeSet<(String, String)> = store
         .scored(

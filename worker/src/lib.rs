@@ -18,6 +18,7 @@ mod store;
 mod webhook_delivery;
 
 use pvct_core::apikey::ApiKey;
+use pvct_core::audit::{AuditAction, AuditEntry};
 use pvct_core::route::{match_route, Access, Route};
 use pvct_core::{Error, ErrorKind};
 use worker::{event, Context, Env, Request, Response, Result};
@@ -39,6 +40,13 @@ pub struct Ctx {
     pub kv: EdgeKv,
     pub url: worker::Url,
     pub who: Principal,
+}
+
+impl Ctx {
+    /// The audit entry of a change the caller makes at `at`.
+    pub fn audit(&self, action: AuditAction, target: impl Into<String>, at: &str) -> AuditEntry {
+        AuditEntry::new(&self.who.workspace_id, &self.who.actor, at, action, target)
+    }
 }
 
 #[event(start)]

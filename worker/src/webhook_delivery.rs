@@ -28,12 +28,7 @@ async fn try_emit(ctx: &Ctx, event: &str, data: Value) -> Result<()> {
     let at = now();
     let rows: Vec<Value> = hooks
         .iter()
-        .filter(|h| {
-            wants(
-                &serde_json::from_str::<Vec<String>>(&h.events).unwrap_or_default(),
-                event,
-            )
-        })
+        .filter(|h| wants(&h.events, event))
         .map(|h| {
             let id = new_id();
             let payload = json!({ "id": id, "event": event, "created_at": at, "workspace_id": ws, "data": data });

@@ -4,7 +4,6 @@
 
 use pvct_core::audit::AuditAction;
 use pvct_core::deployment::DeploymentAction;
-use pvct_core::environment::GatePolicy;
 use pvct_core::names::{bounded_text, EnvironmentName, Slug};
 use pvct_core::request::parse_json;
 use pvct_core::{Error, ErrorKind};
@@ -16,7 +15,7 @@ use super::deployments::{check_gates, deploy};
 use super::{find_environment, find_prompt, find_version};
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
-use crate::store::{AuditEntry, EnvironmentRow, NewApproval, PromptRow, VersionRow};
+use crate::store::{EnvironmentRow, NewApproval, PromptRow, VersionRow};
 use crate::Ctx;
 
 /// Files a pending approval for promoting `version` into `env`.
@@ -27,7 +26,7 @@ pub async fn request(
     version: &VersionRow,
     reason: &str,
 ) -> ApiResult {
-    let (id, at, audit_id) = (new_id(), now(), new_id());
+    let (id, at) = (new_id(), now());
     ctx.store
         .create_approval(
             &NewApproval {
@@ -41,16 +40,13 @@ pub async fn request(
                 requested_by_key: &ctx.who.key_id,
                 at: &at,
             },
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::ApprovalRequest,
-                prompt_slug: Some(&prompt.slug),
-                target: &format!("{}@{} -> {}", prompt.slug, version.number, env.name),
-                details: j!({ "approval_id": id, "environment": env.name, "version": version.number, "reason": reason }),
-                at: &at,
-            },
+            &ctx.audit(
+                AuditAction::ApprovalRequest,
+                format!("{}@{} -> {}", prompt.slug, version.number, env.name),
+                &at,
+            )
+            .prompt(&prompt.slug)
+            .details(j!({ "approval_id": id, "environment": env.name, "version": version.number, "reason": reason })),
         )
         .await
         .or_internal("create approval")?;
@@ -114,10 +110,9 @@ pub async fn decide(ctx: &Ctx, id: &str, approve: bool, req: &mut Request) -> Ap
     .await?;
     let version = find_version(ctx, &prompt, approval.version).await?;
     if approve {
-        let policy: GatePolicy = serde_json::from_str(&env.policy).or_internal("stored policy")?;
-        check_gates(ctx, &prompt, &env, &version, &policy).await?;
+        check_gates(ctx, &prompt, &env, &version, &env.policy).await?;
     }
-    let (at, audit_id) = (now(), new_id());
+    let at = now();
     let (status, action) = if approve {
         ("approved", AuditAction::ApprovalApprove)
     } else {
@@ -131,16 +126,13 @@ pub async fn decide(ctx: &Ctx, id: &str, approve: bool, req: &mut Request) -> Ap
             &ctx.who.actor,
             &note,
             &at,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: ws,
-                actor: &ctx.who.actor,
+            &ctx.audit(
                 action,
-                prompt_slug: Some(&prompt.slug),
-                target: &format!("{}@{} -> {}", prompt.slug, version.number, env.name),
-                details: j!({ "approval_id": id, "note": note }),
-                at: &at,
-            },
+                format!("{}@{} -> {}", prompt.slug, version.number, env.name),
+                &at,
+            )
+            .prompt(&prompt.slug)
+            .details(j!({ "approval_id": id, "note": note })),
         )
         .await
         .or_internal("decide approval")?;

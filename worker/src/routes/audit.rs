@@ -2,10 +2,8 @@
 
 use pvct_core::audit::AuditAction;
 use pvct_core::page::{finish_page, PageRequest};
-use pvct_core::Error;
 use serde_json::{json as j, Value};
 
-use super::parse_stored;
 use crate::http::{json, ApiResult, OrInternal, Query};
 use crate::store::AuditFilter;
 use crate::Ctx;
@@ -25,14 +23,14 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .await
         .or_internal("audit")?;
     let (rows, next) = finish_page(rows, &page, |r| r.seq.to_string());
-    let items = rows
+    let items: Vec<Value> = rows
         .iter()
         .map(|r| {
-            Ok(j!({
+            j!({
                 "id": r.id, "actor": r.actor, "action": r.action, "prompt": r.prompt_slug, "target": r.target,
-                "details": parse_stored(&r.details)?, "created_at": r.created_at,
-            }))
+                "details": r.details, "created_at": r.created_at,
+            })
         })
-        .collect::<Result<Vec<Value>, Error>>()?;
+        .collect();
     json(200, &j!({ "items": items, "next_cursor": next }))
 }

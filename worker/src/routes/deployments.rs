@@ -8,12 +8,11 @@ use pvct_core::request::{Promote, Rollback};
 use serde_json::{json as j, Value};
 use worker::Request;
 
-use super::versions::stored_variables;
 use super::{find_environment, find_prompt, find_version};
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
 use crate::publish::publish;
-use crate::store::{AuditEntry, DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow};
+use crate::store::{DeploymentRow, EnvironmentRow, NewDeployment, PromptRow, VersionRow};
 use crate::Ctx;
 use pvct_core::environment::GatePolicy;
 use pvct_core::gates::{refusal, Measurements};
@@ -39,7 +38,6 @@ pub async fn deploy(
 ) -> ApiResult {
     let at = now();
     let id = new_id();
-    let audit_id = new_id();
     let (audit_action, verb) = match action {
         DeploymentAction::Promote => (AuditAction::DeploymentPromote, "promote"),
         DeploymentAction::Rollback => (AuditAction::DeploymentRollback, "rollback"),
@@ -61,16 +59,13 @@ pub async fn deploy(
                 actor: &ctx.who.actor,
                 at: &at,
             },
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: audit_action,
-                prompt_slug: Some(&prompt.slug),
-                target: &format!("{}@{} -> {}", prompt.slug, version.number, env.name),
-                details,
-                at: &at,
-            },
+            &ctx.audit(
+                audit_action,
+                format!("{}@{} -> {}", prompt.slug, version.number, env.name),
+                &at,
+            )
+            .prompt(&prompt.slug)
+            .details(details),
         )
         .await
         .or_internal(verb)?;
@@ -130,10 +125,12 @@ pub async fn promote(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     }
     if let (Some(live), false) = (&live, input.accept_variable_changes) {
         let live_vars: VersionVariables = serde_json::from_str(&live.variables).unwrap_or_default();
-        stored_variables(&version)?.check_replaces(&live_vars, live.version, version.number)?;
+        version
+            .variables
+            .check_replaces(&live_vars, live.version, version.number)?;
     }
-    let policy: GatePolicy = serde_json::from_str(&env.policy).or_internal("stored policy")?;
-    check_gates(ctx, &prompt, &env, &version, &policy).await?;
+    let policy = &env.policy;
+    check_gates(ctx, &prompt, &env, &version, policy).await?;
     if policy.requires_approval {
         return super::approvals::request(ctx, &prompt, &env, &version, &input.reason).await;
     }

@@ -7,17 +7,16 @@ use pvct_core::Error;
 use serde_json::{json as j, Value};
 use worker::Request;
 
-use super::parse_stored;
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_id, now};
-use crate::store::{AuditEntry, EnvironmentRow};
+use crate::store::EnvironmentRow;
 use crate::Ctx;
 
-fn environment_json(e: &EnvironmentRow) -> Result<Value, Error> {
-    Ok(j!({
-        "name": e.name, "position": e.position, "policy": parse_stored(&e.policy)?,
+fn environment_json(e: &EnvironmentRow) -> Value {
+    j!({
+        "name": e.name, "position": e.position, "policy": e.policy,
         "created_at": e.created_at, "updated_at": e.updated_at,
-    }))
+    })
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult {
@@ -26,7 +25,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .environments(&ctx.who.workspace_id)
         .await
         .or_internal("environments")?;
-    let items = rows.iter().map(environment_json).collect::<Result<Vec<_>, _>>()?;
+    let items: Vec<Value> = rows.iter().map(environment_json).collect();
     json(200, &j!({ "items": items }))
 }
 
@@ -41,25 +40,16 @@ pub async fn put(ctx: &Ctx, name: &EnvironmentName, req: &mut Request) -> ApiRes
         .is_some();
     let policy = serde_json::to_value(&input.policy).or_internal("policy json")?;
     let at = now();
-    let audit_id = new_id();
     ctx.store
         .put_environment(
             ws,
             &new_id(),
             name.as_str(),
             input.position,
-            &policy.to_string(),
+            &input.policy,
             &at,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: ws,
-                actor: &ctx.who.actor,
-                action: AuditAction::EnvironmentPut,
-                prompt_slug: None,
-                target: name.as_str(),
-                details: j!({ "policy": policy, "position": input.position, "created": !existed }),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::EnvironmentPut, name.as_str(), &at)
+                .details(j!({ "policy": policy, "position": input.position, "created": !existed })),
         )
         .await
         .or_internal("put environment")?;
@@ -69,5 +59,5 @@ pub async fn put(ctx: &Ctx, name: &EnvironmentName, req: &mut Request) -> ApiRes
         .await
         .or_internal("environment")?
         .ok_or_else(Error::internal)?;
-    json(if existed { 200 } else { 201 }, &environment_json(&row)?)
+    json(if existed { 200 } else { 201 }, &environment_json(&row))
 }

@@ -1,15 +1,14 @@
 //! Per-prompt evaluators: which checks score this prompt's executions.
 
 use pvct_core::audit::AuditAction;
-use pvct_core::evaluator::{from_stored, parse_evaluators, Check, Evaluator};
+use pvct_core::evaluator::{parse_evaluators, Check, Evaluator};
 use pvct_core::names::Slug;
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Request;
 
 use super::find_prompt;
 use crate::http::{body, json, ApiResult, OrInternal};
-use crate::ids::{new_id, now};
-use crate::store::AuditEntry;
+use crate::ids::now;
 use crate::Ctx;
 
 /// The evaluators as shown, with a warning when a judge has no endpoint to ask.
@@ -37,11 +36,12 @@ async fn view(ctx: &Ctx, slug: &Slug, evaluators: &[Evaluator]) -> ApiResult {
 
 pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let prompt = find_prompt(ctx, slug).await?;
-    let stored = ctx.store.evaluators(&prompt.id).await.or_internal("evaluators")?;
-    let evaluators = match stored {
-        Some(text) => from_stored(&text)?,
-        None => Vec::new(),
-    };
+    let evaluators = ctx
+        .store
+        .evaluators(&prompt.id)
+        .await
+        .or_internal("evaluators")?
+        .unwrap_or_default();
     view(ctx, slug, &evaluators).await
 }
 
@@ -50,25 +50,16 @@ pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
 pub async fn put(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     let evaluators = parse_evaluators(&body(req).await?)?;
     let prompt = find_prompt(ctx, slug).await?;
-    let stored = Value::Array(evaluators.iter().map(Evaluator::to_json).collect());
     let at = now();
-    let audit_id = new_id();
     ctx.store
         .put_evaluators(
             &ctx.who.workspace_id,
             &prompt.id,
-            &stored.to_string(),
+            &evaluators,
             &at,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::EvaluatorsPut,
-                prompt_slug: Some(slug.as_str()),
-                target: &prompt.id,
-                details: json!({ "evaluators": evaluators.iter().map(|e| e.name.as_str()).collect::<Vec<_>>() }),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::EvaluatorsPut, &prompt.id, &at)
+                .prompt(slug.as_str())
+                .details(json!({ "evaluators": evaluators.iter().map(|e| e.name.as_str()).collect::<Vec<_>>() })),
         )
         .await
         .or_internal("put evaluators")?;

@@ -2,7 +2,6 @@
 //! between versions, end it, and read the history.
 
 use pvct_core::audit::AuditAction;
-use pvct_core::environment::GatePolicy;
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::routing::{ExperimentSpec, VariantSpec};
 use pvct_core::{Error, ErrorKind};
@@ -13,7 +12,7 @@ use super::{find_environment, find_prompt, parse_stored};
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_id, now};
 use crate::publish::publish;
-use crate::store::{AuditEntry, EnvironmentRow, ExperimentRow, NewExperiment};
+use crate::store::{EnvironmentRow, ExperimentRow, NewExperiment};
 use crate::Ctx;
 
 fn experiment_json(x: &ExperimentRow) -> Result<Value, Error> {
@@ -26,8 +25,7 @@ fn experiment_json(x: &ExperimentRow) -> Result<Value, Error> {
 
 /// Splitting traffic in a protected environment needs an approver.
 fn require_traffic_permission(ctx: &Ctx, env: &EnvironmentRow) -> Result<(), Error> {
-    let policy: GatePolicy = serde_json::from_str(&env.policy).or_internal("stored policy")?;
-    ctx.who.role.require(policy.traffic_permission())
+    ctx.who.role.require(env.policy.traffic_permission())
 }
 
 pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut Request) -> ApiResult {
@@ -61,7 +59,6 @@ pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut R
     let variants: Vec<VariantSpec> = spec.variants.clone();
     let variants_json = serde_json::to_string(&variants).or_internal("variants json")?;
     let at = now();
-    let audit_id = new_id();
     let running = ctx
         .store
         .running_experiment(&prompt.id, &env.id)
@@ -78,18 +75,15 @@ pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut R
                     &salt,
                     &variants_json,
                     &at,
-                    &AuditEntry {
-                        id: &audit_id,
-                        workspace_id: ws,
-                        actor: &ctx.who.actor,
-                        action: AuditAction::ExperimentUpdate,
-                        prompt_slug: Some(&prompt.slug),
-                        target: &format!("{} in {}", prompt.slug, env.name),
-                        details: j!({ "experiment_id": x.id, "environment": env.name,
+                    &ctx.audit(
+                        AuditAction::ExperimentUpdate,
+                        format!("{} in {}", prompt.slug, env.name),
+                        &at,
+                    )
+                    .prompt(&prompt.slug)
+                    .details(j!({ "experiment_id": x.id, "environment": env.name,
                                       "from": parse_stored(&x.variants)?, "to": variants,
-                                      "salt_changed": salt != x.salt }),
-                        at: &at,
-                    },
+                                      "salt_changed": salt != x.salt })),
                 )
                 .await
                 .or_internal("update experiment")?;
@@ -113,16 +107,13 @@ pub async fn put(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName, req: &mut R
                         actor: &ctx.who.actor,
                         at: &at,
                     },
-                    &AuditEntry {
-                        id: &audit_id,
-                        workspace_id: ws,
-                        actor: &ctx.who.actor,
-                        action: AuditAction::ExperimentStart,
-                        prompt_slug: Some(&prompt.slug),
-                        target: &format!("{} in {}", prompt.slug, env.name),
-                        details: j!({ "experiment_id": id, "environment": env.name, "variants": variants }),
-                        at: &at,
-                    },
+                    &ctx.audit(
+                        AuditAction::ExperimentStart,
+                        format!("{} in {}", prompt.slug, env.name),
+                        &at,
+                    )
+                    .prompt(&prompt.slug)
+                    .details(j!({ "experiment_id": id, "environment": env.name, "variants": variants })),
                 )
                 .await;
             if started.is_err() {
@@ -175,22 +166,18 @@ pub async fn end(ctx: &Ctx, slug: &Slug, env_name: &EnvironmentName) -> ApiResul
             )
         })?;
     let at = now();
-    let audit_id = new_id();
     ctx.store
         .end_experiment(
             &running.id,
             &ctx.who.actor,
             &at,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: ws,
-                actor: &ctx.who.actor,
-                action: AuditAction::ExperimentEnd,
-                prompt_slug: Some(&prompt.slug),
-                target: &format!("{} in {}", prompt.slug, env.name),
-                details: j!({ "experiment_id": running.id, "environment": env.name }),
-                at: &at,
-            },
+            &ctx.audit(
+                AuditAction::ExperimentEnd,
+                format!("{} in {}", prompt.slug, env.name),
+                &at,
+            )
+            .prompt(&prompt.slug)
+            .details(j!({ "experiment_id": running.id, "environment": env.name })),
         )
         .await
         .or_internal("end experiment")?;

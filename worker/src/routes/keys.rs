@@ -9,7 +9,7 @@ use worker::Request;
 use crate::auth::forget;
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_api_key, new_id, now};
-use crate::store::{AuditEntry, NewKey};
+use crate::store::NewKey;
 use crate::Ctx;
 
 /// The calling key: who the audit trail names it as, its role and what that
@@ -27,7 +27,6 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let key = new_api_key();
     let id = new_id();
     let at = now();
-    let audit_id = new_id();
     ctx.store
         .create_key(
             &NewKey {
@@ -40,16 +39,8 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
                 created_by: Some(&ctx.who.actor),
                 at: &at,
             },
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::KeyCreate,
-                prompt_slug: None,
-                target: &id,
-                details: j!({ "name": input.name, "role": input.role.as_str(), "key_prefix": key.display_prefix() }),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::KeyCreate, &id, &at)
+                .details(j!({ "name": input.name, "role": input.role.as_str(), "key_prefix": key.display_prefix() })),
         )
         .await
         .or_internal("create key")?;
@@ -81,23 +72,8 @@ pub async fn revoke(ctx: &Ctx, id: &str) -> ApiResult {
         return json(200, &j!({ "id": id, "revoked_at": at }));
     }
     let at = now();
-    let audit_id = new_id();
     ctx.store
-        .revoke_key(
-            ws,
-            id,
-            &at,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: ws,
-                actor: &ctx.who.actor,
-                action: AuditAction::KeyRevoke,
-                prompt_slug: None,
-                target: id,
-                details: j!({}),
-                at: &at,
-            },
-        )
+        .revoke_key(ws, id, &at, &ctx.audit(AuditAction::KeyRevoke, id, &at))
         .await
         .or_internal("revoke key")?;
     forget(&hash);

@@ -12,7 +12,7 @@ use super::find_prompt;
 use super::versions::version_json;
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
-use crate::store::{AuditEntry, PromptRow};
+use crate::store::PromptRow;
 use crate::Ctx;
 
 pub fn prompt_json(p: &PromptRow) -> Value {
@@ -51,22 +51,14 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         created_by: Some(ctx.who.actor.clone()),
         created_at: at.clone(),
     };
-    let audit_id = new_id();
     let result = ctx
         .store
         .create_prompt(
             &row,
             ws,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: ws,
-                actor: &ctx.who.actor,
-                action: AuditAction::PromptCreate,
-                prompt_slug: Some(&row.slug),
-                target: &row.slug,
-                details: j!({ "kind": row.kind, "name": row.name }),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::PromptCreate, &row.slug, &at)
+                .prompt(&row.slug)
+                .details(j!({ "kind": row.kind, "name": row.name })),
         )
         .await;
     if result.is_err()
@@ -110,7 +102,7 @@ pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
     }
     let mut body = prompt_json(&prompt);
     body["head"] = match &head {
-        Some(v) => version_json(v, &prompt)?,
+        Some(v) => version_json(v, &prompt),
         None => Value::Null,
     };
     body["deployments"] = Value::Object(deployed);

@@ -9,8 +9,7 @@ use serde_json::json as j;
 use worker::Request;
 
 use super::resolve::{load_resolved, random_u32};
-use super::versions::stored_variables;
-use super::{find_prompt, find_version, parse_stored};
+use super::{find_prompt, find_version};
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::Ctx;
 
@@ -30,8 +29,7 @@ pub async fn render(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         }
         (None, Some(n)) => {
             let v = find_version(ctx, &prompt, n).await?;
-            let content = parse_stored(v.resolved_content.as_deref().unwrap_or(&v.content))?;
-            (v.number, content, stored_variables(&v)?, j!({}))
+            (v.number, v.expanded().clone(), v.variables, j!({}))
         }
         (None, None) => return Err(Error::new(ErrorKind::InvalidField, "give environment or version")),
     };

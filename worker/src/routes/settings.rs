@@ -7,8 +7,7 @@ use serde_json::json;
 use worker::Request;
 
 use crate::http::{body, json, ApiResult, OrInternal};
-use crate::ids::{new_id, now};
-use crate::store::AuditEntry;
+use crate::ids::now;
 use crate::Ctx;
 
 fn view(s: &Settings) -> serde_json::Value {
@@ -39,24 +38,12 @@ pub async fn get(ctx: &Ctx) -> ApiResult {
 pub async fn put(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let update = SettingsUpdate::parse(&body(req).await?)?;
     let row = update.apply(current(ctx).await?, &now());
-    let audit_id = new_id();
+    // Never the key itself.
+    let details = json!({ "retention_days": row.retention_days, "judge_url": row.judge_url,
+                          "judge_model": row.judge_model, "judge_api_key_set": row.judge_api_key.is_some() });
+    let audit = ctx.audit(AuditAction::SettingsPut, &ctx.who.workspace_id, &row.updated_at);
     ctx.store
-        .put_settings(
-            &ctx.who.workspace_id,
-            &row,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::SettingsPut,
-                prompt_slug: None,
-                target: &ctx.who.workspace_id,
-                // Never the key itself.
-                details: json!({ "retention_days": row.retention_days, "judge_url": row.judge_url,
-                                 "judge_model": row.judge_model, "judge_api_key_set": row.judge_api_key.is_some() }),
-                at: &row.updated_at,
-            },
-        )
+        .put_settings(&ctx.who.workspace_id, &row, &audit.details(details))
         .await
         .or_internal("put settings")?;
     json(200, &view(&row))

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use pvct_core::audit::AuditAction;
 use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::pricing::{cost_usd, seeded, ModelPrice, PRICE_TABLE_VERSION};
@@ -299,21 +300,13 @@ pub async fn put_price(ctx: &Ctx, model: &str, req: &mut Request) -> ApiResult {
         output_per_million: price.output_per_million,
         updated_at: at.clone(),
     };
-    let audit_id = crate::ids::new_id();
     ctx.store
         .put_price(
             &ctx.who.workspace_id,
             &row,
-            &crate::store::AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: pvct_core::audit::AuditAction::PricePut,
-                prompt_slug: None,
-                target: model,
-                details: j!({ "input_per_million": price.input_per_million, "output_per_million": price.output_per_million }),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::PricePut, model, &at).details(
+                j!({ "input_per_million": price.input_per_million, "output_per_million": price.output_per_million }),
+            ),
         )
         .await
         .or_internal("put price")?;

@@ -7,39 +7,26 @@ use pvct_core::content::{ModelParams, PromptContent, PromptKind};
 use pvct_core::diff::{diff_metadata, diff_versions};
 use pvct_core::names::Slug;
 use pvct_core::page::{finish_page, PageRequest};
-use pvct_core::render::VersionVariables;
 use pvct_core::request::Commit;
 use pvct_core::template::IncludeGraph;
 use pvct_core::{Error, ErrorKind};
 use serde_json::{json as j, Value};
 use worker::Request;
 
-use super::{find_prompt, parse_stored};
+use super::find_prompt;
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
-use crate::store::{AuditEntry, NewVersion, PromptRow, VersionRow};
+use crate::store::{NewVersion, PromptRow, VersionRow};
 use crate::Ctx;
 
-pub fn version_json(v: &VersionRow, prompt: &PromptRow) -> Result<Value, Error> {
-    let variables = stored_variables(v)?;
-    let includes = stored_includes(v)?;
-    Ok(j!({
+pub fn version_json(v: &VersionRow, prompt: &PromptRow) -> Value {
+    j!({
         "id": v.id, "prompt": prompt.slug, "number": v.number, "parent_version": v.parent_number,
-        "content": parse_stored(&v.content)?,
-        "resolved_content": parse_stored(v.resolved_content.as_deref().unwrap_or(&v.content))?,
-        "model_params": parse_stored(&v.model_params)?,
-        "variables": variables.uses, "variable_declarations": variables.declares, "snippet_pins": includes.pins,
+        "content": v.content, "resolved_content": v.expanded(), "model_params": v.model_params,
+        "variables": v.variables.uses, "variable_declarations": v.variables.declares,
+        "snippet_pins": v.snippet_pins.pins,
         "content_hash": v.content_hash, "author": v.author, "message": v.commit_msg, "created_at": v.created_at,
-    }))
-}
-
-pub fn stored_variables(v: &VersionRow) -> Result<VersionVariables, Error> {
-    // Versions written before variables were recorded hold "[]".
-    Ok(serde_json::from_str(&v.variables).unwrap_or_default())
-}
-
-pub fn stored_includes(v: &VersionRow) -> Result<IncludeGraph, Error> {
-    serde_json::from_str(&v.snippet_pins).or_internal("stored snippet pins")
+    })
 }
 
 /// Pins every include of a commit: to `@N` when given, otherwise to the
@@ -77,9 +64,8 @@ async fn pin_snippets(ctx: &Ctx, commit: &Commit) -> Result<Vec<(String, u32, St
             .await
             .or_internal("snippet version")?
             .ok_or_else(|| unknown(format!("snippet '{slug}' has no version {number}")))?;
-        let expanded = parse_stored(v.resolved_content.as_deref().unwrap_or(&v.content))?;
-        let text = expanded["text"].as_str().ok_or_else(Error::internal)?.to_owned();
-        pinned.push((slug, number, text, stored_includes(&v)?));
+        let text = v.expanded()["text"].as_str().ok_or_else(Error::internal)?.to_owned();
+        pinned.push((slug, number, text, v.snippet_pins));
     }
     Ok(pinned)
 }
@@ -112,19 +98,19 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     ) {
         Ok(CommitPlan::Unchanged) => {
             let head = head.ok_or_else(Error::internal)?;
-            return json(200, &j!({ "created": false, "version": version_json(&head, &prompt)? }));
+            return json(200, &j!({ "created": false, "version": version_json(&head, &prompt) }));
         }
         Ok(CommitPlan::Create { number }) => number,
-        Err(err) => return Err(with_head(err, head.as_ref(), &prompt)?),
+        Err(err) => return Err(with_head(err, head.as_ref(), &prompt)),
     };
     let at = now();
     let id = new_id();
+    let resolved_value = finished.expanded.to_value();
     let content = content_value.to_string();
     let params = params_value.to_string();
-    let resolved = finished.expanded.to_value().to_string();
+    let resolved = resolved_value.to_string();
     let variables = serde_json::to_string(&finished.variables).or_internal("variables json")?;
     let pins = serde_json::to_string(&finished.includes).or_internal("pins json")?;
-    let audit_id = new_id();
     let inserted = ctx
         .store
         .insert_version(
@@ -143,16 +129,9 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
                 message: &message,
                 at: &at,
             },
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::VersionCreate,
-                prompt_slug: Some(&prompt.slug),
-                target: &format!("{}@{number}", prompt.slug),
-                details: j!({ "number": number, "content_hash": finished.content_hash, "message": message }),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::VersionCreate, format!("{}@{number}", prompt.slug), &at)
+                .prompt(&prompt.slug)
+                .details(j!({ "number": number, "content_hash": finished.content_hash, "message": message })),
         )
         .await;
     if let Err(cause) = inserted {
@@ -161,7 +140,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         let now_head = ctx.store.head(&prompt.id).await.or_internal("head")?;
         if now_head.as_ref().map(|h| h.number) != head.as_ref().map(|h| h.number) {
             let err = stale_parent(parent_version, now_head.as_ref().map(|h| h.number));
-            return Err(with_head(err, now_head.as_ref(), &prompt)?);
+            return Err(with_head(err, now_head.as_ref(), &prompt));
         }
         return Err(crate::http::internal("insert version", cause));
     }
@@ -169,17 +148,17 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         id,
         number,
         parent_number: head.as_ref().map(|h| h.number),
-        content,
-        resolved_content: Some(resolved),
-        variables,
-        snippet_pins: pins,
-        model_params: params,
+        content: content_value,
+        resolved_content: Some(resolved_value),
+        variables: finished.variables,
+        snippet_pins: finished.includes,
+        model_params: params_value,
         content_hash: finished.content_hash,
         author: ctx.who.actor.clone(),
         commit_msg: message,
         created_at: at,
     };
-    let version = version_json(&row, &prompt)?;
+    let version = version_json(&row, &prompt);
     crate::webhook_delivery::emit(
         ctx,
         "version.created",
@@ -192,16 +171,13 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
 
 /// Adds the current head to a 409 so the client can rebase without a
 /// second request.
-fn with_head(err: Error, head: Option<&VersionRow>, prompt: &PromptRow) -> Result<Error, Error> {
+fn with_head(err: Error, head: Option<&VersionRow>, prompt: &PromptRow) -> Error {
     if err.kind() != ErrorKind::StaleParent {
-        return Ok(err);
+        return err;
     }
     let mut details = err.details().clone();
-    details["head"] = match head {
-        Some(h) => version_json(h, prompt)?,
-        None => Value::Null,
-    };
-    Ok(err.with_details(details))
+    details["head"] = head.map_or(Value::Null, |h| version_json(h, prompt));
+    err.with_details(details)
 }
 
 pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
@@ -215,10 +191,7 @@ pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .await
         .or_internal("versions")?;
     let (rows, next) = finish_page(rows, &page, |v| v.number.to_string());
-    let items = rows
-        .iter()
-        .map(|v| version_json(v, &prompt))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items: Vec<Value> = rows.iter().map(|v| version_json(v, &prompt)).collect();
     json(200, &j!({ "items": items, "next_cursor": next }))
 }
 
@@ -230,7 +203,7 @@ pub async fn get(ctx: &Ctx, slug: &Slug, number: u32) -> ApiResult {
         .await
         .or_internal("version")?
         .ok_or_else(|| Error::not_found("version"))?;
-    json(200, &version_json(&v, &prompt)?)
+    json(200, &version_json(&v, &prompt))
 }
 
 pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
@@ -249,9 +222,9 @@ pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
                 .ok_or_else(|| {
                     Error::new(ErrorKind::NotFound, format!("version {n} not found")).with_details(j!({ "version": n }))
                 })?;
-            let content = PromptContent::from_value(kind, &parse_stored(&v.content)?).or_internal("stored content")?;
-            let params = ModelParams::from_value(&parse_stored(&v.model_params)?).or_internal("stored params")?;
-            Ok::<_, Error>((content, params, stored_variables(&v)?, stored_includes(&v)?))
+            let content = PromptContent::from_value(kind, &v.content).or_internal("stored content")?;
+            let params = ModelParams::from_value(&v.model_params).or_internal("stored params")?;
+            Ok::<_, Error>((content, params, v.variables, v.snippet_pins))
         }
     };
     let (old, new) = (load(from).await?, load(to).await?);

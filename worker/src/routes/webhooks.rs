@@ -9,12 +9,11 @@ use worker::Request;
 
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_id, new_webhook_secret, now};
-use crate::store::{AuditEntry, WebhookRow};
+use crate::store::WebhookRow;
 use crate::Ctx;
 
 fn view(w: &WebhookRow) -> Value {
-    json!({ "id": w.id, "url": w.url, "events": serde_json::from_str::<Value>(&w.events).unwrap_or_default(),
-            "created_by": w.created_by, "created_at": w.created_at })
+    json!({ "id": w.id, "url": w.url, "events": w.events, "created_by": w.created_by, "created_at": w.created_at })
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult {
@@ -32,25 +31,16 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         id: new_id(),
         url: input.url,
         secret: input.secret.unwrap_or_else(new_webhook_secret),
-        events: serde_json::to_string(&input.events).or_internal("events")?,
+        events: input.events,
         created_by: ctx.who.actor.clone(),
         created_at: now(),
     };
-    let audit_id = new_id();
     ctx.store
         .create_webhook(
             &ctx.who.workspace_id,
             &row,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::WebhookCreate,
-                prompt_slug: None,
-                target: &row.id,
-                details: json!({ "url": row.url, "events": input.events }),
-                at: &row.created_at,
-            },
+            &ctx.audit(AuditAction::WebhookCreate, &row.id, &row.created_at)
+                .details(json!({ "url": row.url, "events": row.events })),
         )
         .await
         .or_internal("create webhook")?;
@@ -60,23 +50,14 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
 }
 
 pub async fn delete(ctx: &Ctx, id: &str) -> ApiResult {
-    let (at, audit_id) = (now(), new_id());
+    let at = now();
     let deleted = ctx
         .store
         .delete_webhook(
             &ctx.who.workspace_id,
             id,
             &at,
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ctx.who.workspace_id,
-                actor: &ctx.who.actor,
-                action: AuditAction::WebhookDelete,
-                prompt_slug: None,
-                target: id,
-                details: json!({}),
-                at: &at,
-            },
+            &ctx.audit(AuditAction::WebhookDelete, id, &at),
         )
         .await
         .or_internal("delete webhook")?;

@@ -2,7 +2,7 @@
 //! first admin key back.
 
 use pvct_core::apikey::ApiKey;
-use pvct_core::audit::AuditAction;
+use pvct_core::audit::{AuditAction, AuditEntry};
 use pvct_core::environment::DEFAULT_ENVIRONMENTS;
 use pvct_core::names::bounded_text;
 use pvct_core::request::{parse_json, CreateWorkspace};
@@ -13,7 +13,7 @@ use worker::Request;
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_api_key, new_id, now};
 use crate::kv::EdgeKv;
-use crate::store::{AuditEntry, NewKey, Store, WorkspaceRow};
+use crate::store::{NewKey, Store, WorkspaceRow};
 
 pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &ApiKey) -> ApiResult {
     let input: CreateWorkspace = parse_json(&body(req).await?)?;
@@ -44,7 +44,6 @@ pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &
     let key = new_api_key();
     let key_id = new_id();
     let actor = format!("bootstrap ({})", bootstrap.display_prefix());
-    let audit_id = new_id();
     let result = store
         .create_workspace(
             &ws,
@@ -59,16 +58,8 @@ pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &
                 created_by: Some(&actor),
                 at: &at,
             },
-            &AuditEntry {
-                id: &audit_id,
-                workspace_id: &ws.id,
-                actor: &actor,
-                action: AuditAction::WorkspaceCreate,
-                prompt_slug: None,
-                target: &ws.name,
-                details: serde_json::json!({ "environments": DEFAULT_ENVIRONMENTS }),
-                at: &at,
-            },
+            &AuditEntry::new(&ws.id, &actor, &at, AuditAction::WorkspaceCreate, &ws.name)
+                .details(serde_json::json!({ "environments": DEFAULT_ENVIRONMENTS })),
         )
         .await;
     if result.is_err()

@@ -1,0 +1,178 @@
+//! Deployments: the history of promotions and rollbacks, and what is live.
+
+use serde::Deserialize;
+use worker::Result;
+
+use pvct_core::audit::AuditEntry;
+use pvct_core::deployment::{DeploymentAction, DeploymentStep};
+
+use super::{before_bound, Store};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeploymentRow {
+    pub seq: u32,
+    pub id: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub action: String,
+    pub reason: String,
+    pub actor: String,
+    pub created_at: String,
+}
+
+/// The live deployment of a prompt in an environment, with everything the
+/// resolved document needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LiveRow {
+    pub environment_id: String,
+    pub slug: String,
+    pub name: String,
+    pub kind: String,
+    pub environment: String,
+    pub version: u32,
+    pub version_id: String,
+    pub content: String,
+    pub model_params: String,
+    pub variables: String,
+    pub content_hash: String,
+    pub deployment_id: String,
+    pub deployed_at: String,
+}
+
+pub struct NewDeployment<'a> {
+    pub id: &'a str,
+    pub workspace_id: &'a str,
+    pub prompt_id: &'a str,
+    pub environment_id: &'a str,
+    pub version_id: &'a str,
+    pub action: DeploymentAction,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub at: &'a str,
+}
+
+const LIVE_SELECT: &str =
+    "SELECT e.id AS environment_id, p.slug, p.name, p.kind, e.name AS environment, v.number AS version, \
+     v.id AS version_id, COALESCE(v.resolved_content, v.content) AS content, v.model_params, v.variables, v.content_hash, d.id AS deployment_id, \
+     d.created_at AS deployed_at \
+     FROM deployments d \
+     JOIN prompts p ON p.id = d.prompt_id \
+     JOIN environments e ON e.id = d.environment_id \
+     JOIN prompt_versions v ON v.id = d.version_id \
+     WHERE d.seq = (SELECT MAX(seq) FROM deployments d2 \
+                    WHERE d2.prompt_id = d.prompt_id AND d2.environment_id = d.environment_id)";
+
+impl Store {
+    /// The deployment steps of one prompt in one environment, oldest first.
+    pub async fn deployment_steps(&self, prompt_id: &str, environment_id: &str) -> Result<Vec<DeploymentStep>> {
+        #[derive(Deserialize)]
+        struct Row {
+            action: String,
+            version: u32,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT d.action, v.number AS version FROM deployments d JOIN prompt_versions v ON v.id = d.version_id \
+                 WHERE d.prompt_id = ? AND d.environment_id = ? ORDER BY d.seq",
+                &[prompt_id.into(), environment_id.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                DeploymentAction::parse(&r.action).map(|action| DeploymentStep {
+                    action,
+                    version: r.version,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn insert_deployment(&self, d: &NewDeployment<'_>, audit: &AuditEntry) -> Result<()> {
+        self.audited(
+            self.stmt(
+                "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, \
+                 actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    d.id.into(),
+                    d.workspace_id.into(),
+                    d.prompt_id.into(),
+                    d.environment_id.into(),
+                    d.version_id.into(),
+                    d.action.as_str().into(),
+                    d.reason.into(),
+                    d.actor.into(),
+                    d.at.into(),
+                ],
+            )?,
+            audit,
+        )
+        .await
+    }
+
+    pub async fn list_deployments(
+        &self,
+        prompt_id: &str,
+        environment: Option<&str>,
+        before_seq: Option<u32>,
+        limit: u32,
+    ) -> Result<Vec<DeploymentRow>> {
+        self.all(
+            "SELECT d.seq, d.id, e.name AS environment, v.number AS version, v.id AS version_id, d.action, d.reason, \
+             d.actor, d.created_at FROM deployments d JOIN environments e ON e.id = d.environment_id \
+             JOIN prompt_versions v ON v.id = d.version_id \
+             WHERE d.prompt_id = ? AND (?2 IS NULL OR e.name = ?2) AND d.seq < ?3 ORDER BY d.seq DESC LIMIT ?4",
+            &[
+                prompt_id.into(),
+                environment.into(),
+                before_bound(before_seq),
+                limit.into(),
+            ],
+        )
+        .await
+    }
+
+    /// What is live of one prompt, in every environment.
+    pub async fn live_of_prompt(&self, prompt_id: &str) -> Result<Vec<LiveRow>> {
+        self.all(
+            &format!("{LIVE_SELECT} AND d.prompt_id = ? ORDER BY e.position"),
+            &[prompt_id.into()],
+        )
+        .await
+    }
+
+    /// What is live of one prompt in one environment.
+    pub async fn live(&self, workspace_id: &str, slug: &str, environment: &str) -> Result<Option<LiveRow>> {
+        self.first(
+            &format!("{LIVE_SELECT} AND p.workspace_id = ? AND p.slug = ? AND e.name = ?"),
+            &[workspace_id.into(), slug.into(), environment.into()],
+        )
+        .await
+    }
+
+    /// Every prompt live in one environment.
+    pub async fn live_in_environment(&self, environment_id: &str) -> Result<Vec<LiveRow>> {
+        self.all(
+            &format!("{LIVE_SELECT} AND d.environment_id = ? ORDER BY p.slug"),
+            &[environment_id.into()],
+        )
+        .await
+    }
+
+    /// When promotions into `environment` happened since `since` (a day).
+    pub async fn promotion_days(&self, workspace_id: &str, environment: &str, since: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            day: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT substr(d.created_at, 1, 10) AS day FROM deployments d JOIN environments e ON e.id = d.environment_id \
+                 WHERE d.workspace_id = ? AND e.name = ? AND d.action = 'promote' AND d.created_at >= ?",
+                &[workspace_id.into(), environment.into(), since.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.day).collect())
+    }
+}

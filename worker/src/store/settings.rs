@@ -1,0 +1,41 @@
+//! Workspace settings.
+
+use worker::Result;
+
+use pvct_core::audit::AuditEntry;
+use pvct_core::settings::Settings;
+
+use super::Store;
+
+impl Store {
+    pub async fn settings(&self, workspace_id: &str) -> Result<Option<Settings>> {
+        self.first(
+            "SELECT retention_days, judge_url, judge_model, judge_api_key, updated_at FROM workspace_settings \
+             WHERE workspace_id = ?",
+            &[workspace_id.into()],
+        )
+        .await
+    }
+
+    pub async fn put_settings(&self, workspace_id: &str, row: &Settings, audit: &AuditEntry) -> Result<()> {
+        self.audited(
+            self.stmt(
+                "INSERT INTO workspace_settings (workspace_id, retention_days, judge_url, judge_model, judge_api_key, \
+                 updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET \
+                 retention_days = excluded.retention_days, judge_url = excluded.judge_url, \
+                 judge_model = excluded.judge_model, judge_api_key = excluded.judge_api_key, \
+                 updated_at = excluded.updated_at",
+                &[
+                    workspace_id.into(),
+                    row.retention_days.into(),
+                    row.judge_url.as_deref().into(),
+                    row.judge_model.as_deref().into(),
+                    row.judge_api_key.as_deref().into(),
+                    (&row.updated_at).into(),
+                ],
+            )?,
+            audit,
+        )
+        .await
+    }
+}

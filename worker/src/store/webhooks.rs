@@ -1,0 +1,162 @@
+//! Webhooks and their delivery log.
+
+use serde::Deserialize;
+use serde_json::Value;
+use worker::Result;
+
+use pvct_core::audit::AuditEntry;
+
+use super::{decode, encode, json_column_or_default, Arg, Store};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookRow {
+    pub id: String,
+    pub url: String,
+    pub secret: String,
+    /// Event names, or `["*"]` for all.
+    #[serde(deserialize_with = "json_column_or_default")]
+    pub events: Vec<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: u32,
+    pub url: String,
+    pub secret: String,
+    pub deleted: u8,
+}
+
+impl Store {
+    /// Live webhooks of a workspace, with their secrets (for emitting only).
+    pub async fn webhooks_for(&self, workspace_id: &str) -> Result<Vec<WebhookRow>> {
+        self.all(
+            "SELECT id, url, secret, events, created_by, created_at FROM webhooks \
+             WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY created_at",
+            &[workspace_id.into()],
+        )
+        .await
+    }
+
+    pub async fn create_webhook(&self, workspace_id: &str, w: &WebhookRow, audit: &AuditEntry) -> Result<()> {
+        let events = encode(&w.events)?;
+        self.audited(
+            self.stmt(
+                "INSERT INTO webhooks (id, workspace_id, url, secret, events, created_by, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    (&w.id).into(),
+                    workspace_id.into(),
+                    (&w.url).into(),
+                    (&w.secret).into(),
+                    (&events).into(),
+                    (&w.created_by).into(),
+                    (&w.created_at).into(),
+                ],
+            )?,
+            audit,
+        )
+        .await
+    }
+
+    /// Soft-deletes a webhook (its delivery log stays); false if there is none.
+    pub async fn delete_webhook(&self, workspace_id: &str, id: &str, at: &str, audit: &AuditEntry) -> Result<bool> {
+        let exists: Option<Value> = self
+            .first(
+                "SELECT id FROM webhooks WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
+                &[workspace_id.into(), id.into()],
+            )
+            .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        self.audited(
+            self.stmt(
+                "UPDATE webhooks SET deleted_at = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
+                &[at.into(), workspace_id.into(), id.into()],
+            )?,
+            audit,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Whether the workspace has this webhook (deleted ones keep their log).
+    pub async fn webhook_exists(&self, workspace_id: &str, id: &str) -> Result<bool> {
+        let row: Option<Value> = self
+            .first(
+                "SELECT id FROM webhooks WHERE workspace_id = ? AND id = ?",
+                &[workspace_id.into(), id.into()],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Records pending deliveries (a JSON array of {id, webhook_id, event, payload}).
+    pub async fn insert_deliveries(&self, workspace_id: &str, rows: &str, at: &str) -> Result<()> {
+        self.run(
+            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event, payload, status, created_at, updated_at) \
+             SELECT json_extract(value, '$.id'), json_extract(value, '$.webhook_id'), ?1, json_extract(value, '$.event'), \
+             json_extract(value, '$.payload'), 'pending', ?3, ?3 FROM json_each(?2)",
+            &[workspace_id.into(), rows.into(), at.into()],
+        )
+        .await
+    }
+
+    /// A delivery with what sending it needs.
+    pub async fn delivery(&self, workspace_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
+        self.first(
+            "SELECT d.id, d.event, d.payload, d.status, d.attempts, w.url, w.secret, w.deleted_at IS NOT NULL AS deleted \
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+             WHERE d.workspace_id = ? AND d.id = ?",
+            &[workspace_id.into(), id.into()],
+        )
+        .await
+    }
+
+    pub async fn update_delivery(
+        &self,
+        id: &str,
+        status: &str,
+        attempts: u32,
+        response_status: Option<u16>,
+        last_error: Option<&str>,
+        at: &str,
+    ) -> Result<()> {
+        self.run(
+            "UPDATE webhook_deliveries SET status = ?, attempts = ?, response_status = ?, last_error = ?, updated_at = ? \
+             WHERE id = ?",
+            &[
+                status.into(),
+                attempts.into(),
+                response_status.map_or(Arg::Null, |s| Arg::Int(i64::from(s))),
+                last_error.into(),
+                at.into(),
+                id.into(),
+            ],
+        )
+        .await
+    }
+
+    pub async fn list_deliveries(&self, workspace_id: &str, webhook_id: &str) -> Result<Vec<Value>> {
+        #[derive(Deserialize)]
+        struct Row {
+            delivery: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT json_object('id', id, 'event', event, 'status', status, 'attempts', attempts, \
+                 'response_status', response_status, 'last_error', last_error, 'payload', json(payload), \
+                 'created_at', created_at, 'updated_at', updated_at) AS delivery \
+                 FROM webhook_deliveries WHERE workspace_id = ? AND webhook_id = ? ORDER BY created_at DESC, id LIMIT 200",
+                &[workspace_id.into(), webhook_id.into()],
+            )
+            .await?;
+        rows.iter().map(|r| decode(&r.delivery)).collect()
+    }
+}
