@@ -114,6 +114,26 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 
+-- The release log: one row per change to what an environment serves
+-- (promote, rollback, experiment set or end, approval that deploys). seq
+-- counts per environment without gaps; the edge documents carry it, so a
+-- publish never replaces a newer document with an older one. The primary
+-- key is the concurrency guard: two changes planned on the same seq cannot
+-- both commit.
+CREATE TABLE IF NOT EXISTS releases (
+  environment_id TEXT NOT NULL REFERENCES environments(id),
+  seq            INTEGER NOT NULL CHECK (seq >= 1),
+  workspace_id   TEXT NOT NULL,
+  prompt_id      TEXT NOT NULL REFERENCES prompts(id),
+  created_at     TEXT NOT NULL,
+  PRIMARY KEY (environment_id, seq)
+);
+CREATE INDEX IF NOT EXISTS releases_prompt ON releases (environment_id, prompt_id, seq);
+CREATE TRIGGER IF NOT EXISTS releases_no_update BEFORE UPDATE ON releases
+BEGIN SELECT RAISE(ABORT, 'releases is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS releases_no_delete BEFORE DELETE ON releases
+BEGIN SELECT RAISE(ABORT, 'releases is append-only'); END;
+
 -- A/B splits. At most one running experiment per prompt and environment;
 -- ended experiments stay readable as history.
 CREATE TABLE IF NOT EXISTS experiments (
@@ -202,16 +222,21 @@ CREATE TABLE IF NOT EXISTS feedback (
   PRIMARY KEY (workspace_id, execution_id)
 );
 
--- Promotions into environments that require approval wait here until an
--- approver other than the requester decides.
+-- Changes into environments that require approval (a promotion or a
+-- traffic split) wait here until an approver other than the requester
+-- decides. base_seq is the prompt's release sequence in the environment when
+-- the request was made: deciding it after that moved is refused as stale
+-- (status superseded), and a newer request supersedes older pending ones.
 CREATE TABLE IF NOT EXISTS approvals (
   id               TEXT PRIMARY KEY,
   workspace_id     TEXT NOT NULL REFERENCES workspaces(id),
   prompt_id        TEXT NOT NULL REFERENCES prompts(id),
   environment_id   TEXT NOT NULL REFERENCES environments(id),
-  version_id       TEXT NOT NULL REFERENCES prompt_versions(id),
+  -- what is asked: {"kind":"promote","version":N,...} or {"kind":"experiment","variants":[...],...}
+  change           TEXT NOT NULL CHECK (json_valid(change)),
+  base_seq         INTEGER NOT NULL DEFAULT 0,
   reason           TEXT NOT NULL DEFAULT '',
-  status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+  status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
   requested_by     TEXT NOT NULL,
   requested_by_key TEXT NOT NULL,
   decided_by       TEXT,
@@ -220,6 +245,7 @@ CREATE TABLE IF NOT EXISTS approvals (
   decided_at       TEXT
 );
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, status, created_at);
+CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (prompt_id, environment_id, status);
 
 -- Per-workspace model prices that override the seeded table (core pricing.rs).
 CREATE TABLE IF NOT EXISTS model_prices (

@@ -16,6 +16,18 @@ pub struct Measurements {
     pub p95_ms: Option<f64>,
 }
 
+impl Measurements {
+    /// From a version's rollup sums and its latency p95.
+    pub fn of(calls: u64, errors: u64, score_sum: f64, score_count: u64, p95_ms: Option<f64>) -> Self {
+        Measurements {
+            samples: calls,
+            mean_score: (score_count > 0).then(|| score_sum / score_count as f64),
+            error_rate: (calls > 0).then(|| errors as f64 / calls as f64),
+            p95_ms,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GateFailure {
     pub gate: &'static str,

@@ -239,6 +239,8 @@ pub struct RawPromote {
     reason: Option<String>,
     #[serde(default)]
     accept_variable_changes: bool,
+    #[serde(default)]
+    end_experiment: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -247,9 +249,21 @@ pub struct Promote {
     pub environment: EnvironmentName,
     pub reason: String,
     pub accept_variable_changes: bool,
+    /// End a running experiment in the same change (else 409).
+    pub end_experiment: bool,
 }
 
 impl Promote {
+    /// The release change this request asks for.
+    pub fn change(self) -> crate::release::Change {
+        crate::release::Change::Promote {
+            version: self.version,
+            reason: self.reason,
+            accept_variable_changes: self.accept_variable_changes,
+            end_experiment: self.end_experiment,
+        }
+    }
+
     pub fn parse(body: &[u8]) -> Result<Self> {
         let raw: RawPromote = parse_json(body)?;
         if raw.version == 0 {
@@ -260,6 +274,7 @@ impl Promote {
             environment: raw.environment,
             reason: bounded_text("reason", raw.reason.as_deref().unwrap_or(""), 2000, false)?,
             accept_variable_changes: raw.accept_variable_changes,
+            end_experiment: raw.end_experiment,
         })
     }
 }

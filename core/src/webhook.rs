@@ -14,13 +14,14 @@ use crate::error::{Error, Result};
 use crate::names::http_url;
 
 /// Events a webhook can subscribe to.
-pub const EVENTS: [&str; 7] = [
+pub const EVENTS: [&str; 8] = [
     "version.created",
     "deployment.created",
     "deployment.rolled_back",
     "approval.requested",
     "approval.decided",
     "experiment.started",
+    "experiment.updated",
     "experiment.ended",
 ];
 

@@ -21,12 +21,33 @@ export function newKey() {
   return `pvct_${randomBytes(24).toString("hex")}`;
 }
 
-export async function startWorker() {
+// Fault injection for KV, outside our code: with `kvFaults`, the worker's KV
+// binding is the real local namespace wrapped by this tiny binding, which
+// fails an operation on a key prefix while the FAULTS namespace holds
+// "<op>:<prefix>" (e.g. "put:bundle"). Tests flip faults through `faults`.
+const KV_FAULTS = `
+export default function (env) {
+  const fail = async (op, key) => (await env.FAULTS.get(op + ":" + String(key).split("/")[0])) !== null;
+  const guard = (op, f) => async (key, ...rest) => {
+    if (await fail(op, key)) throw new Error("injected KV " + op + " failure");
+    return f(key, ...rest);
+  };
+  return {
+    get: (...a) => env.INNER.get(...a),
+    getWithMetadata: (...a) => env.INNER.getWithMetadata(...a),
+    list: (...a) => env.INNER.list(...a),
+    put: guard("put", (...a) => env.INNER.put(...a)),
+    delete: guard("delete", (...a) => env.INNER.delete(...a)),
+  };
+}`;
+
+export async function startWorker({ kvFaults = false } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
   const adminKey = newKey();
   // The same script `make dev` uses: schema.sql, then the demo seed.
   execFileSync(path.join(root, "scripts/local-db.sh"), [adminKey, dir], { cwd: root, stdio: "pipe" });
-  const mf = new Miniflare({
+  const worker = {
+    name: "pvct",
     rootPath: root,
     scriptPath: "worker/build/index.js",
     modules: true,
@@ -36,25 +57,35 @@ export async function startWorker() {
     ],
     compatibilityDate: COMPAT,
     d1Databases: { DB: D1_ID },
-    kvNamespaces: { KV: KV_ID },
+    ...(kvFaults ? { wrappedBindings: { KV: { scriptName: "kv-faults" } } } : { kvNamespaces: { KV: KV_ID } }),
     queueProducers: { QUEUE: "pvct-events" },
     // Retries as wrangler.toml configures them in production, and prompt.
     queueConsumers: { "pvct-events": { maxBatchTimeout: 1, maxRetries: 5, retryDelay: 1 } },
+    bindings: { PVCT_ADMIN_KEY: adminKey },
+  };
+  const shared = {
     d1Persist: path.join(dir, "v3", "d1"),
     kvPersist: path.join(dir, "v3", "kv"),
-    bindings: { PVCT_ADMIN_KEY: adminKey },
     host: "127.0.0.1",
     port: 0,
     ...runtimeLog(),
-  });
+  };
+  const faultWorker = { name: "kv-faults", modules: true, script: KV_FAULTS, kvNamespaces: { INNER: KV_ID, FAULTS: "faults" } };
+  const mf = new Miniflare(kvFaults ? { ...shared, workers: [worker, faultWorker] } : { ...shared, ...worker });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
-  const kv = await mf.getKVNamespace("KV");
+  const kv = kvFaults ? await mf.getKVNamespace("INNER", "kv-faults") : await mf.getKVNamespace("KV");
+  const faults = kvFaults ? await mf.getKVNamespace("FAULTS", "kv-faults") : null;
   return {
     url,
     adminKey,
     db,
     kv,
+    /** With kvFaults: fail KV `op` ("put" | "delete") on keys under `prefix` until cleared. */
+    async fault(op, prefix, on = true) {
+      if (on) await faults.put(`${op}:${prefix}`, "1");
+      else await faults.delete(`${op}:${prefix}`);
+    },
     client: (key) => client(url, key),
     /** Fires the worker's cron handler, as the daily trigger would. */
     async scheduled(cron = "17 3 * * *") {

@@ -1,9 +1,13 @@
 //! Who is calling: API key → workspace and role.
 //!
 //! Lookups go isolate cache → KV → D1, so the hot path does not touch D1.
-//! Revocation deletes the KV entry and this isolate's entry; other isolates
-//! may honour a revoked key until their cache entry expires (ISOLATE_TTL_MS)
-//! and KV propagates (up to 60 s). The README states this bound.
+//! Revocation is bounded: KV entries expire after 60 s (kv.rs), isolate
+//! entries after ISOLATE_TTL_MS; revoke deletes the KV entry (again on every
+//! repeated revoke) and marks the key revoked in the revoking isolate. So a
+//! revoked key is refused at once where it was revoked and everywhere within
+//! 60 s plus KV's propagation. Unknown keys are remembered as unknown for
+//! UNKNOWN_TTL_MS, so random `pvct_…` keys do not cost a D1 query each. The
+//! README states these bounds.
 
 use std::cell::RefCell;
 
@@ -18,9 +22,15 @@ use crate::store::Store;
 
 const ISOLATE_TTL_MS: u64 = 30_000;
 const ISOLATE_CACHE_MAX: usize = 10_000;
+/// How long an unknown or revoked key is refused from this isolate's memory.
+const UNKNOWN_TTL_MS: u64 = 3_000;
+/// How long a key revoked here stays refused here whatever KV still says.
+const REVOKED_TTL_MS: u64 = 120_000;
 
 thread_local! {
     static KEYS: RefCell<TtlMap<CachedKey>> = RefCell::new(TtlMap::new(ISOLATE_TTL_MS, ISOLATE_CACHE_MAX));
+    static UNKNOWN: RefCell<TtlMap<()>> = RefCell::new(TtlMap::new(UNKNOWN_TTL_MS, ISOLATE_CACHE_MAX));
+    static REVOKED: RefCell<TtlMap<()>> = RefCell::new(TtlMap::new(REVOKED_TTL_MS, ISOLATE_CACHE_MAX));
 }
 
 /// The authenticated caller.
@@ -46,6 +56,10 @@ impl Principal {
 
 pub async fn authenticate(key: &ApiKey, kv: &EdgeKv, store: &Store) -> Result<(Principal, &'static str), Error> {
     let hash = key.hash();
+    let refused = || unauthenticated("the API key is unknown or revoked");
+    if REVOKED.with(|c| c.borrow().get(&hash)).is_some() || UNKNOWN.with(|c| c.borrow().get(&hash)).is_some() {
+        return Err(refused());
+    }
     let cached = KEYS.with(|c| c.borrow().get(&hash));
     if let Some(k) = cached {
         return Ok((Principal::from_cached(&k)?, "isolate"));
@@ -53,12 +67,15 @@ pub async fn authenticate(key: &ApiKey, kv: &EdgeKv, store: &Store) -> Result<(P
     let (entry, source) = match kv.api_key(&hash).await.or_internal("kv api key")? {
         Some(k) => (k, "kv"),
         None => {
-            let row = store
+            let Some(row) = store
                 .key_by_hash(&hash)
                 .await
                 .or_internal("d1 api key")?
                 .filter(|r| r.revoked_at.is_none())
-                .ok_or_else(|| unauthenticated("the API key is unknown or revoked"))?;
+            else {
+                UNKNOWN.with(|c| c.borrow_mut().put(&hash, ()));
+                return Err(refused());
+            };
             let entry = CachedKey {
                 key_id: row.id,
                 workspace_id: row.workspace_id,
@@ -78,7 +95,9 @@ fn remember(hash: &str, entry: &CachedKey) {
     KEYS.with(|c| c.borrow_mut().put(hash, entry.clone()));
 }
 
-/// Forgets a key in this isolate (after revocation).
+/// Forgets a revoked key in this isolate and refuses it here from now on,
+/// even while a KV entry (until it expires) still names it.
 pub fn forget(hash: &str) {
     KEYS.with(|c| c.borrow_mut().remove(hash));
+    REVOKED.with(|c| c.borrow_mut().put(hash, ()));
 }

@@ -2,6 +2,11 @@
 //! stored as ready-to-send JSON with their ETag in the KV metadata, so the
 //! hot path is one KV read with no parsing or hashing. API key lookups are
 //! cached here too, so authenticating a resolve does not touch D1.
+//!
+//! Every document carries, in its metadata, the release sequence of the
+//! environment it reflects: a write never replaces a newer document with an
+//! older one. Key entries expire after [`API_KEY_TTL_SECONDS`], which bounds
+//! how long a revoked key can live on at the edge.
 
 use serde::{Deserialize, Serialize};
 use worker::{KvStore, Result};
@@ -10,15 +15,31 @@ pub struct EdgeKv {
     kv: KvStore,
 }
 
+/// KV's minimum expiration, and the bound on a revoked key's life in KV.
+pub const API_KEY_TTL_SECONDS: u64 = 60;
+
 #[derive(Serialize, Deserialize)]
 struct Meta {
     etag: String,
+    /// The environment's release sequence the document reflects (0 for
+    /// documents written before sequences existed).
+    #[serde(default)]
+    seq: u64,
 }
 
-/// A cached document: its JSON text and ETag.
+/// A cached document: its JSON text, ETag and release sequence.
 pub struct Cached {
     pub body: String,
     pub etag: String,
+    pub seq: u64,
+}
+
+/// What a document write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Stored,
+    /// KV already held a document of a later sequence; it was kept.
+    KeptNewer,
 }
 
 /// The principal a key hash resolves to, as cached.
@@ -51,25 +72,40 @@ impl EdgeKv {
     async fn get_doc(&self, key: &str) -> Result<Option<Cached>> {
         let (body, meta) = self.kv.get(key).text_with_metadata::<Meta>().await?;
         Ok(match (body, meta) {
-            (Some(body), Some(meta)) => Some(Cached { body, etag: meta.etag }),
+            (Some(body), Some(meta)) => Some(Cached {
+                body,
+                etag: meta.etag,
+                seq: meta.seq,
+            }),
             _ => None,
         })
     }
 
-    async fn put_doc(&self, key: &str, doc: &Cached) -> Result<()> {
+    /// Writes `doc` unless KV holds one of a later sequence. KV has no
+    /// compare-and-set: two writers can still cross, which is why a
+    /// publisher re-reads D1's sequence after writing and goes again if it
+    /// moved (publish.rs).
+    async fn put_doc(&self, key: &str, doc: &Cached) -> Result<Written> {
+        let current = self.kv.get(key).text_with_metadata::<Meta>().await?.1;
+        if current.is_some_and(|m| m.seq > doc.seq) {
+            return Ok(Written::KeptNewer);
+        }
         self.kv
             .put(key, doc.body.as_str())?
-            .metadata(Meta { etag: doc.etag.clone() })?
+            .metadata(Meta {
+                etag: doc.etag.clone(),
+                seq: doc.seq,
+            })?
             .execute()
             .await?;
-        Ok(())
+        Ok(Written::Stored)
     }
 
     pub async fn resolved(&self, ws: &str, env: &str, slug: &str) -> Result<Option<Cached>> {
         self.get_doc(&resolved_key(ws, env, slug)).await
     }
 
-    pub async fn put_resolved(&self, ws: &str, env: &str, slug: &str, doc: &Cached) -> Result<()> {
+    pub async fn put_resolved(&self, ws: &str, env: &str, slug: &str, doc: &Cached) -> Result<Written> {
         self.put_doc(&resolved_key(ws, env, slug), doc).await
     }
 
@@ -77,7 +113,7 @@ impl EdgeKv {
         self.get_doc(&bundle_key(ws, env)).await
     }
 
-    pub async fn put_bundle(&self, ws: &str, env: &str, doc: &Cached) -> Result<()> {
+    pub async fn put_bundle(&self, ws: &str, env: &str, doc: &Cached) -> Result<Written> {
         self.put_doc(&bundle_key(ws, env), doc).await
     }
 
@@ -86,7 +122,11 @@ impl EdgeKv {
     }
 
     pub async fn put_api_key(&self, hash: &str, key: &CachedKey) -> Result<()> {
-        self.kv.put(&api_key_key(hash), key)?.execute().await?;
+        self.kv
+            .put(&api_key_key(hash), key)?
+            .expiration_ttl(API_KEY_TTL_SECONDS)
+            .execute()
+            .await?;
         Ok(())
     }
 

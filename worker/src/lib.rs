@@ -13,6 +13,7 @@ mod kv;
 mod outbound;
 mod publish;
 mod queue;
+mod release;
 mod routes;
 mod store;
 mod webhook_delivery;
@@ -29,7 +30,7 @@ use crate::kv::EdgeKv;
 use crate::store::Store;
 
 const D1_BINDING: &str = "DB";
-const KV_BINDING: &str = "KV";
+pub const KV_BINDING: &str = "KV";
 const BOOTSTRAP_KEY_VAR: &str = "PVCT_ADMIN_KEY";
 pub const QUEUE_BINDING: &str = "QUEUE";
 

@@ -1,20 +1,28 @@
 //! Publishing to the edge: after a promotion, rollback or experiment change,
 //! the resolved document of the prompt and the bundle of its environment are
-//! rebuilt from D1 and written to KV. A KV miss on the hot path rebuilds the
-//! same way, so D1 stays the single source of truth.
+//! rebuilt from D1 and written to KV, tagged with the environment's release
+//! sequence. A KV miss on the hot path rebuilds the same way, so D1 stays
+//! the single source of truth.
+//!
+//! [`publish`] converges on what D1 says: it writes documents built at the
+//! current sequence, then re-reads the sequence and goes again if another
+//! change committed meanwhile, so the last writer always wrote the newest
+//! state. When KV fails, the release service queues a `publish` job that
+//! runs the same function until it succeeds.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use pvct_core::resolved::{Bundle, ExperimentDoc, ResolvedPrompt, VariantDoc};
-use pvct_core::routing::VariantSpec;
 use pvct_core::Error;
 
 use crate::http::OrInternal;
 use crate::isolate_cache::{self, Entry};
-use crate::kv::{bundle_key, resolved_key, Cached, EdgeKv};
+use crate::kv::{bundle_key, resolved_key, Cached, EdgeKv, Written};
 use crate::routes::parse_stored;
-use crate::store::{ExperimentRow, LiveRow, Store, VariantVersionRow};
+use pvct_core::api::ExperimentView;
+
+use crate::store::{LiveRow, Store, VariantVersionRow};
 
 fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
     Ok(ResolvedPrompt {
@@ -38,15 +46,15 @@ fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
 /// document of its prompt.
 fn attach_experiments(
     docs: &mut BTreeMap<String, ResolvedPrompt>,
-    experiments: Vec<ExperimentRow>,
+    experiments: Vec<ExperimentView>,
     versions: &[VariantVersionRow],
 ) -> Result<(), Error> {
     for x in experiments {
-        let Some(doc) = docs.get_mut(&x.prompt_slug) else {
+        let Some(doc) = docs.get_mut(&x.prompt) else {
             continue;
         };
-        let specs: Vec<VariantSpec> = serde_json::from_str(&x.variants).or_internal("stored variants")?;
-        let variants = specs
+        let variants = x
+            .variants
             .iter()
             .map(|spec| {
                 let v = versions
@@ -107,6 +115,7 @@ pub async fn rebuild_resolved(
     workspace_id: &str,
     environment: &str,
     slug: &str,
+    write: WriteBack,
 ) -> Result<Option<(Rc<ResolvedPrompt>, Rc<str>)>, Error> {
     let Some(row) = store
         .live(workspace_id, slug, environment)
@@ -116,6 +125,7 @@ pub async fn rebuild_resolved(
         return Ok(None);
     };
     let environment_id = row.environment_id.clone();
+    let seq = store.release_seq(&environment_id).await.or_internal("release seq")?;
     let Some(doc) = documents(store, vec![row], &environment_id, Some(slug))
         .await?
         .remove(slug)
@@ -125,15 +135,15 @@ pub async fn rebuild_resolved(
     let cached = Cached {
         body: serde_json::to_string(&doc).or_internal("resolved json")?,
         etag: doc.etag(),
+        seq,
     };
-    kv.put_resolved(workspace_id, environment, slug, &cached)
-        .await
-        .or_internal("kv put resolved")?;
+    let written = write.settle(kv.put_resolved(workspace_id, environment, slug, &cached).await)?;
     let entry = (Rc::new(doc), Rc::<str>::from(cached.etag));
-    isolate_cache::put(
-        &resolved_key(workspace_id, environment, slug),
-        Entry::Resolved(entry.0.clone(), entry.1.clone()),
-    );
+    let key = resolved_key(workspace_id, environment, slug);
+    match written {
+        Some(Written::Stored) => isolate_cache::put(&key, Entry::Resolved(entry.0.clone(), entry.1.clone())),
+        _ => isolate_cache::forget(&key),
+    }
     Ok(Some(entry))
 }
 
@@ -144,7 +154,9 @@ pub async fn rebuild_bundle(
     workspace_id: &str,
     environment_id: &str,
     environment: &str,
+    write: WriteBack,
 ) -> Result<Cached, Error> {
+    let seq = store.release_seq(environment_id).await.or_internal("release seq")?;
     let rows = store
         .live_in_environment(environment_id)
         .await
@@ -157,18 +169,47 @@ pub async fn rebuild_bundle(
     let cached = Cached {
         body: serde_json::to_string(&bundle).or_internal("bundle json")?,
         etag: bundle.etag(),
+        seq,
     };
-    kv.put_bundle(workspace_id, environment, &cached)
-        .await
-        .or_internal("kv put bundle")?;
-    isolate_cache::put(
-        &bundle_key(workspace_id, environment),
-        Entry::Bundle(Rc::from(cached.body.as_str()), Rc::from(cached.etag.as_str())),
-    );
+    let written = write.settle(kv.put_bundle(workspace_id, environment, &cached).await)?;
+    let key = bundle_key(workspace_id, environment);
+    match written {
+        Some(Written::Stored) => isolate_cache::put(
+            &key,
+            Entry::Bundle(Rc::from(cached.body.as_str()), Rc::from(cached.etag.as_str())),
+        ),
+        _ => isolate_cache::forget(&key),
+    }
     Ok(cached)
 }
 
-/// After a deployment or experiment change: both documents, rebuilt.
+/// Whether a failed KV write fails the rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteBack {
+    /// Publishing: KV must hold the document.
+    Required,
+    /// A hot-path miss: serve what was rebuilt even if KV refused it.
+    BestEffort,
+}
+
+impl WriteBack {
+    fn settle(self, result: worker::Result<Written>) -> Result<Option<Written>, Error> {
+        match (result, self) {
+            (Ok(w), _) => Ok(Some(w)),
+            (Err(e), WriteBack::Required) => Err(crate::http::internal("kv put", e)),
+            (Err(e), WriteBack::BestEffort) => {
+                worker::console_error!("kv write-back failed, serving the rebuilt document: {e}");
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// How many times a publish rebuilds when changes keep committing under it.
+const PUBLISH_ROUNDS: usize = 4;
+
+/// Brings the prompt's document and its environment's bundle in KV up to
+/// the environment's current release sequence.
 pub async fn publish(
     store: &Store,
     kv: &EdgeKv,
@@ -177,12 +218,20 @@ pub async fn publish(
     environment: &str,
     slug: &str,
 ) -> Result<(), Error> {
-    if rebuild_resolved(store, kv, workspace_id, environment, slug)
-        .await?
-        .is_none()
-    {
-        isolate_cache::forget(&resolved_key(workspace_id, environment, slug));
+    for _ in 0..PUBLISH_ROUNDS {
+        let before = store.release_seq(environment_id).await.or_internal("release seq")?;
+        if rebuild_resolved(store, kv, workspace_id, environment, slug, WriteBack::Required)
+            .await?
+            .is_none()
+        {
+            isolate_cache::forget(&resolved_key(workspace_id, environment, slug));
+        }
+        rebuild_bundle(store, kv, workspace_id, environment_id, environment, WriteBack::Required).await?;
+        if store.release_seq(environment_id).await.or_internal("release seq")? == before {
+            return Ok(());
+        }
     }
-    rebuild_bundle(store, kv, workspace_id, environment_id, environment).await?;
+    // Changes kept landing; each of them publishes too, and the last one
+    // wins because it finds nothing newer after its write.
     Ok(())
 }

@@ -55,6 +55,14 @@ pub enum Job {
     },
     /// Send one webhook delivery.
     Deliver { workspace_id: String, delivery_id: String },
+    /// Bring KV up to the environment's release sequence after a publish
+    /// failed behind a committed change; retried until it succeeds.
+    Publish {
+        workspace_id: String,
+        environment_id: String,
+        environment: String,
+        slug: String,
+    },
 }
 
 /// Queue messages stay well under the 128 KB limit.
@@ -86,6 +94,9 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<()> {
     Ok(())
 }
 
+/// A failed publish job is tried again after this long.
+const PUBLISH_RETRY_SECONDS: u32 = 2;
+
 /// Ok(None): done; Ok(Some(s)): retry in `s` seconds; Err: retry now.
 async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
     let done = |r: Result<()>| r.map(|()| None);
@@ -113,6 +124,18 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             workspace_id,
             delivery_id,
         } => crate::webhook_delivery::deliver(store, workspace_id, delivery_id).await,
+        Job::Publish {
+            workspace_id,
+            environment_id,
+            environment,
+            slug,
+        } => {
+            let kv = crate::kv::EdgeKv::new(env.kv(crate::KV_BINDING)?);
+            match crate::publish::publish(store, &kv, workspace_id, environment_id, environment, slug).await {
+                Ok(()) => Ok(None),
+                Err(_) => Ok(Some(PUBLISH_RETRY_SECONDS)),
+            }
+        }
     }
 }
 

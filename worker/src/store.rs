@@ -14,6 +14,7 @@ use worker::{D1Database, D1PreparedStatement, Result};
 use pvct_core::audit::AuditEntry;
 
 mod approvals;
+mod release;
 mod audit;
 mod deployments;
 mod environments;
@@ -29,14 +30,14 @@ mod webhooks;
 mod workspaces;
 
 // The types callers name; the others are only returned.
-pub use approvals::NewApproval;
 pub use audit::AuditFilter;
-pub use deployments::{DeploymentRow, LiveRow, NewDeployment};
+pub use deployments::LiveRow;
 pub use environments::EnvironmentRow;
-pub use experiments::{ExperimentRow, NewExperiment, VariantVersionRow};
+pub use experiments::VariantVersionRow;
 pub use keys::NewKey;
 pub use prices::PriceRow;
 pub use prompts::PromptRow;
+pub use release::StateQuery;
 pub use versions::{NewVersion, VersionRow};
 pub use webhooks::WebhookRow;
 pub use workspaces::WorkspaceRow;

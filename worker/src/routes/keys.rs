@@ -60,6 +60,9 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
     json(200, &j!({ "items": items }))
 }
 
+/// Revokes a key. D1 is the truth; the KV entry is deleted on every call
+/// (a repeated revoke retries a delete that failed) and expires within
+/// 60 s anyway, and this isolate refuses the key from now on.
 pub async fn revoke(ctx: &Ctx, id: &str) -> ApiResult {
     let ws = &ctx.who.workspace_id;
     let (hash, revoked_at) = ctx
@@ -68,15 +71,24 @@ pub async fn revoke(ctx: &Ctx, id: &str) -> ApiResult {
         .await
         .or_internal("find key")?
         .ok_or_else(|| Error::not_found("key"))?;
-    if let Some(at) = revoked_at {
-        return json(200, &j!({ "id": id, "revoked_at": at }));
-    }
-    let at = now();
-    ctx.store
-        .revoke_key(ws, id, &at, &ctx.audit(AuditAction::KeyRevoke, id, &at))
-        .await
-        .or_internal("revoke key")?;
+    let at = match revoked_at {
+        Some(at) => at,
+        None => {
+            let at = now();
+            ctx.store
+                .revoke_key(ws, id, &at, &ctx.audit(AuditAction::KeyRevoke, id, &at))
+                .await
+                .or_internal("revoke key")?;
+            at
+        }
+    };
     forget(&hash);
-    ctx.kv.delete_api_key(&hash).await.or_internal("kv delete key")?;
-    json(200, &j!({ "id": id, "revoked_at": at }))
+    let edge = match ctx.kv.delete_api_key(&hash).await {
+        Ok(()) => "current",
+        Err(e) => {
+            worker::console_error!("kv delete of a revoked key failed; it expires within 60 s: {e}");
+            "pending"
+        }
+    };
+    json(200, &j!({ "id": id, "revoked_at": at, "edge": edge }))
 }

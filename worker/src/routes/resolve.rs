@@ -15,7 +15,7 @@ use worker::{Request, Response};
 use crate::http::{header, raw_json, ApiResult, OrInternal, Query};
 use crate::isolate_cache::{self, Entry};
 use crate::kv::{bundle_key, resolved_key};
-use crate::publish::{rebuild_bundle, rebuild_resolved};
+use crate::publish::{rebuild_bundle, rebuild_resolved, WriteBack};
 use crate::Ctx;
 
 fn environment_param(q: &Query) -> Result<EnvironmentName, Error> {
@@ -78,7 +78,7 @@ pub async fn load_resolved(
         isolate_cache::put(&key, Entry::Resolved(doc.clone(), etag.clone()));
         return Ok((doc, etag, "kv"));
     }
-    match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str()).await? {
+    match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str(), WriteBack::BestEffort).await? {
         Some((doc, etag)) => Ok((doc, etag, "d1")),
         None => Err(why_not_deployed(ctx, slug, env).await?),
     }
@@ -161,6 +161,6 @@ pub async fn bundle(ctx: &Ctx, req: &Request) -> ApiResult {
         .await
         .or_internal("environment")?
         .ok_or_else(|| Error::not_found("environment").with_details(j!({ "environment": env.as_str() })))?;
-    let doc = rebuild_bundle(&ctx.store, &ctx.kv, ws, &row.id, &row.name).await?;
+    let doc = rebuild_bundle(&ctx.store, &ctx.kv, ws, &row.id, &row.name, WriteBack::BestEffort).await?;
     serve(req, || Ok(doc.body), &doc.etag, "d1")
 }

@@ -3,22 +3,17 @@
 use serde::Deserialize;
 use worker::Result;
 
-use pvct_core::audit::AuditEntry;
+use pvct_core::api::DeploymentView;
 use pvct_core::deployment::{DeploymentAction, DeploymentStep};
 
 use super::{before_bound, Store};
 
+/// One deployment of the history, with its place in it (for pages).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeploymentRow {
     pub seq: u32,
-    pub id: String,
-    pub environment: String,
-    pub version: u32,
-    pub version_id: String,
-    pub action: String,
-    pub reason: String,
-    pub actor: String,
-    pub created_at: String,
+    #[serde(flatten)]
+    pub view: DeploymentView,
 }
 
 /// The live deployment of a prompt in an environment, with everything the
@@ -38,18 +33,6 @@ pub struct LiveRow {
     pub content_hash: String,
     pub deployment_id: String,
     pub deployed_at: String,
-}
-
-pub struct NewDeployment<'a> {
-    pub id: &'a str,
-    pub workspace_id: &'a str,
-    pub prompt_id: &'a str,
-    pub environment_id: &'a str,
-    pub version_id: &'a str,
-    pub action: DeploymentAction,
-    pub reason: &'a str,
-    pub actor: &'a str,
-    pub at: &'a str,
 }
 
 const LIVE_SELECT: &str =
@@ -87,28 +70,6 @@ impl Store {
                 })
             })
             .collect())
-    }
-
-    pub async fn insert_deployment(&self, d: &NewDeployment<'_>, audit: &AuditEntry) -> Result<()> {
-        self.audited(
-            self.stmt(
-                "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, \
-                 actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                &[
-                    d.id.into(),
-                    d.workspace_id.into(),
-                    d.prompt_id.into(),
-                    d.environment_id.into(),
-                    d.version_id.into(),
-                    d.action.as_str().into(),
-                    d.reason.into(),
-                    d.actor.into(),
-                    d.at.into(),
-                ],
-            )?,
-            audit,
-        )
-        .await
     }
 
     pub async fn list_deployments(

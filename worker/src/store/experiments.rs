@@ -3,24 +3,46 @@
 use serde::Deserialize;
 use worker::Result;
 
-use pvct_core::audit::AuditEntry;
+use pvct_core::api::{ExperimentStatus, ExperimentView};
+use pvct_core::routing::VariantSpec;
 
-use super::Store;
+use super::{json_column, Store};
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ExperimentRow {
-    pub id: String,
-    pub prompt_slug: String,
-    pub environment: String,
-    pub name: String,
-    pub salt: String,
-    pub variants: String,
-    pub status: String,
-    pub started_by: String,
-    pub started_at: String,
-    pub updated_at: String,
-    pub ended_by: Option<String>,
-    pub ended_at: Option<String>,
+/// An experiment as stored; its variants column decoded here.
+#[derive(Deserialize)]
+struct ExperimentRow {
+    id: String,
+    prompt: String,
+    environment: String,
+    name: String,
+    salt: String,
+    #[serde(deserialize_with = "json_column")]
+    variants: Vec<VariantSpec>,
+    status: ExperimentStatus,
+    started_by: String,
+    started_at: String,
+    updated_at: String,
+    ended_by: Option<String>,
+    ended_at: Option<String>,
+}
+
+impl From<ExperimentRow> for ExperimentView {
+    fn from(r: ExperimentRow) -> Self {
+        ExperimentView {
+            id: r.id,
+            prompt: r.prompt,
+            environment: r.environment,
+            name: r.name,
+            salt: r.salt,
+            variants: r.variants,
+            status: r.status,
+            started_by: r.started_by,
+            started_at: r.started_at,
+            updated_at: r.updated_at,
+            ended_by: r.ended_by,
+            ended_at: r.ended_at,
+        }
+    }
 }
 
 /// One variant's version, for the resolved document.
@@ -35,33 +57,22 @@ pub struct VariantVersionRow {
     pub content_hash: String,
 }
 
-pub struct NewExperiment<'a> {
-    pub id: &'a str,
-    pub workspace_id: &'a str,
-    pub prompt_id: &'a str,
-    pub environment_id: &'a str,
-    pub name: &'a str,
-    pub salt: &'a str,
-    pub variants: &'a str,
-    pub actor: &'a str,
-    pub at: &'a str,
-}
-
 impl Store {
     const EXPERIMENT_SELECT: &'static str =
-        "SELECT x.id, p.slug AS prompt_slug, e.name AS environment, x.name, x.salt, \
+        "SELECT x.id, p.slug AS prompt, e.name AS environment, x.name, x.salt, \
          x.variants, x.status, x.started_by, x.started_at, x.updated_at, x.ended_by, x.ended_at \
          FROM experiments x JOIN prompts p ON p.id = x.prompt_id JOIN environments e ON e.id = x.environment_id";
 
-    pub async fn running_experiment(&self, prompt_id: &str, environment_id: &str) -> Result<Option<ExperimentRow>> {
-        self.first(
+    pub async fn running_experiment(&self, prompt_id: &str, environment_id: &str) -> Result<Option<ExperimentView>> {
+        let row: Option<ExperimentRow> = self.first(
             &format!(
                 "{} WHERE x.prompt_id = ? AND x.environment_id = ? AND x.status = 'running'",
                 Self::EXPERIMENT_SELECT
             ),
             &[prompt_id.into(), environment_id.into()],
         )
-        .await
+        .await?;
+        Ok(row.map(ExperimentView::from))
     }
 
     /// Running experiments in one environment, optionally of one prompt.
@@ -69,26 +80,28 @@ impl Store {
         &self,
         environment_id: &str,
         prompt_slug: Option<&str>,
-    ) -> Result<Vec<ExperimentRow>> {
-        self.all(
+    ) -> Result<Vec<ExperimentView>> {
+        let rows: Vec<ExperimentRow> = self.all(
             &format!(
                 "{} WHERE x.environment_id = ? AND x.status = 'running' AND (?2 IS NULL OR p.slug = ?2)",
                 Self::EXPERIMENT_SELECT
             ),
             &[environment_id.into(), prompt_slug.into()],
         )
-        .await
+        .await?;
+        Ok(rows.into_iter().map(ExperimentView::from).collect())
     }
 
-    pub async fn list_experiments(&self, prompt_id: &str) -> Result<Vec<ExperimentRow>> {
-        self.all(
+    pub async fn list_experiments(&self, prompt_id: &str) -> Result<Vec<ExperimentView>> {
+        let rows: Vec<ExperimentRow> = self.all(
             &format!(
                 "{} WHERE x.prompt_id = ? ORDER BY x.started_at DESC, x.id",
                 Self::EXPERIMENT_SELECT
             ),
             &[prompt_id.into()],
         )
-        .await
+        .await?;
+        Ok(rows.into_iter().map(ExperimentView::from).collect())
     }
 
     /// The versions named by running experiments' variants in one environment.
@@ -107,57 +120,6 @@ impl Store {
         .await
     }
 
-    pub async fn start_experiment(&self, x: &NewExperiment<'_>, audit: &AuditEntry) -> Result<()> {
-        self.audited(
-            self.stmt(
-                "INSERT INTO experiments (id, workspace_id, prompt_id, environment_id, name, salt, variants, status, \
-                 started_by, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
-                &[
-                    x.id.into(),
-                    x.workspace_id.into(),
-                    x.prompt_id.into(),
-                    x.environment_id.into(),
-                    x.name.into(),
-                    x.salt.into(),
-                    x.variants.into(),
-                    x.actor.into(),
-                    x.at.into(),
-                    x.at.into(),
-                ],
-            )?,
-            audit,
-        )
-        .await
-    }
 
-    pub async fn update_experiment(
-        &self,
-        id: &str,
-        name: &str,
-        salt: &str,
-        variants: &str,
-        at: &str,
-        audit: &AuditEntry,
-    ) -> Result<()> {
-        self.audited(
-        self.stmt(
-            "UPDATE experiments SET name = ?, salt = ?, variants = ?, updated_at = ? WHERE id = ? AND status = 'running'",
-            &[name.into(), salt.into(), variants.into(), at.into(), id.into()],
-        )?,
-        audit,
-    )
-        .await
-    }
 
-    pub async fn end_experiment(&self, id: &str, actor: &str, at: &str, audit: &AuditEntry) -> Result<()> {
-        self.audited(
-            self.stmt(
-                "UPDATE experiments SET status = 'ended', ended_by = ?, ended_at = ?, updated_at = ? \
-                 WHERE id = ? AND status = 'running'",
-                &[actor.into(), at.into(), at.into(), id.into()],
-            )?,
-            audit,
-        )
-        .await
-    }
 }

@@ -1,0 +1,155 @@
+//! The release service: the one path by which anything changes what an
+//! environment serves (promote, rollback, experiment set or end, approval
+//! decisions). It loads the prompt's state in the environment, asks the
+//! core planner (`pvct_core::release::plan`) what the change does, writes
+//! the plan in one guarded D1 batch, then publishes to KV and emits events.
+//!
+//! A batch whose guard fails (another change committed between load and
+//! write) writes nothing; the service plans again on the new state, a few
+//! times, before answering 409. A publish that fails after the commit is
+//! handed to the queue (`Job::Publish`), which retries until KV holds the
+//! environment's current sequence; the answer says `"edge": "pending"`.
+
+use pvct_core::names::{EnvironmentName, Slug};
+use pvct_core::release::{self, Actor, Change};
+use pvct_core::{Error, ErrorKind};
+use serde_json::json;
+
+use crate::http::{json, ApiResult, OrInternal};
+use crate::ids::{new_id, now};
+use crate::publish::publish;
+use crate::queue::{send, Job};
+use crate::routes::{find_environment, find_prompt};
+use crate::store::{EnvironmentRow, PromptRow, StateQuery};
+use crate::Ctx;
+
+/// Plans made on a state that moved before their batch committed are made
+/// again this many times.
+const ATTEMPTS: usize = 3;
+
+/// What the caller asks, before the state it applies to is known.
+pub enum Ask {
+    Change(Change),
+    Decide { approval_id: String, approve: bool, note: String },
+}
+
+/// A change to one prompt in one environment, named by the caller.
+pub async fn change(ctx: &Ctx, slug: &Slug, environment: &EnvironmentName, change: Change) -> ApiResult {
+    let prompt = find_prompt(ctx, slug).await?;
+    let env = find_environment(ctx, environment).await?;
+    run(ctx, &prompt, &env, Ask::Change(change)).await
+}
+
+/// Approves or rejects a pending request.
+pub async fn decide(ctx: &Ctx, approval_id: &str, approve: bool, note: String) -> ApiResult {
+    let approval = ctx
+        .store
+        .approval(&ctx.who.workspace_id, approval_id)
+        .await
+        .or_internal("approval")?
+        .ok_or_else(|| Error::not_found("approval"))?;
+    let slug = Slug::parse(&approval.prompt).or_internal("stored slug")?;
+    let environment = EnvironmentName::parse(&approval.environment).or_internal("stored environment")?;
+    let prompt = find_prompt(ctx, &slug).await?;
+    let env = find_environment(ctx, &environment).await?;
+    let ask = Ask::Decide {
+        approval_id: approval_id.to_owned(),
+        approve,
+        note,
+    };
+    run(ctx, &prompt, &env, ask).await
+}
+
+async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> ApiResult {
+    let ws = &ctx.who.workspace_id;
+    let actor = Actor {
+        name: ctx.who.actor.clone(),
+        key_id: ctx.who.key_id.clone(),
+    };
+    let environments: Vec<(String, i64)> = ctx
+        .store
+        .environments(ws)
+        .await
+        .or_internal("environments")?
+        .into_iter()
+        .map(|e| (e.name, i64::from(e.position)))
+        .collect();
+    for _ in 0..ATTEMPTS {
+        // A decision is planned on the request as it is now.
+        let change = match &ask {
+            Ask::Change(c) => c.clone(),
+            Ask::Decide {
+                approval_id,
+                approve,
+                note,
+            } => Change::Decide {
+                approval: ctx
+                    .store
+                    .approval(ws, approval_id)
+                    .await
+                    .or_internal("approval")?
+                    .ok_or_else(|| Error::not_found("approval"))?,
+                approve: *approve,
+                note: note.clone(),
+            },
+        };
+        let state = ctx
+            .store
+            .release_state(&StateQuery {
+                workspace_id: ws,
+                prompt_id: &prompt.id,
+                slug: &prompt.slug,
+                environment_id: &env.id,
+                environment: &env.name,
+                policy: env.policy.clone(),
+                measured_in: release::measured_in(&env.policy, &env.name, &environments),
+                versions: release::versions_named(&change),
+            })
+            .await
+            .or_internal("release state")?;
+        let at = now();
+        let plan = release::plan(&state, &change, &actor, &at, &mut new_id);
+        if !plan.writes.is_empty() || plan.release.is_some() {
+            if let Err(e) = ctx.store.execute(&state, &plan, &actor.name, &at).await {
+                // A guard refused (the state moved) or D1 failed: plan again
+                // on what is there now.
+                worker::console_log!("release batch not applied, planning again: {e}");
+                continue;
+            }
+        }
+        let mut answer = plan.answer?;
+        if plan.publish {
+            let edge = match publish(&ctx.store, &ctx.kv, ws, &env.id, &env.name, &prompt.slug).await {
+                Ok(()) => "current",
+                Err(_) => {
+                    // Committed but not at the edge yet: the queue retries.
+                    repair_later(ctx, &env.id, &env.name, &prompt.slug).await;
+                    "pending"
+                }
+            };
+            if answer.body.is_object() {
+                answer.body["edge"] = json!(edge);
+            }
+        }
+        for event in plan.events {
+            crate::webhook_delivery::emit(ctx, event.name, event.data).await;
+        }
+        return json(answer.status, &answer.body);
+    }
+    Err(Error::new(
+        ErrorKind::Conflict,
+        "what this environment serves changed while the change was being made; retry",
+    ))
+}
+
+async fn repair_later(ctx: &Ctx, environment_id: &str, environment: &str, slug: &str) {
+    let job = Job::Publish {
+        workspace_id: ctx.who.workspace_id.clone(),
+        environment_id: environment_id.to_owned(),
+        environment: environment.to_owned(),
+        slug: slug.to_owned(),
+    };
+    if let Err(e) = send(&ctx.env, vec![job]).await {
+        worker::console_error!("publish job not queued; the next change or promote republishes: {e}");
+    }
+}

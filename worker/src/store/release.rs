@@ -1,0 +1,316 @@
+//! The release service's SQL: one prompt's state in one environment, read
+//! into the planner's [`EnvState`], and a [`Plan`] written as one D1 batch
+//! behind its guards.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+use worker::{D1PreparedStatement, Result};
+
+use pvct_core::api::ExperimentView;
+use pvct_core::deployment::live_stack;
+use pvct_core::gates::Measurements;
+use pvct_core::histogram::Histogram;
+use pvct_core::release::{EnvState, Guard, LiveDeployment, Plan, VersionFacts, Write};
+use pvct_core::render::VersionVariables;
+
+use super::{json_column_or_default, Arg, Store};
+
+/// What the service has resolved before loading: the prompt, the
+/// environment, where its gates measure, and the versions to know about.
+pub struct StateQuery<'a> {
+    pub workspace_id: &'a str,
+    pub prompt_id: &'a str,
+    pub slug: &'a str,
+    pub environment_id: &'a str,
+    pub environment: &'a str,
+    pub policy: pvct_core::environment::GatePolicy,
+    pub measured_in: String,
+    pub versions: Vec<u32>,
+}
+
+#[derive(Deserialize)]
+struct FactsRow {
+    id: String,
+    number: u32,
+    #[serde(deserialize_with = "json_column_or_default")]
+    variables: VersionVariables,
+}
+
+#[derive(Deserialize)]
+struct LiveDeploymentRow {
+    id: String,
+    version: u32,
+    version_id: String,
+    created_at: String,
+}
+
+#[derive(Deserialize)]
+struct Seq {
+    seq: u64,
+}
+
+/// A guard that fails the whole batch when its condition no longer holds:
+/// `json()` of malformed text raises an SQL error, which rolls back every
+/// statement of the batch (a D1 batch is one transaction).
+const FAIL: &str = "json('release guard: the state changed')";
+
+impl Store {
+    /// The environment's release sequence (0 before its first change).
+    pub async fn release_seq(&self, environment_id: &str) -> Result<u64> {
+        Ok(self
+            .first::<Seq>(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM releases WHERE environment_id = ?",
+                &[environment_id.into()],
+            )
+            .await?
+            .map_or(0, |s| s.seq))
+    }
+
+    pub async fn release_state(&self, q: &StateQuery<'_>) -> Result<EnvState> {
+        let env_seq = self.release_seq(q.environment_id).await?;
+        let prompt_seq = self
+            .first::<Seq>(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM releases WHERE environment_id = ? AND prompt_id = ?",
+                &[q.environment_id.into(), q.prompt_id.into()],
+            )
+            .await?
+            .map_or(0, |s| s.seq);
+        let history = self.deployment_steps(q.prompt_id, q.environment_id).await?;
+        let live: Option<LiveDeploymentRow> = self
+            .first(
+                "SELECT d.id, v.number AS version, v.id AS version_id, d.created_at FROM deployments d \
+                 JOIN prompt_versions v ON v.id = d.version_id \
+                 WHERE d.prompt_id = ? AND d.environment_id = ? ORDER BY d.seq DESC LIMIT 1",
+                &[q.prompt_id.into(), q.environment_id.into()],
+            )
+            .await?;
+        let experiment: Option<ExperimentView> = self.running_experiment(q.prompt_id, q.environment_id).await?;
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let pending: Vec<Id> = self
+            .all(
+                "SELECT id FROM approvals WHERE prompt_id = ? AND environment_id = ? AND status = 'pending' \
+                 ORDER BY created_at",
+                &[q.prompt_id.into(), q.environment_id.into()],
+            )
+            .await?;
+
+        let mut wanted: BTreeSet<u32> = q.versions.iter().copied().collect();
+        wanted.extend(live_stack(&history));
+        let numbers = serde_json::to_string(&wanted).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let rows: Vec<FactsRow> = self
+            .all(
+                "SELECT id, number, variables FROM prompt_versions \
+                 WHERE prompt_id = ? AND number IN (SELECT value FROM json_each(?))",
+                &[q.prompt_id.into(), (&numbers).into()],
+            )
+            .await?;
+        let measurements = if q.policy.has_gates() {
+            self.measurements(q.prompt_id, &q.measured_in).await?
+        } else {
+            BTreeMap::new()
+        };
+        let versions = rows
+            .into_iter()
+            .map(|r| {
+                let m = measurements.get(&r.id).cloned().unwrap_or_default();
+                (
+                    r.number,
+                    VersionFacts {
+                        number: r.number,
+                        id: r.id,
+                        variables: r.variables,
+                        measurements: m,
+                    },
+                )
+            })
+            .collect();
+        Ok(EnvState {
+            workspace_id: q.workspace_id.to_owned(),
+            prompt_id: q.prompt_id.to_owned(),
+            slug: q.slug.to_owned(),
+            environment_id: q.environment_id.to_owned(),
+            environment: q.environment.to_owned(),
+            policy: q.policy.clone(),
+            measured_in: q.measured_in.clone(),
+            env_seq,
+            prompt_seq,
+            history,
+            live: live.map(|l| LiveDeployment {
+                id: l.id,
+                version: l.version,
+                version_id: l.version_id,
+                created_at: l.created_at,
+            }),
+            experiment,
+            pending: pending.into_iter().map(|p| p.id).collect(),
+            versions,
+        })
+    }
+
+    /// What the gates read, per version id, over all time.
+    async fn measurements(&self, prompt_id: &str, environment: &str) -> Result<BTreeMap<String, Measurements>> {
+        let (from, to) = ("0000-01-01T00", "9999-12-31T23");
+        let rollups = self.rollups(prompt_id, environment, from, to).await?;
+        let buckets = self.latency_histograms(prompt_id, environment, from, to).await?;
+        let mut histograms: BTreeMap<&str, Histogram> = BTreeMap::new();
+        for b in &buckets {
+            histograms.entry(&b.version_id).or_default().add_bucket(b.bucket, b.count);
+        }
+        Ok(rollups
+            .iter()
+            .map(|r| {
+                let p95 = histograms.get(r.version_id.as_str()).and_then(|h| h.quantile(0.95));
+                (
+                    r.version_id.clone(),
+                    Measurements::of(r.calls, r.errors, r.score_sum, r.score_count, p95),
+                )
+            })
+            .collect())
+    }
+
+    /// Writes `plan` in one batch: guards first, then the writes and the
+    /// release row. Fails, writing nothing, if a guard no longer holds.
+    pub async fn execute(&self, state: &EnvState, plan: &Plan, actor: &str, at: &str) -> Result<()> {
+        let mut batch: Vec<D1PreparedStatement> = Vec::new();
+        for guard in &plan.guards {
+            batch.push(match guard {
+                Guard::EnvSeq(seq) => self.stmt(
+                    &format!(
+                        "SELECT CASE WHEN (SELECT COALESCE(MAX(seq), 0) FROM releases WHERE environment_id = ?) = ? \
+                         THEN 1 ELSE {FAIL} END"
+                    ),
+                    &[(&state.environment_id).into(), Arg::Int(*seq as i64)],
+                )?,
+                Guard::ApprovalPending(id) => self.stmt(
+                    &format!(
+                        "SELECT CASE WHEN (SELECT status FROM approvals WHERE id = ?) = 'pending' THEN 1 ELSE {FAIL} END"
+                    ),
+                    &[id.into()],
+                )?,
+            });
+        }
+        for write in &plan.writes {
+            batch.push(self.write_stmt(state, write, actor, at)?);
+        }
+        if let Some(seq) = plan.release {
+            batch.push(self.stmt(
+                "INSERT INTO releases (environment_id, seq, workspace_id, prompt_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                &[
+                    (&state.environment_id).into(),
+                    Arg::Int(seq as i64),
+                    (&state.workspace_id).into(),
+                    (&state.prompt_id).into(),
+                    at.into(),
+                ],
+            )?);
+        }
+        self.batch(batch).await
+    }
+
+    fn write_stmt(&self, s: &EnvState, write: &Write, actor: &str, at: &str) -> Result<D1PreparedStatement> {
+        match write {
+            Write::Deploy {
+                id,
+                version_id,
+                action,
+                reason,
+                ..
+            } => self.stmt(
+                "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, actor, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    id.into(),
+                    (&s.workspace_id).into(),
+                    (&s.prompt_id).into(),
+                    (&s.environment_id).into(),
+                    version_id.into(),
+                    action.as_str().into(),
+                    reason.into(),
+                    actor.into(),
+                    at.into(),
+                ],
+            ),
+            Write::StartExperiment(x) => {
+                let variants = json_text(&x.variants)?;
+                self.stmt(
+                    "INSERT INTO experiments (id, workspace_id, prompt_id, environment_id, name, salt, variants, status, \
+                     started_by, started_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                    &[
+                        (&x.id).into(),
+                        (&s.workspace_id).into(),
+                        (&s.prompt_id).into(),
+                        (&s.environment_id).into(),
+                        (&x.name).into(),
+                        (&x.salt).into(),
+                        (&variants).into(),
+                        actor.into(),
+                        at.into(),
+                        at.into(),
+                    ],
+                )
+            }
+            Write::UpdateExperiment(x) => {
+                let variants = json_text(&x.variants)?;
+                self.stmt(
+                    "UPDATE experiments SET name = ?, salt = ?, variants = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+                    &[
+                        (&x.name).into(),
+                        (&x.salt).into(),
+                        (&variants).into(),
+                        at.into(),
+                        (&x.id).into(),
+                    ],
+                )
+            }
+            Write::EndExperiment { id } => self.stmt(
+                "UPDATE experiments SET status = 'ended', ended_by = ?, ended_at = ?, updated_at = ? \
+                 WHERE id = ? AND status = 'running'",
+                &[actor.into(), at.into(), at.into(), id.into()],
+            ),
+            Write::RequestApproval(a) => {
+                let change = json_text(&a.change)?;
+                self.stmt(
+                    "INSERT INTO approvals (id, workspace_id, prompt_id, environment_id, change, base_seq, reason, status, \
+                     requested_by, requested_by_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                    &[
+                        (&a.id).into(),
+                        (&s.workspace_id).into(),
+                        (&s.prompt_id).into(),
+                        (&s.environment_id).into(),
+                        (&change).into(),
+                        Arg::Int(a.base_seq as i64),
+                        (&a.reason).into(),
+                        (&a.requested_by).into(),
+                        (&a.requested_by_key).into(),
+                        at.into(),
+                    ],
+                )
+            }
+            Write::Supersede { ids } => {
+                let ids = json_text(ids)?;
+                self.stmt(
+                    "UPDATE approvals SET status = 'superseded', decided_at = ?, \
+                     decision_note = 'superseded by a newer request' \
+                     WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?))",
+                    &[at.into(), (&ids).into()],
+                )
+            }
+            Write::DecideApproval { id, status, note } => self.stmt(
+                "UPDATE approvals SET status = ?, decided_by = ?, decision_note = ?, decided_at = ? \
+                 WHERE id = ? AND status = 'pending'",
+                &[status.as_str().into(), actor.into(), note.into(), at.into(), id.into()],
+            ),
+            Write::Audit(entry) => self.audit_stmt(entry),
+        }
+    }
+
+}
+
+/// A planned value as the text of a JSON column.
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| worker::Error::RustError(e.to_string()))
+}
