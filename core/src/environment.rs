@@ -29,17 +29,6 @@ pub struct GatePolicy {
 }
 
 impl GatePolicy {
-    /// What changing traffic (experiments) in this environment needs: an
-    /// environment that requires approval for promotions also requires an
-    /// approver to split its traffic.
-    pub fn traffic_permission(&self) -> crate::role::Permission {
-        if self.requires_approval {
-            crate::role::Permission::Approve
-        } else {
-            crate::role::Permission::Write
-        }
-    }
-
     pub fn validate(&self) -> Result<()> {
         let unit = |name: &str, v: Option<f64>| match v {
             Some(x) if !(0.0..=1.0).contains(&x) => Err(Error::invalid_field(
@@ -64,17 +53,6 @@ impl GatePolicy {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn protected_environments_need_approvers_for_traffic() {
-        use crate::role::Permission;
-        assert_eq!(GatePolicy::default().traffic_permission(), Permission::Write);
-        let p = GatePolicy {
-            requires_approval: true,
-            ..GatePolicy::default()
-        };
-        assert_eq!(p.traffic_permission(), Permission::Approve);
-    }
 
     #[test]
     fn policy_validates_ranges() {

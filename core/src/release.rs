@@ -88,8 +88,10 @@ pub struct EnvState {
     pub versions: BTreeMap<u32, VersionFacts>,
 }
 
-/// A requested change.
+/// A requested change. One is built per request, so the size spread of
+/// its variants does not matter.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     Promote {
         version: u32,
@@ -502,7 +504,7 @@ impl Planner<'_> {
         self.release();
         let mut extra = json!({ "previous_version": live.as_ref().map(|l| l.version), "seq": self.state.env_seq + 1 });
         if let Some(x) = &ended {
-            extra["ended_experiment"] = json!(x.id);
+            extra["ended_experiment"] = serde_json::to_value(x).unwrap_or_default();
         }
         if let Some(a) = approval {
             extra["approval_id"] = json!(a.id);

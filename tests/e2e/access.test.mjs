@@ -122,7 +122,7 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   await a.api.put("/v1/environments/gated", { policy: { requires_approval: true } });
   const pending = await a.api.post("/v1/prompts/secret/promote", { version: 2, environment: "gated" });
   assert.equal(pending.status, 202);
-  await a.api.put("/v1/prompts/secret/experiments/staging", { variants: [{ version: 1, weight: 100 }] }).catch(() => null);
+  await a.api.put("/v1/prompts/secret/experiments/staging", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] }).catch(() => null);
   await a.api.put("/v1/prompts/secret/evaluators", { evaluators: [{ name: "c", type: "contains", value: "x" }] });
   const hook = (await a.api.post("/v1/webhooks", { url: "http://127.0.0.1:9/hook", events: ["experiment.ended"] })).body;
 
@@ -141,7 +141,7 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["POST", "/v1/prompts/secret/render", { version: 1 }],
     ["GET", "/v1/prompts/secret/dependents"],
     ["GET", "/v1/prompts/secret/experiments"],
-    ["PUT", "/v1/prompts/secret/experiments/production", { variants: [{ version: 1, weight: 100 }] }],
+    ["PUT", "/v1/prompts/secret/experiments/production", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] }],
     ["DELETE", "/v1/prompts/secret/experiments/production"],
     ["GET", "/v1/prompts/secret/evaluators"],
     ["PUT", "/v1/prompts/secret/evaluators", { evaluators: [] }],

@@ -74,18 +74,18 @@ test("approval: 202 pending, the requester cannot decide, an approver deploys af
 
   assert.equal((await reader.post(`/v1/approvals/${id}/approve`, {})).status, 403);
   assert.equal((await editor.post(`/v1/approvals/${id}/approve`, {})).status, 403, "editors cannot approve");
+  const approved = await approver.post(`/v1/approvals/${id}/approve`, { note: "ship it" });
+  assert.equal(approved.status, 201);
+  assert.equal(approved.body.status, "deployed");
+  assert.equal((await api.get("/v1/resolve/ap?environment=production")).body.version, 1);
+  assert.equal((await approver.post(`/v1/approvals/${id}/approve`, {})).status, 409, "decided once");
+
   const self = await w.client((await api.post("/v1/keys", { name: "lead2", role: "approver" })).body.key);
   const own = await self.post("/v1/prompts/ap/promote", { version: 2, environment: "production" });
   assert.equal(own.status, 202);
   const ownRefused = await self.post(`/v1/approvals/${own.body.approval_id}/approve`, { note: "lgtm" });
   assert.equal(ownRefused.status, 403);
   assert.match(ownRefused.body.error.message, /other than its requester/);
-
-  const approved = await approver.post(`/v1/approvals/${id}/approve`, { note: "ship it" });
-  assert.equal(approved.status, 201);
-  assert.equal(approved.body.status, "deployed");
-  assert.equal((await api.get("/v1/resolve/ap?environment=production")).body.version, 1);
-  assert.equal((await approver.post(`/v1/approvals/${id}/approve`, {})).status, 409, "decided once");
 
   const rejected = await approver.post(`/v1/approvals/${own.body.approval_id}/reject`, { note: "not yet" });
   assert.equal(rejected.status, 200);

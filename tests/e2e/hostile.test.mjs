@@ -111,7 +111,7 @@ const ROLE_ROUTES = [
   ["POST", "/v1/prompts/target/versions", { content: { text: "x" }, parent_version: 2 }, "editor"],
   ["POST", "/v1/prompts/target/promote", { version: 2, environment: "dev" }, "editor"],
   ["POST", "/v1/prompts/target/rollback", { environment: "dev" }, "editor"],
-  ["PUT", "/v1/prompts/target/experiments/production", { variants: [{ version: 1, weight: 100 }] }, "editor"],
+  ["PUT", "/v1/prompts/target/experiments/production", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] }, "editor"],
   ["DELETE", "/v1/prompts/target/experiments/production", undefined, "editor"],
   ["PUT", "/v1/prompts/target/evaluators", { evaluators: [] }, "editor"],
   ["POST", "/v1/approvals/none/approve", {}, "approver"],

@@ -66,7 +66,7 @@ test("subscribed events arrive signed; others are filtered out; the log says wha
   await api.post("/v1/prompts/hooked/promote", { version: 1, environment: "production" });
   await api.post("/v1/prompts/hooked/promote", { version: 2, environment: "production" });
   await api.post("/v1/prompts/hooked/rollback", { environment: "production" });
-  await api.put("/v1/prompts/hooked/experiments/production", { variants: [{ version: 1, weight: 100 }] });
+  await api.put("/v1/prompts/hooked/experiments/production", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] });
 
   const mine = () => received.filter((r) => r.path === "/a");
   await until(() => mine().length >= 5, "five deliveries");

@@ -226,7 +226,15 @@ pub async fn publish(
         {
             isolate_cache::forget(&resolved_key(workspace_id, environment, slug));
         }
-        rebuild_bundle(store, kv, workspace_id, environment_id, environment, WriteBack::Required).await?;
+        rebuild_bundle(
+            store,
+            kv,
+            workspace_id,
+            environment_id,
+            environment,
+            WriteBack::Required,
+        )
+        .await?;
         if store.release_seq(environment_id).await.or_internal("release seq")? == before {
             return Ok(());
         }

@@ -28,16 +28,20 @@ use crate::Ctx;
 const ATTEMPTS: usize = 3;
 
 /// What the caller asks, before the state it applies to is known.
-pub enum Ask {
-    Change(Change),
-    Decide { approval_id: String, approve: bool, note: String },
+enum Ask {
+    Change(Box<Change>),
+    Decide {
+        approval_id: String,
+        approve: bool,
+        note: String,
+    },
 }
 
 /// A change to one prompt in one environment, named by the caller.
 pub async fn change(ctx: &Ctx, slug: &Slug, environment: &EnvironmentName, change: Change) -> ApiResult {
     let prompt = find_prompt(ctx, slug).await?;
     let env = find_environment(ctx, environment).await?;
-    run(ctx, &prompt, &env, Ask::Change(change)).await
+    run(ctx, &prompt, &env, Ask::Change(Box::new(change))).await
 }
 
 /// Approves or rejects a pending request.
@@ -77,7 +81,7 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> A
     for _ in 0..ATTEMPTS {
         // A decision is planned on the request as it is now.
         let change = match &ask {
-            Ask::Change(c) => c.clone(),
+            Ask::Change(c) => (**c).clone(),
             Ask::Decide {
                 approval_id,
                 approve,

@@ -14,7 +14,6 @@ use worker::{D1Database, D1PreparedStatement, Result};
 use pvct_core::audit::AuditEntry;
 
 mod approvals;
-mod release;
 mod audit;
 mod deployments;
 mod environments;
@@ -23,6 +22,7 @@ mod experiments;
 mod keys;
 mod prices;
 mod prompts;
+mod release;
 mod settings;
 mod telemetry;
 mod versions;

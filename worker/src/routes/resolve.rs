@@ -78,7 +78,16 @@ pub async fn load_resolved(
         isolate_cache::put(&key, Entry::Resolved(doc.clone(), etag.clone()));
         return Ok((doc, etag, "kv"));
     }
-    match rebuild_resolved(&ctx.store, &ctx.kv, ws, env.as_str(), slug.as_str(), WriteBack::BestEffort).await? {
+    match rebuild_resolved(
+        &ctx.store,
+        &ctx.kv,
+        ws,
+        env.as_str(),
+        slug.as_str(),
+        WriteBack::BestEffort,
+    )
+    .await?
+    {
         Some((doc, etag)) => Ok((doc, etag, "d1")),
         None => Err(why_not_deployed(ctx, slug, env).await?),
     }

@@ -63,7 +63,11 @@ impl Store {
         Ok(row.map(ApprovalView::from))
     }
 
-    pub async fn list_approvals(&self, workspace_id: &str, status: Option<ApprovalStatus>) -> Result<Vec<ApprovalView>> {
+    pub async fn list_approvals(
+        &self,
+        workspace_id: &str,
+        status: Option<ApprovalStatus>,
+    ) -> Result<Vec<ApprovalView>> {
         let rows: Vec<ApprovalRow> = self
             .all(
                 &format!(

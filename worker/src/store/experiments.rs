@@ -58,20 +58,20 @@ pub struct VariantVersionRow {
 }
 
 impl Store {
-    const EXPERIMENT_SELECT: &'static str =
-        "SELECT x.id, p.slug AS prompt, e.name AS environment, x.name, x.salt, \
+    const EXPERIMENT_SELECT: &'static str = "SELECT x.id, p.slug AS prompt, e.name AS environment, x.name, x.salt, \
          x.variants, x.status, x.started_by, x.started_at, x.updated_at, x.ended_by, x.ended_at \
          FROM experiments x JOIN prompts p ON p.id = x.prompt_id JOIN environments e ON e.id = x.environment_id";
 
     pub async fn running_experiment(&self, prompt_id: &str, environment_id: &str) -> Result<Option<ExperimentView>> {
-        let row: Option<ExperimentRow> = self.first(
-            &format!(
-                "{} WHERE x.prompt_id = ? AND x.environment_id = ? AND x.status = 'running'",
-                Self::EXPERIMENT_SELECT
-            ),
-            &[prompt_id.into(), environment_id.into()],
-        )
-        .await?;
+        let row: Option<ExperimentRow> = self
+            .first(
+                &format!(
+                    "{} WHERE x.prompt_id = ? AND x.environment_id = ? AND x.status = 'running'",
+                    Self::EXPERIMENT_SELECT
+                ),
+                &[prompt_id.into(), environment_id.into()],
+            )
+            .await?;
         Ok(row.map(ExperimentView::from))
     }
 
@@ -81,26 +81,28 @@ impl Store {
         environment_id: &str,
         prompt_slug: Option<&str>,
     ) -> Result<Vec<ExperimentView>> {
-        let rows: Vec<ExperimentRow> = self.all(
-            &format!(
-                "{} WHERE x.environment_id = ? AND x.status = 'running' AND (?2 IS NULL OR p.slug = ?2)",
-                Self::EXPERIMENT_SELECT
-            ),
-            &[environment_id.into(), prompt_slug.into()],
-        )
-        .await?;
+        let rows: Vec<ExperimentRow> = self
+            .all(
+                &format!(
+                    "{} WHERE x.environment_id = ? AND x.status = 'running' AND (?2 IS NULL OR p.slug = ?2)",
+                    Self::EXPERIMENT_SELECT
+                ),
+                &[environment_id.into(), prompt_slug.into()],
+            )
+            .await?;
         Ok(rows.into_iter().map(ExperimentView::from).collect())
     }
 
     pub async fn list_experiments(&self, prompt_id: &str) -> Result<Vec<ExperimentView>> {
-        let rows: Vec<ExperimentRow> = self.all(
-            &format!(
-                "{} WHERE x.prompt_id = ? ORDER BY x.started_at DESC, x.id",
-                Self::EXPERIMENT_SELECT
-            ),
-            &[prompt_id.into()],
-        )
-        .await?;
+        let rows: Vec<ExperimentRow> = self
+            .all(
+                &format!(
+                    "{} WHERE x.prompt_id = ? ORDER BY x.started_at DESC, x.id",
+                    Self::EXPERIMENT_SELECT
+                ),
+                &[prompt_id.into()],
+            )
+            .await?;
         Ok(rows.into_iter().map(ExperimentView::from).collect())
     }
 
@@ -119,7 +121,4 @@ impl Store {
         )
         .await
     }
-
-
-
 }

@@ -158,7 +158,10 @@ impl Store {
         let buckets = self.latency_histograms(prompt_id, environment, from, to).await?;
         let mut histograms: BTreeMap<&str, Histogram> = BTreeMap::new();
         for b in &buckets {
-            histograms.entry(&b.version_id).or_default().add_bucket(b.bucket, b.count);
+            histograms
+                .entry(&b.version_id)
+                .or_default()
+                .add_bucket(b.bucket, b.count);
         }
         Ok(rollups
             .iter()
@@ -307,7 +310,6 @@ impl Store {
             Write::Audit(entry) => self.audit_stmt(entry),
         }
     }
-
 }
 
 /// A planned value as the text of a JSON column.
