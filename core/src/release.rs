@@ -840,6 +840,12 @@ impl Planner<'_> {
     }
 }
 
+/// How long a failed publish waits before its next try: 1, 2, 4 … seconds,
+/// at most a minute; it is tried until KV holds the current sequence.
+pub fn publish_retry_seconds(round: u32) -> u32 {
+    1u32.checked_shl(round).unwrap_or(u32::MAX).min(60)
+}
+
 fn merge(into: &mut Value, extra: &Value) {
     if let (Some(d), Some(e)) = (into.as_object_mut(), extra.as_object()) {
         d.extend(e.clone());

@@ -745,3 +745,10 @@ fn random_changes_serve_what_the_rules_say() {
         check_sequence(seed.wrapping_mul(0xD1B5_4A32_D192_ED03), true);
     }
 }
+
+#[test]
+fn failed_publishes_back_off_to_a_minute() {
+    let delays: Vec<u32> = (0..8).map(publish_retry_seconds).collect();
+    assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+    assert_eq!(publish_retry_seconds(40), 60);
+}

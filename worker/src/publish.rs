@@ -19,7 +19,6 @@ use pvct_core::Error;
 use crate::http::OrInternal;
 use crate::isolate_cache::{self, Entry};
 use crate::kv::{bundle_key, resolved_key, Cached, EdgeKv, Written};
-use crate::routes::parse_stored;
 use pvct_core::api::ExperimentView;
 
 use crate::store::{LiveRow, Store, VariantVersionRow};
@@ -32,9 +31,9 @@ fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
         environment: row.environment.clone(),
         version: row.version,
         version_id: row.version_id.clone(),
-        content: parse_stored(&row.content)?,
-        model_params: parse_stored(&row.model_params)?,
-        variables: serde_json::from_str(&row.variables).unwrap_or_default(),
+        content: row.content.clone(),
+        model_params: row.model_params.clone(),
+        variables: row.variables.clone(),
         content_hash: row.content_hash.clone(),
         deployment_id: row.deployment_id.clone(),
         deployed_at: row.deployed_at.clone(),
@@ -65,9 +64,9 @@ fn attach_experiments(
                     version: v.number,
                     version_id: v.version_id.clone(),
                     weight: spec.weight,
-                    content: parse_stored(&v.content)?,
-                    model_params: parse_stored(&v.model_params)?,
-                    variables: serde_json::from_str(&v.variables).unwrap_or_default(),
+                    content: v.content.clone(),
+                    model_params: v.model_params.clone(),
+                    variables: v.variables.clone(),
                     content_hash: v.content_hash.clone(),
                 })
             })

@@ -62,6 +62,9 @@ pub enum Job {
         environment_id: String,
         environment: String,
         slug: String,
+        /// How many times it has failed before: the next try waits longer.
+        #[serde(default)]
+        round: u32,
     },
 }
 
@@ -93,9 +96,6 @@ pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<()> {
     }
     Ok(())
 }
-
-/// A failed publish job is tried again after this long.
-const PUBLISH_RETRY_SECONDS: u32 = 2;
 
 /// Ok(None): done; Ok(Some(s)): retry in `s` seconds; Err: retry now.
 async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
@@ -129,12 +129,33 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             environment_id,
             environment,
             slug,
+            round,
         } => {
             let kv = crate::kv::EdgeKv::new(env.kv(crate::KV_BINDING)?);
-            match crate::publish::publish(store, &kv, workspace_id, environment_id, environment, slug).await {
-                Ok(()) => Ok(None),
-                Err(_) => Ok(Some(PUBLISH_RETRY_SECONDS)),
+            if crate::publish::publish(store, &kv, workspace_id, environment_id, environment, slug)
+                .await
+                .is_ok()
+            {
+                return Ok(None);
             }
+            // Not the Queue's retries, which end after max_retries: a new
+            // job per failure, with growing delays, so KV catches up with D1
+            // however long it was down.
+            let next = Job::Publish {
+                workspace_id: workspace_id.clone(),
+                environment_id: environment_id.clone(),
+                environment: environment.clone(),
+                slug: slug.clone(),
+                round: round.saturating_add(1),
+            };
+            env.queue(crate::QUEUE_BINDING)?
+                .send(
+                    worker::MessageBuilder::new(next)
+                        .delay_seconds(pvct_core::release::publish_retry_seconds(*round))
+                        .build(),
+                )
+                .await?;
+            Ok(None)
         }
     }
 }

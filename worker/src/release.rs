@@ -152,6 +152,7 @@ async fn repair_later(ctx: &Ctx, environment_id: &str, environment: &str, slug: 
         environment_id: environment_id.to_owned(),
         environment: environment.to_owned(),
         slug: slug.to_owned(),
+        round: 0,
     };
     if let Err(e) = send(&ctx.env, vec![job]).await {
         worker::console_error!("publish job not queued; the next change or promote republishes: {e}");

@@ -34,11 +34,6 @@ pub async fn find_prompt(ctx: &Ctx, slug: &Slug) -> Result<PromptRow, Error> {
         .ok_or_else(|| Error::not_found("prompt"))
 }
 
-/// A JSON column read back from D1.
-pub fn parse_stored(text: &str) -> Result<serde_json::Value, Error> {
-    serde_json::from_str(text).or_internal("stored json")
-}
-
 pub async fn find_environment(ctx: &Ctx, name: &EnvironmentName) -> Result<EnvironmentRow, Error> {
     ctx.store
         .environment(&ctx.who.workspace_id, name.as_str())

@@ -6,7 +6,7 @@ use worker::Result;
 use pvct_core::api::DeploymentView;
 use pvct_core::deployment::{DeploymentAction, DeploymentStep};
 
-use super::{before_bound, Store};
+use super::{before_bound, json_column, json_column_or_default, Store};
 
 /// One deployment of the history, with its place in it (for pages).
 #[derive(Debug, Clone, Deserialize)]
@@ -27,9 +27,13 @@ pub struct LiveRow {
     pub environment: String,
     pub version: u32,
     pub version_id: String,
-    pub content: String,
-    pub model_params: String,
-    pub variables: String,
+    #[serde(deserialize_with = "json_column")]
+    pub content: serde_json::Value,
+    #[serde(deserialize_with = "json_column")]
+    pub model_params: serde_json::Value,
+    /// Versions written before variables were recorded decode as none.
+    #[serde(deserialize_with = "json_column_or_default")]
+    pub variables: pvct_core::render::VersionVariables,
     pub content_hash: String,
     pub deployment_id: String,
     pub deployed_at: String,
