@@ -21,11 +21,11 @@ const HELP = {
   commit: ["commit <slug> -f <file> [-m <message>]", "Commit a prompt file (or a plain text file for a text prompt) on the current head."],
   push: ["push <dir> [-m <message>]", `Create and commit every <slug>${FILE_SUFFIX} in <dir> whose content differs from the server's head. Re-running changes nothing.`],
   pull: ["pull <dir>", `Write the head of every prompt to <dir>/<slug>${FILE_SUFFIX}.`],
-  promote: ["promote <slug> <N> --to <env> [-m <reason>]", "Deploy version N. A gate refusal exits 6 and lists each failing gate; an approval requirement answers pending."],
-  approve: ["approve <approval-id> [-m <note>]", "Approve a pending promotion (gates are checked again), which deploys it."],
-  reject: ["reject <approval-id> [-m <note>]", "Reject a pending promotion."],
-  rollback: ["rollback <slug> --env <env> [-m <reason>]", "Return an environment to its previous deployment."],
-  experiment: ["experiment set <slug> --env <env> --variant N:W ... [--salt S] [--name X] | experiment end <slug> --env <env>", "Start or change an A/B split (weights in percent summing to 100), or end it."],
+  promote: ["promote <slug> <N> --to <env> [-m <reason>] [--end-experiment]", "Deploy version N. A gate refusal exits 6 and lists each failing gate; an approval requirement answers pending. With a split running, --end-experiment ends it in the same change (else a conflict, exit 5)."],
+  approve: ["approve <approval-id> [-m <note>]", "Approve a pending promotion or split (gates are checked again), which applies it; a request made before the environment changed is refused as stale."],
+  reject: ["reject <approval-id> [-m <note>]", "Reject a pending promotion or split."],
+  rollback: ["rollback <slug> --env <env> [-m <reason>]", "The brake: end a running split, else return the environment to its previous deployment. Never needs an approval."],
+  experiment: ["experiment set <slug> --env <env> --variant N:W ... [--salt S] [--name X] | experiment end <slug> --env <env>", "Start or change an A/B split of two or more versions (weights in percent summing to 100; each variant passes the gates; pending approval where required), or end it."],
   metrics: ["metrics <slug> [--env <env>] [--from ISO] [--to ISO]", "Per-version calls, error rate, latency percentiles, cost, score, feedback."],
   status: ["status", "Environments, what is live where, running experiments and pending approvals."],
 };
@@ -42,7 +42,7 @@ function exitCodeOf(e) {
   if (e.code === "usage") return EXIT.usage;
   if (e.code === "unauthenticated" || e.code === "forbidden") return EXIT.auth;
   if (e.code === "not_found" || e.code === "not_deployed" || e.code === "route_not_found") return EXIT.not_found;
-  if (["stale_parent", "conflict", "already_exists", "variables_changed", "nothing_to_roll_back"].includes(e.code)) return EXIT.conflict;
+  if (["stale_parent", "conflict", "already_exists", "variables_changed", "nothing_to_roll_back", "experiment_running", "stale_approval"].includes(e.code)) return EXIT.conflict;
   if (e.code === "gates_failed") return EXIT.gates_failed;
   if (e.code === "network") return EXIT.network;
   if (["invalid_field", "malformed_json", "template_syntax", "invalid_query", "missing_variables", "unknown_include"].includes(e.code)) return EXIT.invalid;
@@ -282,7 +282,9 @@ async function run(command, positionals, values, call, out, c) {
       const { slug } = splitSlug(positionals[0]);
       const version = Number(positionals[1]);
       if (!version || !values.to) throw new CliError("usage", "promote needs a version number and --to <env>");
-      const res = await call("POST", `/v1/prompts/${slug}/promote`, { version, environment: values.to, reason: values.message ?? null });
+      const res = await call("POST", `/v1/prompts/${slug}/promote`, {
+        version, environment: values.to, reason: values.message ?? null, ...(values["end-experiment"] ? { end_experiment: true } : {}),
+      });
       if (values.json) return json(res.body);
       if (res.status === 202) out(`${slug} v${version} → ${values.to}: pending approval ${res.body.approval_id}`);
       else out(`${slug} v${version} → ${values.to}: ${res.body.status}`);
@@ -294,7 +296,9 @@ async function run(command, positionals, values, call, out, c) {
       if (!id) throw new CliError("usage", `${command} needs an approval id`);
       const res = await call("POST", `/v1/approvals/${id}/${command}`, { note: values.message ?? null });
       if (values.json) return json(res.body);
-      out(command === "approve" ? `approved: v${res.body.version} deployed to ${res.body.environment}` : `rejected ${id}`);
+      if (command === "reject") out(`rejected ${id}`);
+      else if (res.body.variants) out(`approved: split ${res.body.variants.map((v) => `v${v.version} ${v.weight}%`).join(", ")} in ${res.body.environment}`);
+      else out(`approved: v${res.body.version} deployed to ${res.body.environment}`);
       return;
     }
     case "rollback": {
@@ -302,7 +306,9 @@ async function run(command, positionals, values, call, out, c) {
       if (!values.env) throw new CliError("usage", "rollback needs --env <env>");
       const res = await call("POST", `/v1/prompts/${slug}/rollback`, { environment: values.env, reason: values.message ?? null });
       if (values.json) return json(res.body);
-      out(`${slug} in ${values.env}: back to v${res.body.version}`);
+      out(res.body.status === "experiment_ended"
+        ? `${slug} in ${values.env}: split ended, everyone gets v${res.body.version}`
+        : `${slug} in ${values.env}: back to v${res.body.version}`);
       return;
     }
     case "experiment": {
@@ -321,7 +327,9 @@ async function run(command, positionals, values, call, out, c) {
       });
       const res = await call("PUT", `/v1/prompts/${slug}/experiments/${values.env}`, { variants, ...(values.salt ? { salt: values.salt } : {}), ...(values.name ? { name: values.name } : {}) });
       if (values.json) return json(res.body);
-      out(`${slug} in ${values.env}: ${res.body.variants.map((v) => `v${v.version} ${v.weight}%`).join(", ")} (${res.status === 201 ? "started" : "changed"})`);
+      const split = res.body.variants.map((v) => `v${v.version} ${v.weight}%`).join(", ");
+      if (res.status === 202) out(`${slug} in ${values.env}: ${split}: pending approval ${res.body.approval_id}`);
+      else out(`${slug} in ${values.env}: ${split} (${res.status === 201 ? "started" : "changed"})`);
       return;
     }
     case "metrics": {
@@ -378,6 +386,7 @@ export async function main(argv, env = process.env, out = (s) => process.stdout.
         file: { type: "string", short: "f" }, message: { type: "string", short: "m" },
         to: { type: "string" }, env: { type: "string" }, from: { type: "string" },
         variant: { type: "string", multiple: true }, salt: { type: "string" }, name: { type: "string" },
+        "end-experiment": { type: "boolean" },
       },
     });
   } catch (e) {

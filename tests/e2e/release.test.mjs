@@ -180,6 +180,31 @@ test("two approvers deciding at once: one deploys, the other writes nothing", as
   assert.equal(decided.n, 1);
 });
 
+test("an approval whose deployment fails stays pending and can be approved again", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "atomic", ["one", "two"]);
+  await promote(api, "atomic", 1);
+  await api.put("/v1/environments/production", { position: 2, policy: { requires_approval: true } });
+  const lead = await keyFor(api, "approver", "lead");
+  const asked = await promote(api, "atomic", 2, { reason: "ship" });
+  // Fault injection in the real D1: the deployment row of this change aborts.
+  await w.db.prepare(`CREATE TRIGGER IF NOT EXISTS inject_deploy_fault BEFORE INSERT ON deployments
+    WHEN NEW.reason LIKE '%ship%' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`).run();
+  const before = await counts(w.db);
+  try {
+    const failed = await lead.post(`/v1/approvals/${asked.body.approval_id}/approve`, {});
+    assert.ok(failed.status >= 400, `${failed.status}`);
+    assert.ok(!JSON.stringify(failed.body).includes("injected"), "no internal text reaches the client");
+  } finally {
+    await w.db.prepare("DROP TRIGGER IF EXISTS inject_deploy_fault").run();
+  }
+  assert.deepEqual(await counts(w.db), before, "decision, deployment and audit row land together or not at all");
+  const status = (await api.get("/v1/approvals")).body.items.find((a) => a.id === asked.body.approval_id).status;
+  assert.equal(status, "pending");
+  assert.equal((await lead.post(`/v1/approvals/${asked.body.approval_id}/approve`, {})).status, 201);
+  assert.deepEqual(await served(api, "atomic"), { 2: USERS.length });
+});
+
 test("the edge serves what D1 says: documents carry the release sequence, a failed publish is repaired", async () => {
   const { api, id: ws } = await newWorkspace(w);
   await promptWithVersions(api, "edge", ["one", "two", "three"]);

@@ -107,6 +107,18 @@ test("diff, promote with a gate refusal, rollback, and exit codes", async () => 
   const refusedJson = pvct(key, "promote", "p-0", "2", "--to", "staging", "--json");
   assert.equal(JSON.parse(refusedJson.err).error.code, "gates_failed");
 
+  // A split is running: promote is a conflict unless it ends the split;
+  // rollback is the brake and ends it.
+  const split = pvct(key, "experiment", "set", "p-0", "--env", "dev", "--variant", "1:50", "--variant", "2:50");
+  assert.equal(split.code, 0, split.err);
+  assert.match(split.out, /v1 50%, v2 50% \(started\)/);
+  const busy = pvct(key, "promote", "p-0", "1", "--to", "dev");
+  assert.equal(busy.code, 5, "experiment_running is a conflict");
+  assert.match(busy.err, /end-experiment|end_experiment/);
+  const brake = pvct(key, "rollback", "p-0", "--env", "dev");
+  assert.equal(brake.code, 0, brake.err);
+  assert.match(brake.out, /split ended, everyone gets v2/);
+
   const back = pvct(key, "rollback", "p-0", "--env", "dev", "-m", "bad tone", "--json");
   assert.equal(back.code, 0, back.err);
   assert.equal(back.json.version, 1);

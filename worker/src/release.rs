@@ -115,9 +115,18 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> A
         let plan = release::plan(&state, &change, &actor, &at, &mut new_id);
         if !plan.writes.is_empty() || plan.release.is_some() {
             if let Err(e) = ctx.store.execute(&state, &plan, &actor.name, &at).await {
-                // A guard refused (the state moved) or D1 failed: plan again
-                // on what is there now.
-                worker::console_log!("release batch not applied, planning again: {e}");
+                // Nothing was written. If the state moved, plan again on
+                // what is there now; if it did not, D1 refused for another
+                // reason, which the caller may retry as a whole.
+                if ctx
+                    .store
+                    .guards_hold(&state, &plan.guards)
+                    .await
+                    .or_internal("release guards")?
+                {
+                    return Err(crate::http::internal("release batch", e));
+                }
+                worker::console_log!("the state moved under a release batch, planning again: {e}");
                 continue;
             }
         }

@@ -175,6 +175,29 @@ impl Store {
             .collect())
     }
 
+    /// Whether every guard of a plan still holds (after a failed batch: if
+    /// they do, the batch failed for another reason than a moved state).
+    pub async fn guards_hold(&self, state: &EnvState, guards: &[Guard]) -> Result<bool> {
+        for guard in guards {
+            let holds = match guard {
+                Guard::EnvSeq(seq) => self.release_seq(&state.environment_id).await? == *seq,
+                Guard::ApprovalPending(id) => {
+                    #[derive(Deserialize)]
+                    struct Status {
+                        status: String,
+                    }
+                    self.first::<Status>("SELECT status FROM approvals WHERE id = ?", &[id.into()])
+                        .await?
+                        .is_some_and(|s| s.status == "pending")
+                }
+            };
+            if !holds {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Writes `plan` in one batch: guards first, then the writes and the
     /// release row. Fails, writing nothing, if a guard no longer holds.
     pub async fn execute(&self, state: &EnvState, plan: &Plan, actor: &str, at: &str) -> Result<()> {
