@@ -61,10 +61,16 @@ export interface Deployment {
   id: string;
   environment: string;
   version: number;
+  version_id: string;
   action: "promote" | "rollback";
   reason: string;
   actor: string;
   created_at: string;
+}
+/** One arm of an A/B split: a version and its share of traffic in percent. */
+export interface Variant {
+  version: number;
+  weight: number;
 }
 export interface Experiment {
   id: string;
@@ -72,27 +78,35 @@ export interface Experiment {
   environment: string;
   name: string;
   salt: string;
-  variants: { version: number; weight: number }[];
+  variants: Variant[];
   status: "running" | "ended";
   started_by: string;
   started_at: string;
+  updated_at?: string;
+  ended_by?: string | null;
   ended_at: string | null;
 }
-export interface Approval {
+export type ApprovalStatus = "pending" | "approved" | "rejected" | "superseded";
+interface ApprovalBase {
   id: string;
   prompt: string;
   environment: string;
-  version: number;
   reason: string;
-  status: "pending" | "approved" | "rejected";
+  status: ApprovalStatus;
   requested_by: string;
   decided_by: string | null;
+  decision_note?: string | null;
   created_at: string;
+  decided_at?: string | null;
 }
+/** A request waiting for (or decided by) an approver: a promotion or a split. */
+export type Approval =
+  | (ApprovalBase & { kind: "promote"; version: number; end_experiment?: boolean })
+  | (ApprovalBase & { kind: "experiment"; variants: Variant[]; name?: string | null });
 export interface BundlePrompt {
   slug: string;
   version: number;
-  experiment?: { id: string; name: string; variants: { version: number; weight: number }[] };
+  experiment?: { id: string; name: string; variants: Variant[] };
 }
 export interface VersionMetrics {
   calls: number;
@@ -166,8 +180,14 @@ export class Api {
   bundle = (env: string) =>
     this.get<{ prompts: Record<string, BundlePrompt> }>(`/v1/bundle?environment=${encodeURIComponent(env)}`);
   pendingApprovals = () => this.get<{ items: Approval[] }>("/v1/approvals?status=pending").then((r) => r.items);
+  /** The newest requests of every status (the API answers up to 200). */
+  approvals = () => this.get<{ items: Approval[] }>("/v1/approvals").then((r) => r.items);
   experiments = (slug: string) => this.get<{ items: Experiment[] }>(`/v1/prompts/${slug}/experiments`).then((r) => r.items);
+  /** The first page of a prompt's deployments, newest first. */
   deployments = (slug: string) => this.get<{ items: Deployment[] }>(`/v1/prompts/${slug}/deployments`).then((r) => r.items);
+  /** Every deployment of a prompt in one environment, newest first. */
+  deploymentsIn = (slug: string, env: string) =>
+    this.all<Deployment>(`/v1/prompts/${slug}/deployments?environment=${encodeURIComponent(env)}&limit=100`);
 
   /** Every page of a cursor-paged list. */
   async all<T>(path: string): Promise<T[]> {

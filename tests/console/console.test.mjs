@@ -4,78 +4,28 @@
 // A user signs in, creates a prompt, commits two versions in the Monaco
 // editor, opens the diff and finds the inserted words highlighted, promotes,
 // sees the live badge change, and rolls back. The diff page's screenshot is
-// saved to target/console/diff.png.
+// saved to target/console/diff.png. The harness is ./harness.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import net from "node:net";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { chromium } from "playwright-core";
-import { client, newKey, root } from "../e2e/harness.mjs";
+import { client } from "../e2e/harness.mjs";
+import { root, startConsole } from "./harness.mjs";
 
-let dev;
+let app;
 let url;
-let state;
+let adminKey;
+let signedIn;
 let browser;
-const adminKey = newKey();
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 before(async () => {
-  state = mkdtempSync(path.join(tmpdir(), "pvct-console-"));
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  dev = spawn(path.join(root, "scripts/dev.sh"), [], {
-    cwd: root,
-    detached: true, // its own process group, so stopping it takes workerd along
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PORT: String(port), PVCT_STATE: state, PVCT_ADMIN_KEY: adminKey, PVCT_NO_BUILD: "1" },
-  });
-  let log = "";
-  dev.stdout.on("data", (d) => (log += d));
-  dev.stderr.on("data", (d) => (log += d));
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {}
-    if (i > 240 || dev.exitCode !== null) throw new Error(`make dev did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  app = await startConsole();
+  ({ url, adminKey, signedIn, browser } = app);
 });
 
 after(async () => {
-  await browser?.close();
-  if (dev?.pid) {
-    try {
-      process.kill(-dev.pid, "SIGTERM");
-    } catch {}
-    await new Promise((r) => (dev.exitCode !== null ? r() : dev.once("exit", r)));
-  }
-  if (state) rmSync(state, { recursive: true, force: true });
+  await app?.stop();
 });
-
-async function signedIn(key) {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(url + "/");
-  await page.getByLabel("API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Prompts" }).waitFor();
-  return { page, errors };
-}
 
 /** Replaces the text of the Monaco editor labelled `label` by typing, as a user would. */
 async function typeInto(page, label, text) {
@@ -95,7 +45,22 @@ test("the console is served at / and deep links, the API stays JSON, the key nev
   assert.match(await deep.text(), /<div id="root">/);
   const api = await fetch(url + "/v1/prompts", { headers: { "sec-fetch-mode": "navigate" } });
   assert.equal(api.status, 401, "API paths always reach the worker");
-  assert.equal((await api.json()).error.code, "unauthenticated");
+  const refusal = await api.text();
+  assert.equal(JSON.parse(refusal).error.code, "unauthenticated");
+  // API answers end with a newline, so `curl` output in a shell ends its line:
+  // built answers, errors, and documents served as stored (bundle, OpenAPI).
+  assert.ok(refusal.endsWith("}\n"), `error body ends with a newline: ${JSON.stringify(refusal.slice(-5))}`);
+  const headers = { authorization: `Bearer ${adminKey}` };
+  for (const p of ["/v1/prompts", "/v1/me", "/v1/bundle?environment=production", "/openapi.json", "/healthz"]) {
+    const res = await fetch(url + p, { headers });
+    const text = await res.text();
+    assert.equal(res.status, 200, p);
+    assert.match(res.headers.get("content-type"), /application\/json/, p);
+    assert.ok(text.endsWith("\n") && !text.endsWith("\n\n"), `${p} ends with one newline: ${JSON.stringify(text.slice(-5))}`);
+  }
+  const bundle = await fetch(url + "/v1/bundle?environment=production", { headers });
+  const again = await fetch(url + "/v1/bundle?environment=production", { headers: { ...headers, "if-none-match": bundle.headers.get("etag") } });
+  assert.equal(again.status, 304, "the ETag still matches the document it names");
 
   const page = await browser.newPage();
   await page.goto(url + "/");
@@ -176,7 +141,9 @@ test("sign in, create, commit twice in the editor, diff, promote, see the badge,
   const resolved = await client(url, adminKey).get("/v1/resolve/welcome?environment=production");
   assert.equal(resolved.body.version, 2);
 
-  // Roll back: production is on v1 again, in the console and at the edge.
+  // Roll back: the console says where it goes before it is clicked; then
+  // production is on v1 again, in the console and at the edge.
+  await page.getByTestId("rollback-preview-production").filter({ hasText: "Rollback returns to v1" }).waitFor();
   await page.getByRole("button", { name: "Roll back production" }).click();
   await badge.filter({ hasText: "production: v1" }).waitFor();
   const back = await client(url, adminKey).get("/v1/resolve/welcome?environment=production", { "cache-control": "no-cache" });

@@ -25,14 +25,19 @@ impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
     }
 }
 
+/// A JSON answer. Every JSON body ends with a newline, so answers printed
+/// by `curl` in a shell do not run into the prompt or into each other.
 pub fn json<T: Serialize>(status: u16, body: &T) -> ApiResult {
-    Response::from_json(body)
-        .map(|r| r.with_status(status))
-        .or_internal("serialize response")
+    raw_json(status, serde_json::to_string(body).or_internal("serialize response")?)
 }
 
-/// A JSON text that is already serialized (served from KV as stored).
-pub fn raw_json(status: u16, body: String) -> ApiResult {
+/// A JSON text that is already serialized (served from KV as stored). The
+/// newline is added to the response only: what is stored, and the ETag
+/// hashed from it, stay as they are.
+pub fn raw_json(status: u16, mut body: String) -> ApiResult {
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
     let mut response = Response::ok(body).or_internal("build response")?.with_status(status);
     response
         .headers_mut()
@@ -43,8 +48,7 @@ pub fn raw_json(status: u16, body: String) -> ApiResult {
 
 pub fn error_response(err: &Error) -> Response {
     let body = err.to_body();
-    let mut response = Response::from_json(&body)
-        .map(|r| r.with_status(err.status()))
+    let mut response = raw_json(err.status(), serde_json::to_string(&body).unwrap_or_default())
         .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500));
     // RFC 9110: a 405 lists the methods the resource takes.
     if let Some(allowed) = err.details().get("allowed").and_then(|a| a.as_array()) {

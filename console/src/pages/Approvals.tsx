@@ -1,17 +1,40 @@
 // The approval queue: approvers approve (gates are checked again, then the
-// version deploys) or reject; nobody decides their own request.
+// promotion or split goes live) or reject; nobody decides their own request.
+// Each request shows what is live now, a running split included, and a
+// request that what is live has moved past is refused as stale.
 import { useState } from "react";
-import type { Approval } from "../api";
+import type { Approval, BundlePrompt } from "../api";
 import { useSession } from "../session";
 import { useLoad } from "../useLoad";
 import { linkProps } from "../router";
 import { when } from "../format";
+import { LiveBadge, splitText } from "../live";
 import { OutcomeError } from "../components/GateFailures";
 import { ErrorNote } from "../components/ErrorNote";
 
+/** What a request asks for, in words: "v2 → production", "split v1 80% / v2 20% → production". */
+export const requestText = (a: Approval) =>
+  a.kind === "experiment" ? `split ${splitText(a.variants)}` : `v${a.version}${a.end_experiment ? " (ends the running split)" : ""}`;
+
+const doneText = (a: Approval) =>
+  a.kind === "experiment"
+    ? `The split ${splitText(a.variants)} of ${a.prompt} runs in ${a.environment}.`
+    : `v${a.version} of ${a.prompt} is live in ${a.environment}.`;
+
 export function Approvals() {
   const { api, can, me } = useSession();
-  const pending = useLoad(() => api.pendingApprovals(), [api]);
+  const loaded = useLoad(async () => {
+    // Every pending request, and the newest of all (for the decided ones).
+    const [pending, recent] = await Promise.all([api.pendingApprovals(), api.approvals()]);
+    // What is live where the requests would land: one bundle per environment.
+    const envs = [...new Set(pending.map((a) => a.environment))];
+    const bundles = await Promise.all(envs.map((e) => api.bundle(e).then((b) => [e, b.prompts] as const)));
+    return {
+      pending,
+      decided: recent.filter((a) => a.status !== "pending").slice(0, 20),
+      live: Object.fromEntries(bundles) as Record<string, Record<string, BundlePrompt>>,
+    };
+  }, [api]);
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [outcome, setOutcome] = useState<{ id: string; ok?: string; error?: Error } | null>(null);
 
@@ -19,15 +42,19 @@ export function Approvals() {
     setOutcome(null);
     try {
       await api.post(`/v1/approvals/${a.id}/${approve ? "approve" : "reject"}`, { note: notes[a.id] ?? "" });
-      setOutcome({ id: a.id, ok: approve ? `v${a.version} of ${a.prompt} is live in ${a.environment}.` : "Rejected." });
-      pending.reload();
+      setOutcome({ id: a.id, ok: approve ? doneText(a) : "Rejected." });
     } catch (e) {
       setOutcome({ id: a.id, error: e instanceof Error ? e : new Error(String(e)) });
     }
+    // Decided, superseded or stale: the queue has moved either way.
+    loaded.reload();
   }
 
-  if (pending.error) return <ErrorNote error={pending.error} />;
-  if (!pending.data) return <p className="muted">Loading approvals…</p>;
+  if (loaded.error) return <ErrorNote error={loaded.error} />;
+  if (!loaded.data) return <p className="muted">Loading approvals…</p>;
+  const { pending, decided } = loaded.data;
+  // A refused decision whose request left the queue (stale, superseded) is shown at the top.
+  const orphanError = outcome?.error && !pending.some((a) => a.id === outcome.id) ? outcome.error : null;
   return (
     <section>
       <h1>Approvals</h1>
@@ -36,41 +63,85 @@ export function Approvals() {
           {outcome.ok}
         </p>
       )}
-      {pending.data.length === 0 && <p className="muted">Nothing waits for approval.</p>}
-      {pending.data.map((a) => (
-        <div className="card" key={a.id} data-testid={`approval-${a.id}`}>
-          <div className="row">
-            <a {...linkProps(`/prompts/${a.prompt}/history`)}>
-              <strong>{a.prompt}</strong>
-            </a>
-            <span>
-              v{a.version} → <span className="badge">{a.environment}</span>
-            </span>
-            <span className="muted">
-              asked by {a.requested_by}, {when(a.created_at)}
-            </span>
-          </div>
-          {a.reason && <p>“{a.reason}”</p>}
-          {can("approve") && a.requested_by !== me.actor ? (
+      {orphanError && <OutcomeError error={orphanError} />}
+      {pending.length === 0 && <p className="muted">Nothing waits for approval.</p>}
+      {pending.map((a) => {
+        const live = loaded.data!.live[a.environment]?.[a.prompt];
+        return (
+          <div className="card" key={a.id} data-testid={`approval-${a.id}`}>
             <div className="row">
-              <input
-                className="grow"
-                aria-label="Decision note"
-                placeholder="Note (optional)"
-                value={notes[a.id] ?? ""}
-                onChange={(e) => setNotes({ ...notes, [a.id]: e.target.value })}
-              />
-              <button className="primary" onClick={() => decide(a, true)}>
-                Approve
-              </button>
-              <button onClick={() => decide(a, false)}>Reject</button>
+              <a {...linkProps(`/prompts/${a.prompt}/history`)}>
+                <strong>{a.prompt}</strong>
+              </a>
+              <span data-testid="approval-request">
+                {a.kind === "experiment" ? "A/B " : "promote "}
+                {requestText(a)} → <span className="badge">{a.environment}</span>
+              </span>
+              <span className="muted">
+                asked by {a.requested_by}, {when(a.created_at)}
+              </span>
             </div>
-          ) : (
-            <p className="muted">{can("approve") ? "Your own request: another approver decides." : "An approver decides."}</p>
-          )}
-          {outcome?.id === a.id && outcome.error && <OutcomeError error={outcome.error} />}
-        </div>
-      ))}
+            <div className="row" data-testid="approval-live-now">
+              <span className="muted">live in {a.environment} now:</span>
+              <LiveBadge slug={a.prompt} env={a.environment} version={live?.version} split={live?.experiment?.variants} label={false} />
+            </div>
+            {a.reason && <p>“{a.reason}”</p>}
+            {can("approve") && a.requested_by !== me.actor ? (
+              <div className="row">
+                <input
+                  className="grow"
+                  aria-label="Decision note"
+                  placeholder="Note (optional)"
+                  value={notes[a.id] ?? ""}
+                  onChange={(e) => setNotes({ ...notes, [a.id]: e.target.value })}
+                />
+                <button className="primary" onClick={() => decide(a, true)}>
+                  Approve
+                </button>
+                <button onClick={() => decide(a, false)}>Reject</button>
+              </div>
+            ) : (
+              <p className="muted">{can("approve") ? "Your own request: another approver decides." : "An approver decides."}</p>
+            )}
+            {outcome?.id === a.id && outcome.error && <OutcomeError error={outcome.error} />}
+          </div>
+        );
+      })}
+      {decided.length > 0 && (
+        <>
+          <h2>Decided</h2>
+          <table className="grid" aria-label="Decided requests">
+            <thead>
+              <tr>
+                <th>Prompt</th>
+                <th>Request</th>
+                <th>Environment</th>
+                <th>Status</th>
+                <th>By</th>
+                <th>When</th>
+              </tr>
+            </thead>
+            <tbody>
+              {decided.map((a) => (
+                <tr key={a.id} data-testid={`decided-${a.id}`}>
+                  <td>
+                    <a {...linkProps(`/prompts/${a.prompt}/history`)}>{a.prompt}</a>
+                  </td>
+                  <td>{requestText(a)}</td>
+                  <td>{a.environment}</td>
+                  <td>
+                    <span className={`badge status-${a.status}`} title={a.decision_note ?? undefined}>
+                      {a.status}
+                    </span>
+                  </td>
+                  <td>{a.decided_by ?? "—"}</td>
+                  <td>{when(a.decided_at ?? a.created_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
     </section>
   );
 }

@@ -1,5 +1,5 @@
-// Every prompt with what is live in each environment, running experiments
-// and pending approvals. Three kinds of request however many prompts there
+// Every prompt with what is live in each environment (a running split with
+// its weights, linking to it) and pending approvals. Three kinds of request however many prompts there
 // are: the prompt pages, one bundle per environment, the approval queue.
 import { useState, type FormEvent } from "react";
 import { ApiError, type Approval, type BundlePrompt, type Kind, type Prompt } from "../api";
@@ -7,6 +7,7 @@ import { useSession } from "../session";
 import { linkProps, navigate } from "../router";
 import { useLoad } from "../useLoad";
 import { ErrorNote } from "../components/ErrorNote";
+import { LiveBadge } from "../live";
 
 export function PromptList() {
   const { api, can } = useSession();
@@ -69,12 +70,7 @@ export function PromptList() {
                   const live = data.live[e.name]?.[p.slug];
                   return (
                     <td key={e.name} data-testid={`live-${p.slug}-${e.name}`}>
-                      {live ? <span className="badge live">v{live.version}</span> : <span className="muted">—</span>}
-                      {live?.experiment && (
-                        <span className="badge exp" title={live.experiment.name}>
-                          A/B {live.experiment.variants.map((v) => `v${v.version}:${v.weight}%`).join(" ")}
-                        </span>
-                      )}
+                      <LiveBadge slug={p.slug} env={e.name} version={live?.version} split={live?.experiment?.variants} label={false} />
                     </td>
                   );
                 })}

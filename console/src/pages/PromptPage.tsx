@@ -1,11 +1,12 @@
 // One prompt: what is live where, and tabs for its history, diffs, editor,
 // deployments, experiments and metrics.
 import { lazy, Suspense } from "react";
-import type { Environment, PromptDetail, Version } from "../api";
+import type { Environment, Experiment, PromptDetail, Version } from "../api";
 import { useSession } from "../session";
 import { linkProps, type PromptTab } from "../router";
 import { useLoad } from "../useLoad";
 import { ErrorNote } from "../components/ErrorNote";
+import { LiveBadge, runningByEnv } from "../live";
 import { History } from "./prompt/History";
 import { DiffTab } from "./prompt/DiffTab";
 import { DeployTab } from "./prompt/DeployTab";
@@ -19,6 +20,9 @@ export interface PromptData {
   prompt: PromptDetail;
   envs: Environment[];
   versions: Version[];
+  experiments: Experiment[];
+  /** The running split of each environment that has one. */
+  running: Record<string, Experiment>;
 }
 
 const TAB_NAMES: [PromptTab, string][] = [
@@ -33,17 +37,18 @@ const TAB_NAMES: [PromptTab, string][] = [
 export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab; params: URLSearchParams }) {
   const { api } = useSession();
   const { data, error, reload } = useLoad<PromptData>(async () => {
-    const [prompt, envs, versions] = await Promise.all([
+    const [prompt, envs, versions, experiments] = await Promise.all([
       api.prompt(slug),
       api.environments(),
       api.all<Version>(`/v1/prompts/${slug}/versions?limit=100`),
+      api.experiments(slug),
     ]);
-    return { prompt, envs, versions };
+    return { prompt, envs, versions, experiments, running: runningByEnv(experiments) };
   }, [api, slug]);
 
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p className="muted">Loading {slug}…</p>;
-  const { prompt, envs } = data;
+  const { prompt, envs, running } = data;
 
   return (
     <section>
@@ -54,14 +59,16 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
         <h1>{prompt.name}</h1>
         <span className="badge kind">{prompt.kind}</span>
         <span className="spacer" />
-        {envs.map((e) => {
-          const live = prompt.deployments[e.name];
-          return (
-            <span key={e.name} className={live ? "badge live" : "badge off"} data-testid={`badge-${e.name}`}>
-              {e.name}: {live ? `v${live.version}` : "—"}
-            </span>
-          );
-        })}
+        {envs.map((e) => (
+          <LiveBadge
+            key={e.name}
+            slug={prompt.slug}
+            env={e.name}
+            version={prompt.deployments[e.name]?.version}
+            split={running[e.name]?.variants}
+            testId={`badge-${e.name}`}
+          />
+        ))}
       </div>
       <nav className="tabs" aria-label="Prompt">
         {TAB_NAMES.map(([t, name]) => (
@@ -75,7 +82,7 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
         {tab === "diff" && <DiffTab data={data} params={params} />}
         {tab === "edit" && <EditTab data={data} reload={reload} />}
         {tab === "deploy" && <DeployTab data={data} reload={reload} />}
-        {tab === "experiments" && <ExperimentsTab data={data} reload={reload} />}
+        {tab === "experiments" && <ExperimentsTab data={data} reload={reload} params={params} />}
         {tab === "metrics" && <MetricsTab data={data} params={params} />}
       </Suspense>
     </section>

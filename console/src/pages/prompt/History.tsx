@@ -2,12 +2,20 @@
 import { useState } from "react";
 import { linkProps, navigate } from "../../router";
 import { when } from "../../format";
+import { experimentsLink, weightText } from "../../live";
 import type { PromptData } from "../PromptPage";
 
 export function History({ data }: { data: PromptData }) {
-  const { prompt, versions } = data;
+  const { prompt, versions, running } = data;
   const [picked, setPicked] = useState<number[]>([]);
-  const liveIn = (n: number) => Object.entries(prompt.deployments).filter(([, d]) => d.version === n).map(([e]) => e);
+  // Where each version is live: all of an environment's traffic, or its
+  // share of a running split.
+  const liveIn = (n: number) =>
+    data.envs.flatMap((e): { env: string; weight?: number }[] => {
+      const split = running[e.name];
+      if (split) return split.variants.filter((v) => v.version === n).map((v) => ({ env: e.name, weight: v.weight }));
+      return prompt.deployments[e.name]?.version === n ? [{ env: e.name }] : [];
+    });
 
   if (versions.length === 0)
     return (
@@ -36,6 +44,7 @@ export function History({ data }: { data: PromptData }) {
             <th>Author</th>
             <th>When</th>
             <th>Live in</th>
+            <th>Changes</th>
           </tr>
         </thead>
         <tbody>
@@ -56,11 +65,17 @@ export function History({ data }: { data: PromptData }) {
               <td>{v.author}</td>
               <td>{when(v.created_at)}</td>
               <td>
-                {liveIn(v.number).map((e) => (
-                  <span key={e} className="badge live">
-                    {e}
-                  </span>
-                ))}
+                {liveIn(v.number).map(({ env, weight }) =>
+                  weight === undefined ? (
+                    <span key={env} className="badge live">
+                      {env}
+                    </span>
+                  ) : (
+                    <a key={env} className="badge exp" {...linkProps(experimentsLink(prompt.slug, env))} title={`A/B split in ${env}`}>
+                      {env} {weightText(weight)}
+                    </a>
+                  ),
+                )}
               </td>
               <td>
                 {v.parent_version != null && (

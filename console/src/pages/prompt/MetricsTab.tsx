@@ -4,7 +4,7 @@ import { useMemo, useState } from "react";
 import type { MetricsItem, VersionMetrics } from "../../api";
 import { useSession } from "../../session";
 import { useLoad } from "../../useLoad";
-import { ms, num, pct, usd } from "../../format";
+import { ms, num, pct, pValue, usd, UNITS, type Unit } from "../../format";
 import { Chart } from "../../components/Chart";
 import { ErrorNote } from "../../components/ErrorNote";
 import { VersionSelect } from "../../components/VersionSelect";
@@ -21,14 +21,15 @@ type RangeName = keyof typeof RANGES;
 const hour = (t: number) => new Date(t).toISOString().slice(0, 13) + ":00:00Z";
 const HOUR = 3_600_000;
 
-const CHARTS: { key: keyof VersionMetrics; title: string; format: (v: number | null) => string }[] = [
-  { key: "p50_ms", title: "Latency p50", format: ms },
-  { key: "p95_ms", title: "Latency p95", format: ms },
-  { key: "p99_ms", title: "Latency p99", format: ms },
-  { key: "cost_per_call_usd", title: "Cost per call", format: usd },
-  { key: "mean_score", title: "Mean score", format: (v) => num(v) },
-  { key: "feedback_rate", title: "Feedback rate", format: pct },
-  { key: "error_rate", title: "Error rate", format: pct },
+// Rates come from the API as fractions (0.02); the pct unit shows them as 2.0 %.
+const CHARTS: { key: keyof VersionMetrics; title: string; unit: Unit }[] = [
+  { key: "p50_ms", title: "Latency p50", unit: UNITS.ms },
+  { key: "p95_ms", title: "Latency p95", unit: UNITS.ms },
+  { key: "p99_ms", title: "Latency p99", unit: UNITS.ms },
+  { key: "cost_per_call_usd", title: "Cost per call", unit: UNITS.usd },
+  { key: "mean_score", title: "Mean score", unit: UNITS.score },
+  { key: "feedback_rate", title: "Positive feedback", unit: UNITS.pct },
+  { key: "error_rate", title: "Error rate", unit: UNITS.pct },
 ];
 
 export default function MetricsTab({ data, params }: { data: PromptData; params: URLSearchParams }) {
@@ -48,17 +49,18 @@ export default function MetricsTab({ data, params }: { data: PromptData; params:
       api.get<{ items: MetricsItem[] }>(`${base}&from=${hour(start)}&to=${hour(end - HOUR)}`),
       ...windows.map((t) => api.get<{ items: MetricsItem[] }>(`${base}&from=${hour(t)}&to=${hour(t + (windowHours - 1) * HOUR)}`)),
     ]);
-    return { total: total.items, windows, perWindow: perWindow.map((w) => w.items) };
+    return { range, total: total.items.sort((x, y) => x.version - y.version), windows, perWindow: perWindow.map((w) => w.items) };
   }, [api, base, range]);
 
   const charts = useMemo(() => {
     const d = loaded.data;
     if (!d) return null;
+    // Oldest version first (as in the totals), so each keeps its colour from chart to chart.
     const shown = d.total.map((i) => i.version);
-    const times = d.windows.map((t) => t / 1000);
     return CHARTS.map((c) => ({
       ...c,
-      times,
+      times: d.windows,
+      windowMs: RANGES[d.range].windowHours * HOUR,
       series: shown.map((v) => ({
         label: `v${v}`,
         values: d.perWindow.map((items) => (items.find((i) => i.version === v)?.metrics[c.key] as number | null) ?? null),
@@ -119,7 +121,11 @@ export default function MetricsTab({ data, params }: { data: PromptData; params:
               ))}
             </tbody>
           </table>
-          <div className="charts">{charts?.map((c) => <Chart key={c.key} title={c.title} times={c.times} series={c.series} format={c.format} />)}</div>
+          <div className="charts">
+            {charts?.map((c) => (
+              <Chart key={c.key} id={c.key} title={c.title} times={c.times} windowMs={c.windowMs} series={c.series} unit={c.unit} />
+            ))}
+          </div>
         </>
       )}
       <Compare slug={prompt.slug} env={env} numbers={versions.map((v) => v.number)} />
@@ -127,13 +133,45 @@ export default function MetricsTab({ data, params }: { data: PromptData; params:
   );
 }
 
+interface MetricResult {
+  metric: string;
+  a: number | null;
+  b: number | null;
+  test: string;
+  higher_is_better: boolean;
+  result: { p_value: number; significant: boolean } | null;
+}
 interface Comparison {
   a: { version: number; metrics: VersionMetrics };
   b: { version: number; metrics: VersionMetrics };
-  comparison: {
-    verdict: string;
-    metrics: { metric: string; a: number | null; b: number | null; test: string; higher_is_better: boolean; result: { p_value: number; significant: boolean } | null }[];
-  };
+  comparison: { verdict: string; metrics: MetricResult[] };
+}
+
+/** The API's metric names as people say them, with their units. */
+const METRICS: Record<string, { label: string; value: (v: number | null) => string }> = {
+  error_rate: { label: "error rate", value: pct },
+  feedback_rate: { label: "positive feedback", value: pct },
+  mean_score: { label: "mean score", value: (v) => num(v, 3) },
+  latency_mean_ms: { label: "mean latency", value: ms },
+};
+const metricOf = (name: string) => METRICS[name] ?? { label: name.replace(/_/g, " "), value: (v: number | null) => num(v, 3) };
+
+/**
+ * The verdict in words, from the API's per-metric tests: "v2 is better on
+ * mean latency: 530 ms vs 723 ms for v1 (p < 0.0001)".
+ */
+export function verdictText(c: Comparison): string {
+  const [la, lb] = [`v${c.a.version}`, `v${c.b.version}`];
+  const findings = c.comparison.metrics.flatMap((m) => {
+    if (!m.result?.significant || m.a == null || m.b == null) return [];
+    const bBetter = m.b > m.a === m.higher_is_better;
+    const { label, value } = metricOf(m.metric);
+    const [win, lose, wv, lv] = bBetter ? [lb, la, m.b, m.a] : [la, lb, m.a, m.b];
+    return [`${win} is better on ${label}: ${value(wv)} vs ${value(lv)} for ${lose} (${pValue(m.result.p_value)})`];
+  });
+  if (findings.length === 0)
+    return `No significant difference yet (${c.a.metrics.calls.toLocaleString("en-US")} vs ${c.b.metrics.calls.toLocaleString("en-US")} calls)`;
+  return findings.join("; ");
 }
 
 function Compare({ slug, env, numbers }: { slug: string; env: string; numbers: number[] }) {
@@ -155,28 +193,31 @@ function Compare({ slug, env, numbers }: { slug: string; env: string; numbers: n
       {cmp.data && (
         <>
           <p className="verdict" data-testid="verdict">
-            {cmp.data.comparison.verdict}
+            {verdictText(cmp.data)}
           </p>
-          <table className="grid">
+          <table className="grid" aria-label="Comparison">
             <thead>
               <tr>
                 <th>Metric</th>
-                <th>v{a}</th>
-                <th>v{b}</th>
+                <th>v{cmp.data.a.version}</th>
+                <th>v{cmp.data.b.version}</th>
                 <th>Test</th>
-                <th>p</th>
+                <th>Significance</th>
               </tr>
             </thead>
             <tbody>
-              {cmp.data.comparison.metrics.map((m) => (
-                <tr key={m.metric} className={m.result?.significant ? "significant" : undefined}>
-                  <td>{m.metric}</td>
-                  <td>{num(m.a, 4)}</td>
-                  <td>{num(m.b, 4)}</td>
-                  <td className="muted">{m.test}</td>
-                  <td>{m.result ? `${m.result.p_value.toPrecision(2)}${m.result.significant ? " ✱" : ""}` : "—"}</td>
-                </tr>
-              ))}
+              {cmp.data.comparison.metrics.map((m) => {
+                const { label, value } = metricOf(m.metric);
+                return (
+                  <tr key={m.metric} className={m.result?.significant ? "significant" : undefined} data-metric={m.metric}>
+                    <td>{label}</td>
+                    <td>{value(m.a)}</td>
+                    <td>{value(m.b)}</td>
+                    <td className="muted">{m.test}</td>
+                    <td>{m.result ? `${pValue(m.result.p_value)}${m.result.significant ? " ✱" : ""}` : "—"}</td>
+                  </tr>
+                );
+              })}
             </tbody>
           </table>
         </>
