@@ -1,12 +1,40 @@
-//! Response views of the release pipeline: deployments, experiments and
-//! approvals as the API answers them. Defined once here, used by the list
-//! routes and by the planner's answers alike, so a field never differs
-//! between "what a promote said" and "what the history lists".
+//! Response views: every JSON answer of the API is one of these types, so
+//! its shape is defined once, here, and handlers only fill it in.
+//!
+//! This file holds the views of the release pipeline: deployments,
+//! experiments and approvals, used by the list routes and by the planner's
+//! answers alike, so a field never differs between "what a promote said" and
+//! "what the history lists". The others are in submodules by resource,
+//! re-exported here; lists answer [`Page`] or [`Items`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::deployment::DeploymentAction;
 use crate::routing::VariantSpec;
+
+mod access;
+mod config;
+mod list;
+mod registry;
+mod telemetry;
+
+pub use access::{
+    AdminKeyView, ApiKeyCreatedView, ApiKeyView, AuditEntryView, EdgeStatus, HealthView, KeyRevokedView, MeView,
+    WorkspaceCreatedView, WorkspaceView,
+};
+pub use config::{
+    EnvironmentView, EvaluatorsView, JudgeView, SettingsView, WebhookCreatedView, WebhookDeletedView, WebhookView,
+    JUDGE_MISSING,
+};
+pub use list::{Items, Page};
+pub use registry::{
+    CommitView, DependentView, DependentsView, DiffView, LiveDeploymentView, PromptDetailView, PromptView,
+    RenderRouting, RenderView, VersionView,
+};
+pub use telemetry::{
+    CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, MetricsView, PriceOverrideView,
+    PricesView, PromotionStatsView, VersionMetricsView, WeekPromotionsView,
+};
 
 /// One row of an environment's deployment history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

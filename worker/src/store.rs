@@ -35,12 +35,10 @@ pub use deployments::LiveRow;
 pub use environments::EnvironmentRow;
 pub use experiments::VariantVersionRow;
 pub use keys::NewKey;
-pub use prices::PriceRow;
 pub use prompts::PromptRow;
 pub use release::StateQuery;
 pub use versions::{NewVersion, VersionRow};
 pub use webhooks::WebhookRow;
-pub use workspaces::WorkspaceRow;
 
 /// Something SQL can bind.
 pub enum Arg<'a> {

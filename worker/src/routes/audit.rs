@@ -1,8 +1,8 @@
 //! `GET /v1/audit`: the append-only trail, newest first, filterable.
 
+use pvct_core::api::{AuditEntryView, Page};
 use pvct_core::audit::AuditAction;
 use pvct_core::page::{finish_page, PageRequest};
-use serde_json::{json as j, Value};
 
 use crate::http::{json, ApiResult, OrInternal, Query};
 use crate::store::AuditFilter;
@@ -23,14 +23,17 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .await
         .or_internal("audit")?;
     let (rows, next) = finish_page(rows, &page, |r| r.seq.to_string());
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            j!({
-                "id": r.id, "actor": r.actor, "action": r.action, "prompt": r.prompt_slug, "target": r.target,
-                "details": r.details, "created_at": r.created_at,
-            })
+    let items = rows
+        .into_iter()
+        .map(|r| AuditEntryView {
+            id: r.id,
+            actor: r.actor,
+            action: r.action,
+            prompt: r.prompt_slug,
+            target: r.target,
+            details: r.details,
+            created_at: r.created_at,
         })
         .collect();
-    json(200, &j!({ "items": items, "next_cursor": next }))
+    json(200, &Page::new(items, next))
 }

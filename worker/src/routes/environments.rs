@@ -1,10 +1,11 @@
 //! Environments and their gate policies.
 
+use pvct_core::api::{EnvironmentView, Items};
 use pvct_core::audit::AuditAction;
 use pvct_core::names::EnvironmentName;
 use pvct_core::request::PutEnvironment;
 use pvct_core::Error;
-use serde_json::{json as j, Value};
+use serde_json::json as j;
 use worker::Request;
 
 use crate::http::{body, json, ApiResult, OrInternal};
@@ -12,11 +13,14 @@ use crate::ids::{new_id, now};
 use crate::store::EnvironmentRow;
 use crate::Ctx;
 
-fn environment_json(e: &EnvironmentRow) -> Value {
-    j!({
-        "name": e.name, "position": e.position, "policy": e.policy,
-        "created_at": e.created_at, "updated_at": e.updated_at,
-    })
+fn environment_view(e: EnvironmentRow) -> EnvironmentView {
+    EnvironmentView {
+        name: e.name,
+        position: e.position,
+        policy: e.policy,
+        created_at: e.created_at,
+        updated_at: e.updated_at,
+    }
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult {
@@ -25,8 +29,8 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .environments(&ctx.who.workspace_id)
         .await
         .or_internal("environments")?;
-    let items: Vec<Value> = rows.iter().map(environment_json).collect();
-    json(200, &j!({ "items": items }))
+    let items = rows.into_iter().map(environment_view).collect();
+    json(200, &Items::new(items))
 }
 
 pub async fn put(ctx: &Ctx, name: &EnvironmentName, req: &mut Request) -> ApiResult {
@@ -59,5 +63,5 @@ pub async fn put(ctx: &Ctx, name: &EnvironmentName, req: &mut Request) -> ApiRes
         .await
         .or_internal("environment")?
         .ok_or_else(Error::internal)?;
-    json(if existed { 200 } else { 201 }, &environment_json(&row))
+    json(if existed { 200 } else { 201 }, &environment_view(row))
 }

@@ -1,7 +1,8 @@
 //! Per-prompt evaluators: which checks score this prompt's executions.
 
+use pvct_core::api::EvaluatorsView;
 use pvct_core::audit::AuditAction;
-use pvct_core::evaluator::{parse_evaluators, Check, Evaluator};
+use pvct_core::evaluator::{parse_evaluators, Evaluator};
 use pvct_core::names::Slug;
 use serde_json::json;
 use worker::Request;
@@ -13,25 +14,13 @@ use crate::Ctx;
 
 /// The evaluators as shown, with a warning when a judge has no endpoint to ask.
 async fn view(ctx: &Ctx, slug: &Slug, evaluators: &[Evaluator]) -> ApiResult {
-    let judged = evaluators.iter().any(|e| matches!(e.check, Check::Judge { .. }));
     let judge_configured = ctx
         .store
         .settings(&ctx.who.workspace_id)
         .await
         .or_internal("settings")?
         .is_some_and(|s| s.judge_url.is_some());
-    let warnings: Vec<&str> = (judged && !judge_configured)
-        .then_some("judge evaluators are skipped until an admin sets the workspace judge (PUT /v1/settings)")
-        .into_iter()
-        .collect();
-    json(
-        200,
-        &json!({
-            "prompt": slug,
-            "evaluators": evaluators.iter().map(Evaluator::to_json).collect::<Vec<_>>(),
-            "warnings": warnings,
-        }),
-    )
+    json(200, &EvaluatorsView::new(slug.as_str(), evaluators, judge_configured))
 }
 
 pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {

@@ -1,5 +1,6 @@
 //! API keys of the caller's workspace (admin only).
 
+use pvct_core::api::{ApiKeyCreatedView, ApiKeyView, EdgeStatus, Items, KeyRevokedView, MeView};
 use pvct_core::audit::AuditAction;
 use pvct_core::request::CreateKey;
 use pvct_core::Error;
@@ -15,11 +16,8 @@ use crate::Ctx;
 /// The calling key: who the audit trail names it as, its role and what that
 /// role may do (the web console offers only those actions).
 pub fn me(ctx: &Ctx) -> ApiResult {
-    json(
-        200,
-        &j!({ "key_id": ctx.who.key_id, "workspace_id": ctx.who.workspace_id, "actor": ctx.who.actor,
-              "role": ctx.who.role.as_str(), "permissions": ctx.who.role.permissions() }),
-    )
+    let who = &ctx.who;
+    json(200, &MeView::new(&who.key_id, &who.workspace_id, &who.actor, who.role))
 }
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -44,10 +42,21 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         )
         .await
         .or_internal("create key")?;
+    let api_key = ApiKeyView {
+        id,
+        name: input.name,
+        role: input.role.as_str().to_owned(),
+        key_prefix: key.display_prefix().to_owned(),
+        created_by: Some(ctx.who.actor.clone()),
+        created_at: at,
+        revoked_at: None,
+    };
     json(
         201,
-        &j!({ "id": id, "name": input.name, "role": input.role.as_str(), "key": key.as_str(),
-              "key_prefix": key.display_prefix(), "created_by": ctx.who.actor, "created_at": at, "revoked_at": null }),
+        &ApiKeyCreatedView {
+            api_key,
+            key: key.as_str().to_owned(),
+        },
     )
 }
 
@@ -57,7 +66,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .list_keys(&ctx.who.workspace_id)
         .await
         .or_internal("list keys")?;
-    json(200, &j!({ "items": items }))
+    json(200, &Items::new(items))
 }
 
 /// Revokes a key. D1 is the truth; the KV entry is deleted on every call
@@ -84,11 +93,18 @@ pub async fn revoke(ctx: &Ctx, id: &str) -> ApiResult {
     };
     forget(&hash);
     let edge = match ctx.kv.delete_api_key(&hash).await {
-        Ok(()) => "current",
+        Ok(()) => EdgeStatus::Current,
         Err(e) => {
             worker::console_error!("kv delete of a revoked key failed; it expires within 60 s: {e}");
-            "pending"
+            EdgeStatus::Pending
         }
     };
-    json(200, &j!({ "id": id, "revoked_at": at, "edge": edge }))
+    json(
+        200,
+        &KeyRevokedView {
+            id: id.to_owned(),
+            revoked_at: at,
+            edge,
+        },
+    )
 }

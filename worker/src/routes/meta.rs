@@ -1,5 +1,6 @@
 //! Routes without a key: liveness and the API description.
 
+use pvct_core::api::HealthView;
 use pvct_core::route::Route;
 use pvct_core::Error;
 
@@ -9,10 +10,7 @@ const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub fn handle(route: &Route) -> ApiResult {
     match route {
-        Route::Healthz => json(
-            200,
-            &serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }),
-        ),
+        Route::Healthz => json(200, &HealthView::ok(env!("CARGO_PKG_VERSION"))),
         Route::OpenApi => raw_json(200, OPENAPI.to_owned()),
         _ => Err(Error::internal()),
     }

@@ -1,26 +1,20 @@
 //! Prompts: create, list (cursor pages by slug), get with head and deployments.
 
+use pvct_core::api::{LiveDeploymentView, Page, PromptDetailView};
 use pvct_core::audit::AuditAction;
 use pvct_core::names::Slug;
 use pvct_core::page::{finish_page, PageRequest};
 use pvct_core::request::CreatePrompt;
 use pvct_core::{Error, ErrorKind};
-use serde_json::{json as j, Value};
+use serde_json::json as j;
 use worker::Request;
 
 use super::find_prompt;
-use super::versions::version_json;
+use super::versions::version_view;
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::{new_id, now};
 use crate::store::PromptRow;
 use crate::Ctx;
-
-pub fn prompt_json(p: &PromptRow) -> Value {
-    j!({
-        "id": p.id, "slug": p.slug, "name": p.name, "description": p.description, "kind": p.kind,
-        "created_by": p.created_by, "created_at": p.created_at,
-    })
-}
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let input = CreatePrompt::parse(&body(req).await?)?;
@@ -72,7 +66,7 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         return Err(exists());
     }
     result.or_internal("create prompt")?;
-    json(201, &prompt_json(&row))
+    json(201, &row)
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult {
@@ -84,27 +78,32 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .await
         .or_internal("list prompts")?;
     let (rows, next) = finish_page(rows, &page, |p| p.slug.clone());
-    let items: Vec<Value> = rows.iter().map(prompt_json).collect();
-    json(200, &j!({ "items": items, "next_cursor": next }))
+    json(200, &Page::new(rows, next))
 }
 
 pub async fn get(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let prompt = find_prompt(ctx, slug).await?;
     let head = ctx.store.head(&prompt.id).await.or_internal("head")?;
     let live = ctx.store.live_of_prompt(&prompt.id).await.or_internal("live")?;
-    let mut deployed = serde_json::Map::new();
-    for row in &live {
-        deployed.insert(
-            row.environment.clone(),
-            j!({ "version": row.version, "version_id": row.version_id, "deployment_id": row.deployment_id,
-                 "deployed_at": row.deployed_at }),
-        );
-    }
-    let mut body = prompt_json(&prompt);
-    body["head"] = match &head {
-        Some(v) => version_json(v, &prompt),
-        None => Value::Null,
-    };
-    body["deployments"] = Value::Object(deployed);
-    json(200, &body)
+    let deployments = live
+        .into_iter()
+        .map(|row| {
+            let view = LiveDeploymentView {
+                version: row.version,
+                version_id: row.version_id,
+                deployment_id: row.deployment_id,
+                deployed_at: row.deployed_at,
+            };
+            (row.environment, view)
+        })
+        .collect();
+    let head = head.map(|v| version_view(&v, &prompt));
+    json(
+        200,
+        &PromptDetailView {
+            prompt,
+            head,
+            deployments,
+        },
+    )
 }

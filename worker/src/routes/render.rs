@@ -1,6 +1,7 @@
 //! Rendering on the server (`POST /v1/prompts/{slug}/render`) and the
 //! dependents of a snippet (`GET /v1/prompts/{slug}/dependents`).
 
+use pvct_core::api::{DependentView, DependentsView, RenderRouting, RenderView};
 use pvct_core::content::{PromptContent, PromptKind};
 use pvct_core::names::Slug;
 use pvct_core::render::{parse_history, render as render_content, RenderRequest};
@@ -23,23 +24,32 @@ pub async fn render(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         (Some(env), _) => {
             let (doc, _, _) = load_resolved(ctx, env, slug, false).await?;
             let r = doc.resolve_for(input.user_key.as_deref(), random_u32);
-            let routing = j!({ "environment": env.as_str(), "experiment_id": r.experiment_id,
-                               "variant": r.variant, "assignment": r.assignment });
-            (r.version, r.content, r.variables, routing)
+            let routing = RenderRouting {
+                environment: env.as_str().to_owned(),
+                experiment_id: r.experiment_id,
+                variant: r.variant,
+                assignment: r.assignment,
+            };
+            (r.version, r.content, r.variables, Some(routing))
         }
         (None, Some(n)) => {
             let v = find_version(ctx, &prompt, n).await?;
-            (v.number, v.expanded().clone(), v.variables, j!({}))
+            (v.number, v.expanded().clone(), v.variables, None)
         }
         (None, None) => return Err(Error::new(ErrorKind::InvalidField, "give environment or version")),
     };
     let content = PromptContent::from_value(kind, &content).or_internal("stored content")?;
     let rendered = render_content(&content, &variables, &input.variables, &history, input.strict)?;
-    let mut out = j!({ "prompt": prompt.slug, "kind": prompt.kind, "version": version, "rendered": rendered });
-    if let (Some(o), Some(r)) = (out.as_object_mut(), routing.as_object()) {
-        o.extend(r.clone());
-    }
-    json(200, &out)
+    json(
+        200,
+        &RenderView {
+            prompt: prompt.slug,
+            kind: prompt.kind,
+            version,
+            rendered,
+            routing,
+        },
+    )
 }
 
 pub async fn dependents(ctx: &Ctx, slug: &Slug) -> ApiResult {
@@ -62,15 +72,16 @@ pub async fn dependents(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .dependents(&ctx.who.workspace_id, slug.as_str())
         .await
         .or_internal("dependents")?;
-    let items: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            j!({ "prompt": r.prompt, "head_version": r.head_version, "pinned_version": r.pinned_version,
-                 "behind_production": production.is_some_and(|p| r.pinned_version < p) })
-        })
+    let items = rows
+        .into_iter()
+        .map(|r| DependentView::new(r.prompt, r.head_version, r.pinned_version, production))
         .collect();
     json(
         200,
-        &j!({ "snippet": prompt.slug, "production_version": production, "items": items }),
+        &DependentsView {
+            snippet: prompt.slug,
+            production_version: production,
+            items,
+        },
     )
 }

@@ -1,6 +1,7 @@
 //! Workspace settings: raw-execution retention and the LLM judge endpoint.
 //! The judge's API key is write-only: responses say whether one is set.
 
+use pvct_core::api::SettingsView;
 use pvct_core::audit::AuditAction;
 use pvct_core::settings::{Settings, SettingsUpdate};
 use serde_json::json;
@@ -9,18 +10,6 @@ use worker::Request;
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::now;
 use crate::Ctx;
-
-fn view(s: &Settings) -> serde_json::Value {
-    json!({
-        "retention_days": s.retention_days,
-        "judge": s.judge_url.as_ref().map(|url| json!({
-            "url": url,
-            "model": s.judge_model,
-            "api_key_set": s.judge_api_key.is_some(),
-        })),
-        "updated_at": s.updated_at,
-    })
-}
 
 async fn current(ctx: &Ctx) -> Result<Settings, pvct_core::Error> {
     Ok(ctx
@@ -32,7 +21,7 @@ async fn current(ctx: &Ctx) -> Result<Settings, pvct_core::Error> {
 }
 
 pub async fn get(ctx: &Ctx) -> ApiResult {
-    json(200, &view(&current(ctx).await?))
+    json(200, &SettingsView::of(&current(ctx).await?))
 }
 
 pub async fn put(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -46,5 +35,5 @@ pub async fn put(ctx: &Ctx, req: &mut Request) -> ApiResult {
         .put_settings(&ctx.who.workspace_id, &row, &audit.details(details))
         .await
         .or_internal("put settings")?;
-    json(200, &view(&row))
+    json(200, &SettingsView::of(&row))
 }

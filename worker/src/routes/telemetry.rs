@@ -3,10 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use pvct_core::api::{
+    CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, MetricsView, PriceOverrideView,
+    PricesView, PromotionStatsView, VersionMetricsView, WeekPromotionsView,
+};
 use pvct_core::audit::AuditAction;
 use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::pricing::{cost_usd, seeded, ModelPrice, PRICE_TABLE_VERSION};
+use pvct_core::pricing::{cost_usd, ModelPrice};
 use pvct_core::telemetry::{
     compare as compare_versions, hour_and_day, parse_batch, summarize, EvaluatorScore, Feedback, ParsedBatch, Rejected,
     RollupSums,
@@ -105,7 +109,7 @@ pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
     enqueue(ctx, jobs).await?;
     // Positions in the request, whichever check refused them.
     rejected.sort_by_key(|r| r.index);
-    json(202, &j!({ "accepted": accepted, "rejected": rejected }))
+    json(202, &ExecutionsAcceptedView { accepted, rejected })
 }
 
 pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -121,7 +125,13 @@ pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
         }],
     )
     .await?;
-    json(202, &j!({ "accepted": true, "execution_id": f.execution_id }))
+    json(
+        202,
+        &FeedbackAcceptedView {
+            accepted: true,
+            execution_id: f.execution_id,
+        },
+    )
 }
 
 /// One execution with its feedback and evaluator scores.
@@ -202,27 +212,38 @@ pub async fn metrics(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .evaluator_rollups(&prompt.id, env.as_str(), &from, &to)
         .await
         .or_internal("evaluator rollups")?;
-    let items: Vec<_> = version_figures(ctx, &prompt.id, env.as_str(), &from, &to)
+    let items = version_figures(ctx, &prompt.id, env.as_str(), &from, &to)
         .await?
-        .iter()
-        .map(|(n, id, sums, h)| {
-            let evaluators: BTreeMap<&str, EvaluatorScore> = per_evaluator
+        .into_iter()
+        .map(|(version, version_id, sums, h)| {
+            let evaluators = per_evaluator
                 .iter()
-                .filter(|r| &r.version_id == id)
+                .filter(|r| r.version_id == version_id)
                 .map(|r| {
                     (
-                        r.evaluator.as_str(),
+                        r.evaluator.clone(),
                         EvaluatorScore::from_sums(r.score_sum, r.score_count),
                     )
                 })
                 .collect();
-            j!({ "version": n, "version_id": id, "metrics": summarize(sums, h), "evaluators": evaluators })
+            VersionMetricsView {
+                version,
+                version_id,
+                metrics: summarize(&sums, &h),
+                evaluators,
+            }
         })
         .collect();
     json(
         200,
-        &j!({ "prompt": prompt.slug, "environment": env.as_str(), "from": from, "to": to,
-              "latency_relative_error_bound": RELATIVE_ERROR_BOUND, "items": items }),
+        &MetricsView {
+            prompt: prompt.slug,
+            environment: env.as_str().to_owned(),
+            from,
+            to,
+            latency_relative_error_bound: RELATIVE_ERROR_BOUND,
+            items,
+        },
     )
 }
 
@@ -246,10 +267,21 @@ pub async fn compare(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let comparison = compare_versions((&format!("v{a}"), &format!("v{b}")), fa, fb);
     json(
         200,
-        &j!({ "prompt": prompt.slug, "environment": env.as_str(), "from": from, "to": to,
-              "a": { "version": a, "metrics": summarize(fa.0, fa.1) },
-              "b": { "version": b, "metrics": summarize(fb.0, fb.1) },
-              "comparison": comparison }),
+        &CompareView {
+            prompt: prompt.slug,
+            environment: env.as_str().to_owned(),
+            from,
+            to,
+            a: ComparedVersionView {
+                version: a,
+                metrics: summarize(fa.0, fa.1),
+            },
+            b: ComparedVersionView {
+                version: b,
+                metrics: summarize(fb.0, fb.1),
+            },
+            comparison,
+        },
     )
 }
 
@@ -278,10 +310,7 @@ pub async fn list_prices(ctx: &Ctx) -> ApiResult {
         .price_overrides(&ctx.who.workspace_id)
         .await
         .or_internal("prices")?;
-    json(
-        200,
-        &j!({ "table_version": PRICE_TABLE_VERSION, "seeded": seeded(), "overrides": overrides }),
-    )
+    json(200, &PricesView::new(overrides))
 }
 
 pub async fn put_price(ctx: &Ctx, model: &str, req: &mut Request) -> ApiResult {
@@ -294,7 +323,7 @@ pub async fn put_price(ctx: &Ctx, model: &str, req: &mut Request) -> ApiResult {
         ));
     }
     let at = now();
-    let row = crate::store::PriceRow {
+    let row = PriceOverrideView {
         model: model.to_owned(),
         input_per_million: price.input_per_million,
         output_per_million: price.output_per_million,
@@ -335,10 +364,16 @@ pub async fn promotion_stats(ctx: &Ctx) -> ApiResult {
             *c += 1;
         }
     }
-    let items: Vec<_> = starts
-        .iter()
+    let weeks = starts
+        .into_iter()
         .zip(counts)
-        .map(|(w, n)| j!({ "week_start": w, "promotions": n }))
+        .map(|(week_start, promotions)| WeekPromotionsView { week_start, promotions })
         .collect();
-    json(200, &j!({ "environment": env, "weeks": items }))
+    json(
+        200,
+        &PromotionStatsView {
+            environment: env.to_owned(),
+            weeks,
+        },
+    )
 }

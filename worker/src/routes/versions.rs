@@ -1,6 +1,7 @@
 //! Versions: commit (optimistic concurrency on the parent), history, one
 //! version, and the word diff between two.
 
+use pvct_core::api::{CommitView, DiffView, Page, VersionView};
 use pvct_core::audit::AuditAction;
 use pvct_core::commit::{plan_commit, stale_parent, CommitPlan, Head};
 use pvct_core::content::{ModelParams, PromptContent, PromptKind};
@@ -10,7 +11,7 @@ use pvct_core::page::{finish_page, PageRequest};
 use pvct_core::request::Commit;
 use pvct_core::template::IncludeGraph;
 use pvct_core::{Error, ErrorKind};
-use serde_json::{json as j, Value};
+use serde_json::json as j;
 use worker::Request;
 
 use super::find_prompt;
@@ -19,14 +20,23 @@ use crate::ids::{new_id, now};
 use crate::store::{NewVersion, PromptRow, VersionRow};
 use crate::Ctx;
 
-pub fn version_json(v: &VersionRow, prompt: &PromptRow) -> Value {
-    j!({
-        "id": v.id, "prompt": prompt.slug, "number": v.number, "parent_version": v.parent_number,
-        "content": v.content, "resolved_content": v.expanded(), "model_params": v.model_params,
-        "variables": v.variables.uses, "variable_declarations": v.variables.declares,
-        "snippet_pins": v.snippet_pins.pins,
-        "content_hash": v.content_hash, "author": v.author, "message": v.commit_msg, "created_at": v.created_at,
-    })
+pub fn version_view(v: &VersionRow, prompt: &PromptRow) -> VersionView {
+    VersionView {
+        id: v.id.clone(),
+        prompt: prompt.slug.clone(),
+        number: v.number,
+        parent_version: v.parent_number,
+        content: v.content.clone(),
+        resolved_content: v.expanded().clone(),
+        model_params: v.model_params.clone(),
+        variables: v.variables.uses.clone(),
+        variable_declarations: v.variables.declares.clone(),
+        snippet_pins: v.snippet_pins.pins.clone(),
+        content_hash: v.content_hash.clone(),
+        author: v.author.clone(),
+        message: v.commit_msg.clone(),
+        created_at: v.created_at.clone(),
+    }
 }
 
 /// Pins every include of a commit: to `@N` when given, otherwise to the
@@ -98,7 +108,14 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     ) {
         Ok(CommitPlan::Unchanged) => {
             let head = head.ok_or_else(Error::internal)?;
-            return json(200, &j!({ "created": false, "version": version_json(&head, &prompt) }));
+            let version = version_view(&head, &prompt);
+            return json(
+                200,
+                &CommitView {
+                    created: false,
+                    version,
+                },
+            );
         }
         Ok(CommitPlan::Create { number }) => number,
         Err(err) => return Err(with_head(err, head.as_ref(), &prompt)),
@@ -158,7 +175,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         commit_msg: message,
         created_at: at,
     };
-    let version = version_json(&row, &prompt);
+    let version = version_view(&row, &prompt);
     crate::webhook_delivery::emit(
         ctx,
         "version.created",
@@ -166,7 +183,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
              "message": row.commit_msg, "content_hash": row.content_hash }),
     )
     .await;
-    json(201, &j!({ "created": true, "version": version }))
+    json(201, &CommitView { created: true, version })
 }
 
 /// Adds the current head to a 409 so the client can rebase without a
@@ -176,7 +193,7 @@ fn with_head(err: Error, head: Option<&VersionRow>, prompt: &PromptRow) -> Error
         return err;
     }
     let mut details = err.details().clone();
-    details["head"] = head.map_or(Value::Null, |h| version_json(h, prompt));
+    details["head"] = serde_json::to_value(head.map(|h| version_view(h, prompt))).unwrap_or_default();
     err.with_details(details)
 }
 
@@ -191,8 +208,8 @@ pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .await
         .or_internal("versions")?;
     let (rows, next) = finish_page(rows, &page, |v| v.number.to_string());
-    let items: Vec<Value> = rows.iter().map(|v| version_json(v, &prompt)).collect();
-    json(200, &j!({ "items": items, "next_cursor": next }))
+    let items = rows.iter().map(|v| version_view(v, &prompt)).collect();
+    json(200, &Page::new(items, next))
 }
 
 pub async fn get(ctx: &Ctx, slug: &Slug, number: u32) -> ApiResult {
@@ -203,7 +220,7 @@ pub async fn get(ctx: &Ctx, slug: &Slug, number: u32) -> ApiResult {
         .await
         .or_internal("version")?
         .ok_or_else(|| Error::not_found("version"))?;
-    json(200, &version_json(&v, &prompt))
+    json(200, &version_view(&v, &prompt))
 }
 
 pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
@@ -230,9 +247,5 @@ pub async fn diff(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let (old, new) = (load(from).await?, load(to).await?);
     let mut d = diff_versions((&old.0, &old.1), (&new.0, &new.1));
     diff_metadata(&mut d, (&old.2, &old.3), (&new.2, &new.3));
-    json(
-        200,
-        &j!({ "prompt": prompt.slug, "from": from, "to": to, "words_added": d.words_added,
-                    "words_removed": d.words_removed, "fields": d.fields }),
-    )
+    json(200, &DiffView::new(prompt.slug, from, to, d))
 }

@@ -1,10 +1,11 @@
 //! Workspace webhooks (admins): subscribe a URL to events, list, delete,
 //! and read the delivery log. The signing secret is shown once, at creation.
 
+use pvct_core::api::{Items, WebhookCreatedView, WebhookDeletedView, WebhookView};
 use pvct_core::audit::AuditAction;
 use pvct_core::webhook::NewWebhook;
 use pvct_core::Error;
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Request;
 
 use crate::http::{body, json, ApiResult, OrInternal};
@@ -12,8 +13,15 @@ use crate::ids::{new_id, new_webhook_secret, now};
 use crate::store::WebhookRow;
 use crate::Ctx;
 
-fn view(w: &WebhookRow) -> Value {
-    json!({ "id": w.id, "url": w.url, "events": w.events, "created_by": w.created_by, "created_at": w.created_at })
+/// The webhook without its secret.
+fn view(w: WebhookRow) -> WebhookView {
+    WebhookView {
+        id: w.id,
+        url: w.url,
+        events: w.events,
+        created_by: w.created_by,
+        created_at: w.created_at,
+    }
 }
 
 pub async fn list(ctx: &Ctx) -> ApiResult {
@@ -22,7 +30,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .webhooks_for(&ctx.who.workspace_id)
         .await
         .or_internal("webhooks")?;
-    json(200, &json!({ "items": hooks.iter().map(view).collect::<Vec<_>>() }))
+    json(200, &Items::new(hooks.into_iter().map(view).collect()))
 }
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -44,9 +52,14 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         )
         .await
         .or_internal("create webhook")?;
-    let mut out = view(&row);
-    out["secret"] = json!(row.secret);
-    json(201, &out)
+    let secret = row.secret.clone();
+    json(
+        201,
+        &WebhookCreatedView {
+            webhook: view(row),
+            secret,
+        },
+    )
 }
 
 pub async fn delete(ctx: &Ctx, id: &str) -> ApiResult {
@@ -64,7 +77,13 @@ pub async fn delete(ctx: &Ctx, id: &str) -> ApiResult {
     if !deleted {
         return Err(Error::not_found("webhook"));
     }
-    json(200, &json!({ "id": id, "deleted_at": at }))
+    json(
+        200,
+        &WebhookDeletedView {
+            id: id.to_owned(),
+            deleted_at: at,
+        },
+    )
 }
 
 pub async fn deliveries(ctx: &Ctx, id: &str) -> ApiResult {
@@ -73,5 +92,5 @@ pub async fn deliveries(ctx: &Ctx, id: &str) -> ApiResult {
         return Err(Error::not_found("webhook"));
     }
     let items = ctx.store.list_deliveries(ws, id).await.or_internal("deliveries")?;
-    json(200, &json!({ "items": items }))
+    json(200, &Items::new(items))
 }

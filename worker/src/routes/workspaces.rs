@@ -1,6 +1,7 @@
 //! `POST /v1/workspaces`: the bootstrap key creates a workspace and gets its
 //! first admin key back.
 
+use pvct_core::api::{AdminKeyView, WorkspaceCreatedView, WorkspaceView};
 use pvct_core::apikey::ApiKey;
 use pvct_core::audit::{AuditAction, AuditEntry};
 use pvct_core::environment::DEFAULT_ENVIRONMENTS;
@@ -13,7 +14,7 @@ use worker::Request;
 use crate::http::{body, json, ApiResult, OrInternal};
 use crate::ids::{new_api_key, new_id, now};
 use crate::kv::EdgeKv;
-use crate::store::{NewKey, Store, WorkspaceRow};
+use crate::store::{NewKey, Store};
 
 pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &ApiKey) -> ApiResult {
     let input: CreateWorkspace = parse_json(&body(req).await?)?;
@@ -31,7 +32,7 @@ pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &
         .with_details(serde_json::json!({ "field": "name" })));
     }
     let at = now();
-    let ws = WorkspaceRow {
+    let ws = WorkspaceView {
         id: new_id(),
         name: input.name.to_string(),
         display_name,
@@ -76,15 +77,20 @@ pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &
         ));
     }
     result.or_internal("create workspace")?;
+    let api_key = AdminKeyView {
+        id: key_id,
+        name: "admin".to_owned(),
+        role: Role::Admin,
+        key: key.as_str().to_owned(),
+        key_prefix: key.display_prefix().to_owned(),
+        created_at: at,
+    };
     json(
         201,
-        &serde_json::json!({
-            "workspace": ws,
-            "environments": DEFAULT_ENVIRONMENTS,
-            "api_key": {
-                "id": key_id, "name": "admin", "role": "admin", "key": key.as_str(),
-                "key_prefix": key.display_prefix(), "created_at": at,
-            },
-        }),
+        &WorkspaceCreatedView {
+            workspace: ws,
+            environments: environments.into_iter().map(|(_, name)| name).collect(),
+            api_key,
+        },
     )
 }

@@ -1,8 +1,9 @@
 //! API keys: looked up by hash on the auth path, created, listed, revoked.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{D1PreparedStatement, Result};
 
+use pvct_core::api::ApiKeyView;
 use pvct_core::audit::AuditEntry;
 
 use super::Store;
@@ -14,17 +15,6 @@ pub struct KeyRow {
     pub name: String,
     pub role: String,
     pub key_prefix: String,
-    pub revoked_at: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeyListRow {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub key_prefix: String,
-    pub created_by: Option<String>,
-    pub created_at: String,
     pub revoked_at: Option<String>,
 }
 
@@ -69,7 +59,7 @@ impl Store {
         self.audited(self.key_stmt(key)?, audit).await
     }
 
-    pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<KeyListRow>> {
+    pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<ApiKeyView>> {
         self.all(
             "SELECT id, name, role, key_prefix, created_by, created_at, revoked_at FROM api_keys \
              WHERE workspace_id = ? ORDER BY created_at, id",

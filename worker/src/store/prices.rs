@@ -1,23 +1,15 @@
 //! Per-workspace model price overrides.
 
-use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::Result;
 
+use pvct_core::api::PriceOverrideView;
 use pvct_core::audit::AuditEntry;
 
 use super::Store;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PriceRow {
-    pub model: String,
-    pub input_per_million: f64,
-    pub output_per_million: f64,
-    pub updated_at: String,
-}
-
 impl Store {
-    pub async fn price_overrides(&self, workspace_id: &str) -> Result<Vec<PriceRow>> {
+    pub async fn price_overrides(&self, workspace_id: &str) -> Result<Vec<PriceOverrideView>> {
         self.all(
             "SELECT model, input_per_million, output_per_million, updated_at FROM model_prices WHERE workspace_id = ? \
              ORDER BY model",
@@ -26,7 +18,7 @@ impl Store {
         .await
     }
 
-    pub async fn put_price(&self, workspace_id: &str, row: &PriceRow, audit: &AuditEntry) -> Result<()> {
+    pub async fn put_price(&self, workspace_id: &str, row: &PriceOverrideView, audit: &AuditEntry) -> Result<()> {
         let values: Vec<JsValue> = vec![
             JsValue::from_str(workspace_id),
             JsValue::from_str(&row.model),

@@ -1,23 +1,15 @@
 //! Prompts.
 
-use serde::Deserialize;
 use worker::Result;
 
+use pvct_core::api::PromptView;
 use pvct_core::audit::AuditEntry;
 use pvct_core::page::PageRequest;
 
 use super::Store;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct PromptRow {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    pub kind: String,
-    pub created_by: Option<String>,
-    pub created_at: String,
-}
+/// A prompt row holds exactly what the API shows of a prompt.
+pub type PromptRow = PromptView;
 
 impl Store {
     pub async fn prompt(&self, workspace_id: &str, slug: &str) -> Result<Option<PromptRow>> {

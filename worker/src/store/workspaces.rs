@@ -1,22 +1,14 @@
 //! Workspaces, created with their default environments and first admin key.
 
-use serde::{Deserialize, Serialize};
 use worker::Result;
 
+use pvct_core::api::WorkspaceView;
 use pvct_core::audit::AuditEntry;
 
 use super::{Arg, NewKey, Store};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorkspaceRow {
-    pub id: String,
-    pub name: String,
-    pub display_name: String,
-    pub created_at: String,
-}
-
 impl Store {
-    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceRow>> {
+    pub async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceView>> {
         self.first(
             "SELECT id, name, display_name, created_at FROM workspaces WHERE name = ?",
             &[name.into()],
@@ -27,7 +19,7 @@ impl Store {
     /// A workspace with its default environments and first admin key.
     pub async fn create_workspace(
         &self,
-        ws: &WorkspaceRow,
+        ws: &WorkspaceView,
         environments: &[(String, String)],
         key: &NewKey<'_>,
         audit: &AuditEntry,

@@ -1,0 +1,169 @@
+//! Response views of access: workspaces, API keys, the calling key, the
+//! audit trail, and liveness.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::role::Role;
+
+/// A workspace (also the stored workspace row).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkspaceView {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub created_at: String,
+}
+
+/// `POST /v1/workspaces`: the workspace, the environments it starts with,
+/// and its first admin key (the only time the key is shown).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkspaceCreatedView {
+    pub workspace: WorkspaceView,
+    pub environments: Vec<String>,
+    pub api_key: AdminKeyView,
+}
+
+/// The first admin key of a new workspace, with the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminKeyView {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub key: String,
+    pub key_prefix: String,
+    pub created_at: String,
+}
+
+/// `GET /v1/me`: the calling key, who the audit trail names it as, its
+/// role and what that role may do (the web console offers only those).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeView {
+    pub key_id: String,
+    pub workspace_id: String,
+    pub actor: String,
+    pub role: Role,
+    pub permissions: Vec<&'static str>,
+}
+
+impl MeView {
+    pub fn new(
+        key_id: impl Into<String>,
+        workspace_id: impl Into<String>,
+        actor: impl Into<String>,
+        role: Role,
+    ) -> Self {
+        MeView {
+            key_id: key_id.into(),
+            workspace_id: workspace_id.into(),
+            actor: actor.into(),
+            role,
+            permissions: role.permissions(),
+        }
+    }
+}
+
+/// An API key as listed: never the key itself (also the stored row the
+/// list reads).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub key_prefix: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    /// `null` while the key works.
+    pub revoked_at: Option<String>,
+}
+
+/// `POST /v1/keys`: the new key's fields and, this once, the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKeyCreatedView {
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+    pub key: String,
+}
+
+/// Whether the edge (KV) already reflects a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeStatus {
+    Current,
+    /// The KV write failed; it is repaired or expires on its own.
+    Pending,
+}
+
+/// `DELETE /v1/keys/{id}`: when the key was revoked, and whether the
+/// edge's cached entry is gone yet (it expires within 60 s anyway).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyRevokedView {
+    pub id: String,
+    pub revoked_at: String,
+    pub edge: EdgeStatus,
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntryView {
+    pub id: String,
+    pub actor: String,
+    pub action: String,
+    /// The prompt's slug, `null` for workspace-wide changes.
+    pub prompt: Option<String>,
+    pub target: String,
+    pub details: Value,
+    pub created_at: String,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthView {
+    pub status: &'static str,
+    /// The worker's version.
+    pub version: String,
+}
+
+impl HealthView {
+    pub fn ok(version: impl Into<String>) -> Self {
+        HealthView {
+            status: "ok",
+            version: version.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_created_key_is_its_listed_fields_plus_the_key() {
+        let view = ApiKeyCreatedView {
+            api_key: ApiKeyView {
+                id: "k1".into(),
+                name: "ci".into(),
+                role: "editor".into(),
+                key_prefix: "pvct_ab".into(),
+                created_by: Some("admin (pvct_cd)".into()),
+                created_at: "t".into(),
+                revoked_at: None,
+            },
+            key: "pvct_abc".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({ "id": "k1", "name": "ci", "role": "editor", "key_prefix": "pvct_ab",
+                    "created_by": "admin (pvct_cd)", "created_at": "t", "revoked_at": null, "key": "pvct_abc" })
+        );
+    }
+
+    #[test]
+    fn roles_and_edge_statuses_are_lowercase_words() {
+        let me = serde_json::to_value(MeView::new("k", "w", "a", Role::Approver)).unwrap();
+        assert_eq!(me["role"], "approver");
+        assert_eq!(me["permissions"], json!(Role::Approver.permissions()));
+        assert_eq!(serde_json::to_value(EdgeStatus::Pending).unwrap(), "pending");
+    }
+}

@@ -1,0 +1,140 @@
+//! Response views of a workspace's configuration: environments, settings,
+//! webhooks and a prompt's evaluators.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::environment::GatePolicy;
+use crate::evaluator::{Check, Evaluator};
+use crate::settings::Settings;
+
+/// An environment and the gates of promotions into it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnvironmentView {
+    pub name: String,
+    /// Its place in promotion order.
+    pub position: u32,
+    pub policy: GatePolicy,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The workspace settings as shown: the judge's API key is write-only, so
+/// the view says only whether one is set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettingsView {
+    pub retention_days: u32,
+    /// `null` when no judge is configured.
+    pub judge: Option<JudgeView>,
+    pub updated_at: String,
+}
+
+/// The judge endpoint, without its key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JudgeView {
+    pub url: String,
+    pub model: Option<String>,
+    pub api_key_set: bool,
+}
+
+impl SettingsView {
+    pub fn of(s: &Settings) -> Self {
+        SettingsView {
+            retention_days: s.retention_days,
+            judge: s.judge_url.as_ref().map(|url| JudgeView {
+                url: url.clone(),
+                model: s.judge_model.clone(),
+                api_key_set: s.judge_api_key.is_some(),
+            }),
+            updated_at: s.updated_at.clone(),
+        }
+    }
+}
+
+/// A webhook subscription, without its signing secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookView {
+    pub id: String,
+    pub url: String,
+    /// Event names, or `["*"]` for all.
+    pub events: Vec<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+/// `POST /v1/webhooks`: the webhook and, this once, its signing secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookCreatedView {
+    #[serde(flatten)]
+    pub webhook: WebhookView,
+    pub secret: String,
+}
+
+/// `DELETE /v1/webhooks/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WebhookDeletedView {
+    pub id: String,
+    pub deleted_at: String,
+}
+
+/// A prompt's evaluators, with a warning when a judge has no endpoint to ask.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvaluatorsView {
+    /// The prompt's slug.
+    pub prompt: String,
+    /// Each as [`Evaluator::to_json`] shows it.
+    pub evaluators: Vec<Value>,
+    pub warnings: Vec<String>,
+}
+
+/// Why judge evaluators score nothing in a workspace without a judge.
+pub const JUDGE_MISSING: &str =
+    "judge evaluators are skipped until an admin sets the workspace judge (PUT /v1/settings)";
+
+impl EvaluatorsView {
+    pub fn new(prompt: impl Into<String>, evaluators: &[Evaluator], judge_configured: bool) -> Self {
+        let judged = evaluators.iter().any(|e| matches!(e.check, Check::Judge { .. }));
+        EvaluatorsView {
+            prompt: prompt.into(),
+            evaluators: evaluators.iter().map(Evaluator::to_json).collect(),
+            warnings: (judged && !judge_configured)
+                .then(|| JUDGE_MISSING.to_owned())
+                .into_iter()
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluator::parse_evaluators;
+    use serde_json::json;
+
+    #[test]
+    fn settings_show_whether_a_key_is_set_never_the_key() {
+        let mut s = Settings::default();
+        let v = serde_json::to_value(SettingsView::of(&s)).unwrap();
+        assert!(
+            v.get("judge").is_some_and(Value::is_null),
+            "no judge is null, not absent"
+        );
+        s.judge_url = Some("https://judge.example/v1/chat/completions".into());
+        s.judge_api_key = Some("sk-secret".into());
+        let v = serde_json::to_value(SettingsView::of(&s)).unwrap();
+        assert_eq!(
+            v["judge"],
+            json!({ "url": "https://judge.example/v1/chat/completions", "model": null, "api_key_set": true })
+        );
+        assert!(!v.to_string().contains("sk-secret"));
+    }
+
+    #[test]
+    fn a_judge_without_an_endpoint_is_warned_about() {
+        let judged =
+            parse_evaluators(br#"{"evaluators": [{"name": "tone", "type": "judge", "criteria": "polite"}]}"#).unwrap();
+        assert_eq!(EvaluatorsView::new("bot", &judged, false).warnings, vec![JUDGE_MISSING]);
+        assert!(EvaluatorsView::new("bot", &judged, true).warnings.is_empty());
+        assert!(EvaluatorsView::new("bot", &[], false).warnings.is_empty());
+    }
+}
