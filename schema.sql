@@ -247,6 +247,17 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE INDEX IF NOT EXISTS approvals_workspace ON approvals (workspace_id, status, created_at);
 CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (prompt_id, environment_id, status);
 
+-- Langfuse-compatible API: a prompt's Langfuse name (any string, folders
+-- with '/') and tags. Prompts created natively have no row until the
+-- compatibility API names or tags them; their slug is their name.
+CREATE TABLE IF NOT EXISTS prompt_names (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  name         TEXT NOT NULL,
+  prompt_id    TEXT NOT NULL UNIQUE REFERENCES prompts(id),
+  tags         TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(tags)),
+  PRIMARY KEY (workspace_id, name)
+);
+
 -- Per-workspace model prices that override the seeded table (core pricing.rs).
 CREATE TABLE IF NOT EXISTS model_prices (
   workspace_id       TEXT NOT NULL REFERENCES workspaces(id),

@@ -24,6 +24,7 @@ pub mod gates;
 pub mod histogram;
 pub mod json_schema;
 pub mod judge;
+pub mod langfuse;
 pub mod names;
 pub mod page;
 pub mod prepared_bundle;

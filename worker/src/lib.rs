@@ -29,7 +29,7 @@ use crate::http::{error_response, ApiResult, OrInternal};
 use crate::kv::EdgeKv;
 use crate::store::Store;
 
-const D1_BINDING: &str = "DB";
+pub const D1_BINDING: &str = "DB";
 pub const KV_BINDING: &str = "KV";
 const BOOTSTRAP_KEY_VAR: &str = "PVCT_ADMIN_KEY";
 pub const QUEUE_BINDING: &str = "QUEUE";
@@ -92,6 +92,10 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
 async fn handle(req: &mut Request, env: &Env) -> ApiResult {
     let url = req.url().or_internal("request url")?;
     // The raw method: workers-rs maps methods it does not know (QUERY) to GET.
+    if pvct_core::langfuse::is_compat_path(url.path()) {
+        // Langfuse's clients: their own auth and error shape.
+        return Ok(routes::langfuse::handle(req, env, url).await);
+    }
     let method = req.inner().method();
     let route = match_route(&method, url.path())?;
     match route.access() {

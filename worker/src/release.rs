@@ -11,7 +11,7 @@
 //! environment's current sequence; the answer says `"edge": "pending"`.
 
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::release::{self, Actor, Change};
+use pvct_core::release::{self, Actor, Answer, Change};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json;
 
@@ -39,6 +39,18 @@ enum Ask {
 
 /// A change to one prompt in one environment, named by the caller.
 pub async fn change(ctx: &Ctx, slug: &Slug, environment: &EnvironmentName, change: Change) -> ApiResult {
+    let answer = change_answer(ctx, slug, environment, change).await?;
+    json(answer.status, &answer.body)
+}
+
+/// The same, answering the planner's answer for callers that build their
+/// own response (the Langfuse-compatible label moves).
+pub async fn change_answer(
+    ctx: &Ctx,
+    slug: &Slug,
+    environment: &EnvironmentName,
+    change: Change,
+) -> Result<Answer, Error> {
     let prompt = find_prompt(ctx, slug).await?;
     let env = find_environment(ctx, environment).await?;
     run(ctx, &prompt, &env, Ask::Change(Box::new(change))).await
@@ -61,10 +73,11 @@ pub async fn decide(ctx: &Ctx, approval_id: &str, approve: bool, note: String) -
         approve,
         note,
     };
-    run(ctx, &prompt, &env, ask).await
+    let answer = run(ctx, &prompt, &env, ask).await?;
+    json(answer.status, &answer.body)
 }
 
-async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> ApiResult {
+async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> Result<Answer, Error> {
     let ws = &ctx.who.workspace_id;
     let actor = Actor {
         name: ctx.who.actor.clone(),
@@ -147,7 +160,7 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> A
         for event in plan.events {
             crate::webhook_delivery::emit(ctx, event.name, event.data).await;
         }
-        return json(answer.status, &answer.body);
+        return Ok(answer);
     }
     Err(Error::new(
         ErrorKind::Conflict,

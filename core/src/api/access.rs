@@ -31,6 +31,8 @@ pub struct AdminKeyView {
     pub name: String,
     pub role: Role,
     pub key: String,
+    /// The key's public half for Langfuse clients (`pk-pvct-<id>`).
+    pub public_key: String,
     pub key_prefix: String,
     pub created_at: String,
 }
@@ -70,6 +72,9 @@ pub struct ApiKeyView {
     pub id: String,
     pub name: String,
     pub role: String,
+    /// The key's public half for Langfuse clients (`pk-pvct-<id>`): with
+    /// the key as secret, `Basic base64(public_key:key)`.
+    pub public_key: String,
     pub key_prefix: String,
     pub created_by: Option<String>,
     pub created_at: String,
@@ -145,6 +150,7 @@ mod tests {
                 id: "k1".into(),
                 name: "ci".into(),
                 role: "editor".into(),
+                public_key: "pk-pvct-k1".into(),
                 key_prefix: "pvct_ab".into(),
                 created_by: Some("admin (pvct_cd)".into()),
                 created_at: "t".into(),
@@ -154,7 +160,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&view).unwrap(),
-            json!({ "id": "k1", "name": "ci", "role": "editor", "key_prefix": "pvct_ab",
+            json!({ "id": "k1", "name": "ci", "role": "editor", "public_key": "pk-pvct-k1", "key_prefix": "pvct_ab",
                     "created_by": "admin (pvct_cd)", "created_at": "t", "revoked_at": null, "key": "pvct_abc" })
         );
     }

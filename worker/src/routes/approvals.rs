@@ -3,10 +3,10 @@
 //! is a change of the release service (release.rs).
 
 use pvct_core::api::ApprovalStatus;
+use pvct_core::api::Items;
 use pvct_core::names::bounded_text;
 use pvct_core::request::parse_json;
 use serde::Deserialize;
-use serde_json::json as j;
 use worker::Request;
 
 use crate::http::{body, json, ApiResult, OrInternal, Query};
@@ -21,7 +21,7 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .list_approvals(&ctx.who.workspace_id, status)
         .await
         .or_internal("approvals")?;
-    json(200, &j!({ "items": items }))
+    json(200, &Items::new(items))
 }
 
 #[derive(Deserialize)]

@@ -1,11 +1,11 @@
 //! Promotion, rollback and the deployment history of a prompt. Promote and
 //! rollback are changes of the release service (release.rs).
 
+use pvct_core::api::Page;
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::page::{finish_page, PageRequest};
 use pvct_core::release::Change;
 use pvct_core::request::{Promote, Rollback};
-use serde_json::json as j;
 use worker::Request;
 
 use super::find_prompt;
@@ -43,5 +43,5 @@ pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .or_internal("deployments")?;
     let (rows, next) = finish_page(rows, &page, |d| d.seq.to_string());
     let items: Vec<_> = rows.into_iter().map(|d| d.view).collect();
-    json(200, &j!({ "items": items, "next_cursor": next }))
+    json(200, &Page::new(items, next))
 }

@@ -2,10 +2,10 @@
 //! between versions, end it (changes of the release service, release.rs),
 //! and read the history.
 
+use pvct_core::api::Items;
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::release::Change;
 use pvct_core::routing::ExperimentSpec;
-use serde_json::json as j;
 use worker::Request;
 
 use super::find_prompt;
@@ -29,5 +29,5 @@ pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
         .list_experiments(&prompt.id)
         .await
         .or_internal("experiments")?;
-    json(200, &j!({ "items": items }))
+    json(200, &Items::new(items))
 }

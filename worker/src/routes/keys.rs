@@ -43,6 +43,7 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         .await
         .or_internal("create key")?;
     let api_key = ApiKeyView {
+        public_key: pvct_core::langfuse::public_key(&id),
         id,
         name: input.name,
         role: input.role.as_str().to_owned(),

@@ -7,6 +7,7 @@ pub mod environments;
 pub mod evaluators;
 pub mod experiments;
 pub mod keys;
+pub mod langfuse;
 pub mod meta;
 pub mod prompts;
 pub mod render;

@@ -41,7 +41,11 @@ pub fn version_view(v: &VersionRow, prompt: &PromptRow) -> VersionView {
 
 /// Pins every include of a commit: to `@N` when given, otherwise to the
 /// snippet's live production version; returns what `Commit::finish` needs.
-async fn pin_snippets(ctx: &Ctx, commit: &Commit) -> Result<Vec<(String, u32, String, IncludeGraph)>, Error> {
+async fn pin_snippets(
+    ctx: &Ctx,
+    commit: &Commit,
+    texts_too: bool,
+) -> Result<Vec<(String, u32, String, IncludeGraph)>, Error> {
     let mut pinned = Vec::new();
     for (slug, version) in commit.includes()? {
         let unknown = |message: String| {
@@ -52,7 +56,8 @@ async fn pin_snippets(ctx: &Ctx, commit: &Commit) -> Result<Vec<(String, u32, St
             .prompt(&ctx.who.workspace_id, &slug)
             .await
             .or_internal("snippet")?
-            .filter(|p| p.kind == PromptKind::Snippet.as_str())
+            // Langfuse composes text prompts; natively only snippets are parts.
+            .filter(|p| p.kind == PromptKind::Snippet.as_str() || (texts_too && p.kind == PromptKind::Text.as_str()))
             .ok_or_else(|| unknown(format!("'{slug}' is not a snippet of this workspace")))?;
         let number = match version {
             Some(n) => n,
@@ -95,7 +100,34 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
     let bytes = body(req).await?;
     let prompt = find_prompt(ctx, slug).await?;
     let commit = Commit::parse(&bytes, kind_of(&prompt)?)?;
-    let snippets = pin_snippets(ctx, &commit).await?;
+    let Committed { row, created } = commit_version(ctx, &prompt, commit, Includes::Snippets).await?;
+    let version = version_view(&row, &prompt);
+    json(if created { 201 } else { 200 }, &CommitView { created, version })
+}
+
+/// A commit's outcome: the new version, or the head when the content was
+/// the head's already (nothing written).
+pub struct Committed {
+    pub row: VersionRow,
+    pub created: bool,
+}
+
+/// What `{{> slug}}` may include.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Includes {
+    Snippets,
+    /// Snippets and text prompts: Langfuse's composed prompts.
+    SnippetsAndTexts,
+}
+
+/// Commits a parsed body on `prompt` (also the Langfuse-compatible create).
+pub async fn commit_version(
+    ctx: &Ctx,
+    prompt: &PromptRow,
+    commit: Commit,
+    includes: Includes,
+) -> Result<Committed, Error> {
+    let snippets = pin_snippets(ctx, &commit, includes == Includes::SnippetsAndTexts).await?;
     let (content_value, params_value) = (commit.content.to_value(), commit.model_params.to_value());
     let (parent_version, rebase, message) = (commit.parent_version, commit.rebase, commit.message.clone());
     let finished = commit.finish(&prompt.slug, &snippets)?;
@@ -107,18 +139,11 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         &finished.content_hash,
     ) {
         Ok(CommitPlan::Unchanged) => {
-            let head = head.ok_or_else(Error::internal)?;
-            let version = version_view(&head, &prompt);
-            return json(
-                200,
-                &CommitView {
-                    created: false,
-                    version,
-                },
-            );
+            let row = head.ok_or_else(Error::internal)?;
+            return Ok(Committed { row, created: false });
         }
         Ok(CommitPlan::Create { number }) => number,
-        Err(err) => return Err(with_head(err, head.as_ref(), &prompt)),
+        Err(err) => return Err(with_head(err, head.as_ref(), prompt)),
     };
     let at = now();
     let id = new_id();
@@ -157,7 +182,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         let now_head = ctx.store.head(&prompt.id).await.or_internal("head")?;
         if now_head.as_ref().map(|h| h.number) != head.as_ref().map(|h| h.number) {
             let err = stale_parent(parent_version, now_head.as_ref().map(|h| h.number));
-            return Err(with_head(err, now_head.as_ref(), &prompt));
+            return Err(with_head(err, now_head.as_ref(), prompt));
         }
         return Err(crate::http::internal("insert version", cause));
     }
@@ -175,7 +200,6 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         commit_msg: message,
         created_at: at,
     };
-    let version = version_view(&row, &prompt);
     crate::webhook_delivery::emit(
         ctx,
         "version.created",
@@ -183,7 +207,7 @@ pub async fn create(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
              "message": row.commit_msg, "content_hash": row.content_hash }),
     )
     .await;
-    json(201, &CommitView { created: true, version })
+    Ok(Committed { row, created: true })
 }
 
 /// Adds the current head to a 409 so the client can rebase without a

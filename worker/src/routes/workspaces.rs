@@ -78,6 +78,7 @@ pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &
     }
     result.or_internal("create workspace")?;
     let api_key = AdminKeyView {
+        public_key: pvct_core::langfuse::public_key(&key_id),
         id: key_id,
         name: "admin".to_owned(),
         role: Role::Admin,

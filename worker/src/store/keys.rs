@@ -61,7 +61,7 @@ impl Store {
 
     pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<ApiKeyView>> {
         self.all(
-            "SELECT id, name, role, key_prefix, created_by, created_at, revoked_at FROM api_keys \
+            "SELECT id, name, role, 'pk-pvct-' || id AS public_key, key_prefix, created_by, created_at, revoked_at FROM api_keys \
              WHERE workspace_id = ? ORDER BY created_at, id",
             &[workspace_id.into()],
         )
