@@ -4,6 +4,7 @@
 // folder or ~/.config/pvct/config.json: {"url": ..., "apiKey": ...}).
 // Every command takes --json (the API's answer, for scripts) and --help.
 // Exit codes: see EXIT below; CI can branch on them.
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -28,6 +29,22 @@ const HELP = {
   experiment: ["experiment set <slug> --env <env> --variant N:W ... [--salt S] [--name X] | experiment end <slug> --env <env>", "Start or change an A/B split of two or more versions (weights in percent summing to 100; each variant passes the gates; pending approval where required), or end it."],
   metrics: ["metrics <slug> [--env <env>] [--from ISO] [--to ISO]", "Per-version calls, error rate, latency percentiles, cost, score, feedback."],
   status: ["status", "Environments, what is live where, running experiments and pending approvals."],
+  import: [
+    "import --from-langfuse <url> --public-key <pk> --secret-key <sk>",
+    "Copy every prompt of a Langfuse project (keys default to LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY) into this workspace: "
+      + "each Langfuse version in order becomes a native commit (config as model_params, the commit message plus "
+      + "\"(imported from Langfuse vN by <createdBy>)\"), under the prompt's existing slug when a prompt has that name, else the "
+      + "name if it is a slug, else the slugified name plus 8 hex digits of its SHA-256 (as the Langfuse-compatible API does). "
+      + "Composed-prompt references (@@@langfusePrompt:...@@@) are imported as text, not pinned. "
+      + "Then each label other than latest that names an environment deploys its version there (a promotion: gates and approvals apply); "
+      + "labels that are not environments, gate refusals and pending approvals are reported, not fatal. "
+      + "Re-running is safe: Langfuse versions are matched in order, by content (text or messages, and config), against the native "
+      + "history oldest first, each after the previous match; matched versions are left alone, and the first version without a match "
+      + "and every later one are committed on the head (a version identical to the one before it is the same native version). "
+      + "So a second run commits nothing and one after new Langfuse versions commits only those. "
+      + "Exit 0 when every version is in and every environment label is set or awaiting approval; else the exit code of the first "
+      + "failure (a failed prompt, or a refused label: 6 for gates), after the whole import ran.",
+  ],
 };
 
 class CliError extends Error {
@@ -159,6 +176,267 @@ function splitSlug(arg) {
   return { slug, number: n === undefined ? undefined : Number(n) };
 }
 
+// ---- import --from-langfuse ---------------------------------------------------
+
+/** The slug the Langfuse-compatible API gives a name (core/src/langfuse.rs `slug_for`). */
+export function slugForName(name) {
+  if (/^[a-z0-9-]{1,64}$/.test(name)) return name;
+  let readable = "";
+  for (const ch of name) {
+    for (const c of ch.toLowerCase()) {
+      if (/^[a-z0-9]$/.test(c)) readable += c;
+      else if (!readable.endsWith("-")) readable += "-";
+    }
+  }
+  readable = readable.replace(/^-+|-+$/g, "").slice(0, 40).replace(/-+$/, "");
+  const hash = createHash("sha256").update(name, "utf8").digest("hex").slice(0, 8);
+  return readable ? `${readable}-${hash}` : `prompt-${hash}`;
+}
+
+/** A GET client for a Langfuse server (Basic auth); retries 429 and 5xx a few times. */
+function langfuseClient(base, publicKey, secretKey) {
+  const authorization = `Basic ${Buffer.from(`${publicKey}:${secretKey}`).toString("base64")}`;
+  return async function get(pathname) {
+    for (let attempt = 0; ; attempt++) {
+      let res;
+      try {
+        res = await fetch(base + pathname, { headers: { authorization, accept: "application/json" }, signal: AbortSignal.timeout(60_000) });
+      } catch (e) {
+        throw new CliError("network", `cannot reach Langfuse at ${base}: ${e.cause?.code ?? e.message}`);
+      }
+      const text = await res.text();
+      if ((res.status === 429 || res.status >= 500) && attempt < 3) {
+        const after = Number(res.headers.get("retry-after"));
+        await new Promise((r) => setTimeout(r, Math.min(after > 0 ? after * 1000 : 1000 * 2 ** attempt, 10_000)));
+        continue;
+      }
+      let json = null;
+      try {
+        json = text ? JSON.parse(text) : null;
+      } catch {
+        // reported below
+      }
+      if (res.status >= 400) {
+        const code = { 401: "unauthenticated", 403: "forbidden", 404: "not_found" }[res.status] ?? "error";
+        throw new CliError(code, `Langfuse: GET ${pathname}: HTTP ${res.status}${json?.message ? `: ${json.message}` : ""}`);
+      }
+      if (json === null || typeof json !== "object") throw new CliError("error", `Langfuse: GET ${pathname}: the answer is not a JSON object (HTTP ${res.status})`);
+      return json;
+    }
+  };
+}
+
+async function mapLimit(items, limit, f) {
+  const out = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Every prompt of the Langfuse project (pages of 50, as its list answers them). */
+async function langfusePrompts(lf) {
+  const seen = new Map();
+  for (let page = 1; page <= 10_000; page++) {
+    const body = await lf(`/api/public/v2/prompts?page=${page}&limit=50`);
+    if (!Array.isArray(body.data)) throw new CliError("error", "Langfuse: the prompt list has no data array");
+    for (const p of body.data) if (p && typeof p.name === "string" && !seen.has(p.name)) seen.set(p.name, p);
+    const pages = Number(body.meta?.totalPages);
+    if (body.data.length === 0 || (Number.isFinite(pages) ? page >= pages : body.data.length < 50)) break;
+  }
+  return [...seen.values()];
+}
+
+/** A Langfuse version's content in PromptVault's form. */
+function langfuseContent(v) {
+  if (v.type === "chat") {
+    if (!Array.isArray(v.prompt)) throw new CliError("invalid_field", `Langfuse v${v.version}: a chat prompt's prompt is not a list`);
+    return {
+      messages: v.prompt.map((m) => (m?.type === "placeholder" ? { role: "placeholder", name: m.name } : { role: m?.role, content: m?.content })),
+    };
+  }
+  if (v.type !== "text" || typeof v.prompt !== "string") throw new CliError("invalid_field", `Langfuse v${v.version}: not a text or chat prompt`);
+  return { text: v.prompt };
+}
+
+const canonical = (v) => (Array.isArray(v)
+  ? `[${v.map(canonical).join(",")}]`
+  : v && typeof v === "object"
+    ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(",")}}`
+    : JSON.stringify(v ?? null));
+
+/** What identifies a version's substance (the server's content hash covers the same: content and parameters). */
+function substance(content, params) {
+  const p = { ...(params && typeof params === "object" && !Array.isArray(params) ? params : {}) };
+  for (const k of ["model", "temperature", "top_p", "max_tokens"]) if (p[k] === null) delete p[k];
+  return canonical({ content, model_params: p });
+}
+
+function importMessage(v) {
+  const note = `(imported from Langfuse v${v.version} by ${v.createdBy ?? "unknown"})`;
+  const own = typeof v.commitMessage === "string" ? v.commitMessage.trim() : "";
+  return own ? `${own.slice(0, 2000 - note.length - 1)} ${note}` : note;
+}
+
+/** Imports one Langfuse prompt; never throws for its own failures (they land in `result.error`). */
+async function importPrompt(lf, call, entry, ctx) {
+  const name = entry.name;
+  const result = { name, slug: null, kind: null, prompt_created: false, versions_created: 0, versions_unchanged: 0, versions: [], labels: [] };
+  try {
+    const numbers = [...new Set(entry.versions ?? [])].filter((n) => Number.isInteger(n) && n > 0).sort((a, b) => a - b);
+    const fetched = await mapLimit(numbers, 4, (n) => lf(`/api/public/v2/prompts/${encodeURIComponent(name)}?version=${n}&resolve=false`));
+    if (fetched.length === 0) return result;
+    for (const [i, v] of fetched.entries()) {
+      if (v.version !== numbers[i]) throw new CliError("error", `Langfuse answered version ${v.version} for version ${numbers[i]}`);
+      if (v.type !== fetched[0].type) throw new CliError("invalid_field", `Langfuse v${v.version} is a ${v.type} prompt, v${fetched[0].version} a ${fetched[0].type} prompt`);
+    }
+    const kind = fetched[0].type === "chat" ? "chat" : "text";
+    result.kind = kind;
+    const wanted = slugForName(name);
+    let native = ctx.natives.find((p) => p.name === name && p.slug === wanted) ?? ctx.natives.find((p) => p.name === name) ?? ctx.natives.find((p) => p.slug === wanted);
+    if (!native) {
+      try {
+        native = (await call("POST", "/v1/prompts", { slug: wanted, name, kind })).body;
+        result.prompt_created = true;
+      } catch (e) {
+        if (e.code !== "already_exists") throw e;
+        native = (await call("GET", `/v1/prompts/${wanted}`)).body;
+      }
+      ctx.natives.push(native);
+    }
+    result.slug = native.slug;
+    if (native.kind !== kind) throw new CliError("invalid_field", `${native.slug} is a ${native.kind} prompt; Langfuse's ${JSON.stringify(name)} is a ${kind} prompt`);
+    const history = result.prompt_created ? [] : (await allPages(call, `/v1/prompts/${native.slug}/versions`)).reverse();
+
+    // Match in order by content; commit from the first version without a match on.
+    let matching = true;
+    let at = -1;
+    let previous = null;
+    const mapped = [];
+    for (const v of fetched) {
+      const content = langfuseContent(v);
+      const params = v.config && typeof v.config === "object" && !Array.isArray(v.config) ? v.config : {};
+      const key = substance(content, params);
+      let number;
+      let status = "unchanged";
+      if (previous && previous.key === key) {
+        number = previous.number;
+      } else {
+        const found = matching ? history.findIndex((h, j) => j > at && substance(h.content, h.model_params) === key) : -1;
+        if (found >= 0) {
+          at = found;
+          number = history[found].number;
+        } else {
+          matching = false;
+          const res = (await call("POST", `/v1/prompts/${native.slug}/versions`, { content, model_params: params, message: importMessage(v), rebase: true })).body;
+          number = res.version.number;
+          if (res.created) status = "created";
+        }
+      }
+      previous = { key, number };
+      mapped.push(number);
+      result.versions.push({ langfuse_version: v.version, version: number, status });
+      if (status === "created") result.versions_created++;
+      else result.versions_unchanged++;
+    }
+
+    // Labels: each environment label deploys its version, in promotion order.
+    const labels = fetched.flatMap((v, i) => (Array.isArray(v.labels) ? v.labels : []).filter((l) => l !== "latest").map((label) => ({ label, langfuse_version: v.version, version: mapped[i] })));
+    const order = (l) => (ctx.environments.includes(l.label) ? ctx.environments.indexOf(l.label) : Infinity);
+    labels.sort((a, b) => order(a) - order(b));
+    const deployments = labels.some((l) => ctx.environments.includes(l.label)) ? (await call("GET", `/v1/prompts/${native.slug}`)).body.deployments ?? {} : {};
+    for (const l of labels) {
+      const row = { ...l };
+      result.labels.push(row);
+      if (!ctx.environments.includes(l.label)) {
+        Object.assign(row, { status: "skipped", reason: "not_an_environment", message: `no environment ${l.label} in this workspace (${ctx.environments.join(", ")})` });
+        continue;
+      }
+      if (deployments[l.label]?.version === l.version) {
+        row.status = "unchanged";
+        continue;
+      }
+      const waiting = ctx.pending.find((a) => a.prompt === native.slug && a.environment === l.label && a.version === l.version && (a.kind ?? "promote") === "promote");
+      if (waiting) {
+        Object.assign(row, { status: "pending_approval", approval_id: waiting.id });
+        continue;
+      }
+      try {
+        const res = await call("POST", `/v1/prompts/${native.slug}/promote`, {
+          version: l.version, environment: l.label, reason: `imported from Langfuse: label ${l.label} on v${l.langfuse_version}`,
+        });
+        if (res.status === 202) Object.assign(row, { status: "pending_approval", approval_id: res.body.approval_id ?? res.body.id });
+        else row.status = res.body.status === "unchanged" ? "unchanged" : "set";
+      } catch (e) {
+        if (!(e instanceof CliError) || e.code === "network") throw e;
+        Object.assign(row, { status: "skipped", reason: e.code, message: e.message, ...(e.details?.failures ? { failures: e.details.failures } : {}) });
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    result.error = { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) };
+  }
+  return result;
+}
+
+async function importFromLangfuse(values, env, call, out, c) {
+  const base = values["from-langfuse"];
+  const publicKey = values["public-key"] ?? env.LANGFUSE_PUBLIC_KEY;
+  const secretKey = values["secret-key"] ?? env.LANGFUSE_SECRET_KEY;
+  if (!base || !publicKey || !secretKey) throw new CliError("usage", "import needs --from-langfuse <url>, --public-key <pk> and --secret-key <sk>");
+  if (!/^https?:\/\//.test(base)) throw new CliError("usage", `--from-langfuse takes an http(s) URL, got ${base}`);
+  const lf = langfuseClient(base.replace(/\/+$/, ""), publicKey, secretKey);
+  const entries = await langfusePrompts(lf);
+  const [environments, natives, pending] = await Promise.all([
+    call("GET", "/v1/environments").then((r) => r.body.items.map((e) => e.name)),
+    allPages(call, "/v1/prompts"),
+    call("GET", "/v1/approvals?status=pending").then((r) => r.body.items),
+  ]);
+  const ctx = { environments, natives, pending };
+  const results = [];
+  for (const [i, entry] of entries.entries()) {
+    results.push(await importPrompt(lf, call, entry, ctx));
+    if (!values.json && process.stderr.isTTY) process.stderr.write(`\r${i + 1}/${entries.length} ${entry.name}`.slice(0, 70).padEnd(70));
+  }
+  if (!values.json && process.stderr.isTTY) process.stderr.write("\n");
+  const labels = results.flatMap((r) => r.labels);
+  const count = (s) => labels.filter((l) => l.status === s).length;
+  const totals = {
+    prompts: results.length,
+    prompts_created: results.filter((r) => r.prompt_created).length,
+    versions_created: results.reduce((n, r) => n + r.versions_created, 0),
+    versions_unchanged: results.reduce((n, r) => n + r.versions_unchanged, 0),
+    labels_set: count("set"), labels_unchanged: count("unchanged"), labels_pending: count("pending_approval"), labels_skipped: count("skipped"),
+    failed: results.filter((r) => r.error).length,
+  };
+  if (values.json) out(JSON.stringify({ source: base, prompts: results, totals }, null, 2));
+  else {
+    for (const r of results) {
+      if (r.error) out(c.red(`${r.name}${r.slug ? ` → ${r.slug}` : ""}: ${r.error.code}: ${r.error.message}${r.versions_created ? ` (after ${r.versions_created} versions created)` : ""}`));
+      else out(`${c.bold(r.name)} → ${r.slug ?? "-"}${r.prompt_created ? " (new)" : ""}: ${r.versions_created} versions created, ${r.versions_unchanged} unchanged`);
+      for (const l of r.labels) {
+        const where = `  ${l.label} → v${l.version} (Langfuse v${l.langfuse_version})`;
+        if (l.status === "pending_approval") out(`${where}: pending approval ${l.approval_id}`);
+        else if (l.status === "skipped") {
+          out(c.dim(`${where}: skipped (${l.reason === "not_an_environment" ? "not an environment" : `${l.reason}: ${l.message}`})`));
+          for (const f of l.failures ?? []) out(c.dim(`    ${f.gate}: measured ${f.measured ?? "nothing"}, threshold ${f.threshold}`));
+        } else out(`${where}: ${l.status}`);
+      }
+    }
+    out(`${totals.prompts} prompts: ${totals.versions_created} versions created, ${totals.versions_unchanged} unchanged; labels ${totals.labels_set} set, `
+      + `${totals.labels_unchanged} unchanged, ${totals.labels_pending} pending approval, ${totals.labels_skipped} skipped; ${totals.failed} failed`);
+  }
+  const failed = results.find((r) => r.error);
+  if (failed) throw new CliError(failed.error.code, `${totals.failed} of ${totals.prompts} prompts failed (first: ${failed.name})`);
+  const refused = labels.find((l) => l.status === "skipped" && l.reason !== "not_an_environment");
+  if (refused) throw new CliError(refused.reason, `${labels.filter((l) => l.status === "skipped" && l.reason !== "not_an_environment").length} labels not set (first: ${refused.label}: ${refused.message})`);
+}
+
 function renderDiff(result, c, width, inline) {
   const lines = [];
   for (const field of result.fields.filter((f) => f.changed)) {
@@ -185,7 +463,7 @@ function renderDiff(result, c, width, inline) {
   return lines.join("\n");
 }
 
-async function run(command, positionals, values, call, out, c) {
+async function run(command, positionals, values, call, out, c, env = process.env) {
   const json = (v) => out(JSON.stringify(v, null, 2));
   switch (command) {
     case "ls": {
@@ -362,6 +640,8 @@ async function run(command, positionals, values, call, out, c) {
       for (const a of approvals) out(`pending approval ${a.id}: ${a.prompt} v${a.version} → ${a.environment} (by ${a.requested_by})`);
       return;
     }
+    case "import":
+      return importFromLangfuse(values, env, call, out, c);
     default:
       throw new CliError("usage", `unknown command '${command}'; see pvct --help`);
   }
@@ -387,6 +667,7 @@ export async function main(argv, env = process.env, out = (s) => process.stdout.
         to: { type: "string" }, env: { type: "string" }, from: { type: "string" },
         variant: { type: "string", multiple: true }, salt: { type: "string" }, name: { type: "string" },
         "end-experiment": { type: "boolean" },
+        "from-langfuse": { type: "string" }, "public-key": { type: "string" }, "secret-key": { type: "string" },
       },
     });
   } catch (e) {
@@ -405,7 +686,7 @@ export async function main(argv, env = process.env, out = (s) => process.stdout.
   }
   const c = { ...color(!values.json && process.stdout.isTTY && !env.NO_COLOR), enabled: !values.json && process.stdout.isTTY && !env.NO_COLOR };
   try {
-    await run(command, rest, values, api(config(env)), out, c);
+    await run(command, rest, values, api(config(env)), out, c, env);
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof CliError)) throw e;
