@@ -5,11 +5,11 @@ SHELL := /bin/bash
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
-.PHONY: help install build build-worker build-sdk build-console test-console dev test lint fmt test-core test-wasm test-sdk test-e2e test-api deploy deploy-check bench fuzz clean
+.PHONY: help install build build-worker build-sdk build-console test-console dev test lint fmt test-core test-wasm test-sdk test-e2e test-compat test-api deploy deploy-check bench fuzz clean
 
 help:
 	@echo "make dev    - build and serve the worker on http://127.0.0.1:\$${PORT:-8787} (local D1/KV/Queue)"
-	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, npm package tests, end-to-end tests, schemathesis"
+	@echo "make test   - fmt, clippy (native + wasm32), core tests, wasm tests under node, npm package tests, end-to-end tests, the official Langfuse clients, schemathesis"
 	@echo "make build  - build the worker (worker/build), the npm package and the web console it serves"
 	@echo "make build-sdk - build the npm package pvct (sdk-wasm/dist)"
 	@echo "make build-console - build the web console (console/dist, served by the worker at /)"
@@ -64,10 +64,15 @@ test-console: build
 test-python: build
 	@scripts/test-python.sh
 
+# The official Langfuse clients (npm @langfuse/client 5 and langfuse 3, PyPI
+# langfuse 5 in target/compat-venv) against the Langfuse-compatible API.
+test-compat: build
+	@scripts/test-compat.sh
+
 test-api: build
 	tests/api-fuzz.sh
 
-test: lint test-core test-wasm test-sdk test-python test-e2e test-console test-api deploy-check
+test: lint test-core test-wasm test-sdk test-python test-e2e test-compat test-console test-api deploy-check
 
 # Cloudflare: make deploy ENV=staging|production (needs wrangler login).
 deploy: install
