@@ -88,13 +88,15 @@ pub fn match_route(method: &str, path: &str) -> Result<CompatRoute> {
                 .ok_or_else(|| Error::invalid_field("version", "version numbers start at 1"))?;
             Ok(CompatRoute::UpdateLabels(PromptName::from_segments(name)?, version))
         }
+        // Raw segments `…/versions/N` are the label route's resource (clients
+        // send names as one encoded segment, so `a%2Fversions%2F3` is a name).
+        (_, ["v2", "prompts", _, .., "versions", n]) if n.parse::<u32>().is_ok() => Err(not_allowed(&["PATCH"])),
         ("GET", ["v2", "prompts", name @ ..]) if !name.is_empty() => {
             Ok(CompatRoute::GetPrompt(PromptName::from_segments(name)?))
         }
         ("DELETE", ["v2", "prompts", name @ ..]) if !name.is_empty() => {
             Ok(CompatRoute::DeletePrompt(PromptName::from_segments(name)?))
         }
-        (_, ["v2", "prompts", .., "versions", _]) => Err(not_allowed(&["GET", "DELETE", "PATCH"])),
         (_, ["v2", "prompts", _, ..]) => Err(not_allowed(&["GET", "DELETE"])),
         ("POST", ["ingestion"]) => Ok(CompatRoute::Ingestion),
         ("POST", ["otel", "v1", "traces"]) => Ok(CompatRoute::OtelTraces),
@@ -677,7 +679,7 @@ pub struct ListQuery {
 impl ListQuery {
     pub fn parse(get: &dyn Fn(&str) -> Option<String>) -> Result<Self> {
         let number = |key: &str, default: u32, max: u32| -> Result<u32> {
-            match get(key).filter(|v| !v.is_empty()) {
+            match get(key) {
                 None => Ok(default),
                 Some(v) => v.parse::<u32>().ok().filter(|n| *n >= 1 && *n <= max).ok_or_else(|| {
                     Error::new(

@@ -20,11 +20,14 @@ fn names_arrive_encoded_in_one_segment_or_raw_over_several() {
         match_route("PATCH", "/api/public/v2/prompts/folder/x/versions/3").unwrap(),
         CompatRoute::UpdateLabels(name("folder/x"), 3)
     );
-    // A prompt may be called "versions": only PATCH reads the suffix.
+    // A name ending in /versions/N is reachable encoded in one segment; raw,
+    // that path is the label route, which takes PATCH only.
     assert_eq!(
-        match_route("GET", "/api/public/v2/prompts/a/versions/3").unwrap(),
+        match_route("GET", "/api/public/v2/prompts/a%2Fversions%2F3").unwrap(),
         CompatRoute::GetPrompt(name("a/versions/3"))
     );
+    let e = match_route("DELETE", "/api/public/v2/prompts/a/versions/3").unwrap_err();
+    assert_eq!((e.status(), e.details()["allowed"].clone()), (405, json!(["PATCH"])));
     assert_eq!(
         match_route("GET", "/api/public/v2/prompts").unwrap(),
         CompatRoute::ListPrompts
@@ -216,4 +219,8 @@ fn lists_filter_sort_and_page() {
     let prod = q(&[("label", "production"), ("fromUpdatedAt", "2026-01-03")]).page_of(items);
     assert_eq!(prod["meta"]["totalItems"], 1);
     assert!(ListQuery::parse(&|k| (k == "limit").then(|| "1000".to_owned())).is_err());
+    assert!(
+        ListQuery::parse(&|k| (k == "limit").then(String::new)).is_err(),
+        "an empty limit is no number"
+    );
 }

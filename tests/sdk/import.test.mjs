@@ -139,6 +139,12 @@ test("import a project from our own Langfuse-compatible API: history, labels as 
   assert.equal((await served("greeting", "staging")).version, 3);
   assert.equal((await served(folderSlug, "production")).version, 1);
   assert.equal((await b.api.get(`/v1/resolve/${expectedSlug("support/chat")}?environment=production`)).status, 404, "no label, no deployment");
+  // Langfuse clients pointed at B find the imported prompts by their names.
+  const bKey = (await b.api.get("/v1/keys")).body.items.find((k) => b.key.startsWith(k.key_prefix));
+  const bBasic = `Basic ${Buffer.from(`${bKey.public_key}:${b.key}`).toString("base64")}`;
+  const viaName = await w.client().call("GET", `/api/public/v2/prompts/${encodeURIComponent(folder)}`, undefined, { authorization: bBasic });
+  assert.equal(viaName.status, 200, JSON.stringify(viaName.body));
+  assert.deepEqual([viaName.body.name, viaName.body.version, viaName.body.labels], [folder, 1, ["production", "latest"]]);
 
   // A second run changes nothing.
   const audit = async () => {

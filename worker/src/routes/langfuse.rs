@@ -97,19 +97,45 @@ async fn serve(req: &mut Request, env: &Env, url: worker::Url) -> Answer {
         CompatRoute::OtelTraces | CompatRoute::Scores => answer(200, &json!({})),
         CompatRoute::Projects => {
             let ws = &ctx.who.workspace_id;
+            let name = ctx
+                .store
+                .workspace_name(ws)
+                .await
+                .or_internal("workspace")?
+                .unwrap_or_else(|| ws.clone());
             answer(
                 200,
-                &json!({ "data": [{ "id": ws, "name": ws, "organization": { "id": ws, "name": ws }, "metadata": {} }] }),
+                &json!({ "data": [{ "id": ws, "name": name, "organization": { "id": ws, "name": name }, "metadata": {} }] }),
             )
         }
     }
 }
 
+/// The prompt a name stands for: its recorded name, a native prompt whose
+/// slug is the name, or a native prompt created under the name's slug with
+/// the name as its display name (what `pvct import` creates).
 async fn named(ctx: &Ctx, name: &PromptName) -> Result<Option<NamedPrompt>, Error> {
-    ctx.store
-        .prompt_by_name(&ctx.who.workspace_id, name.as_str())
+    let ws = &ctx.who.workspace_id;
+    if let Some(found) = ctx
+        .store
+        .prompt_by_name(ws, name.as_str())
         .await
-        .or_internal("prompt by name")
+        .or_internal("prompt by name")?
+    {
+        return Ok(Some(found));
+    }
+    let slug = langfuse::slug_for(name);
+    Ok(ctx
+        .store
+        .prompt(ws, slug.as_str())
+        .await
+        .or_internal("prompt by slug")?
+        .filter(|p| p.name == name.as_str())
+        .map(|prompt| NamedPrompt {
+            prompt,
+            name: name.as_str().to_owned(),
+            tags: Vec::new(),
+        }))
 }
 
 /// (environment, version) of what each environment serves.
@@ -248,21 +274,19 @@ async fn create(ctx: &Ctx, bytes: &[u8]) -> Answer {
     let input = CreatePrompt::parse(bytes)?;
     let ws = &ctx.who.workspace_id;
     let label_envs = langfuse::label_environments(&input.labels, &environment_names(ctx).await?)?;
-    let named = match named(ctx, &input.name).await? {
-        Some(n) if n.prompt.kind != input.kind.as_str() => {
-            return Err(Error::invalid_field(
-                "type",
-                format!(
-                    "prompt '{}' is a {} prompt; a new version keeps its type",
-                    input.name.as_str(),
-                    n.prompt.kind
-                ),
-            ));
-        }
-        Some(n) => n,
-        None => create_prompt(ctx, &input).await?,
-    };
-    // Composed prompts: every reference is pinned now, as an include.
+    let existing = named(ctx, &input.name).await?;
+    if let Some(n) = existing.as_ref().filter(|n| n.prompt.kind != input.kind.as_str()) {
+        return Err(Error::invalid_field(
+            "type",
+            format!(
+                "prompt '{}' is a {} prompt; a new version keeps its type",
+                input.name.as_str(),
+                n.prompt.kind
+            ),
+        ));
+    }
+    // Everything that can refuse the version is checked before a new
+    // prompt is written: references pinned (as includes), templates parsed.
     let mut pins = Vec::new();
     for r in langfuse::references_in(&input.content)? {
         pins.push((r.clone(), pin_reference(ctx, &r).await?));
@@ -276,8 +300,11 @@ async fn create(ctx: &Ctx, bytes: &[u8]) -> Answer {
     })?;
     let native =
         json!({ "content": content, "model_params": input.model_params, "message": input.message, "rebase": true });
-    let kind = PromptKind::parse(&named.prompt.kind).or_internal("stored kind")?;
-    let commit = Commit::parse(native.to_string().as_bytes(), kind)?;
+    let commit = Commit::parse(native.to_string().as_bytes(), input.kind)?;
+    let named = match existing {
+        Some(n) => n,
+        None => create_prompt(ctx, &input).await?,
+    };
     let committed = commit_version(ctx, &named.prompt, commit, Includes::SnippetsAndTexts).await?;
     let tags = input.tags.clone().unwrap_or_else(|| named.tags.clone());
     ctx.store

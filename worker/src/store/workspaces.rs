@@ -8,6 +8,17 @@ use pvct_core::audit::AuditEntry;
 use super::{Arg, NewKey, Store};
 
 impl Store {
+    pub async fn workspace_name(&self, id: &str) -> Result<Option<String>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            name: String,
+        }
+        Ok(self
+            .first::<Row>("SELECT name FROM workspaces WHERE id = ?", &[id.into()])
+            .await?
+            .map(|r| r.name))
+    }
+
     pub async fn workspace_by_name(&self, name: &str) -> Result<Option<WorkspaceView>> {
         self.first(
             "SELECT id, name, display_name, created_at FROM workspaces WHERE name = ?",
