@@ -592,6 +592,17 @@ impl Model {
         }
     }
 
+    /// A 202 answer files a request that supersedes the pending ones.
+    fn record_request(&mut self, planned: &Result<Answer>, c: ModelChange) {
+        if let Some(a) = planned.as_ref().ok().filter(|a| a.status == 202) {
+            for r in self.requests.values_mut().filter(|r| r.2 == ApprovalStatus::Pending) {
+                r.2 = ApprovalStatus::Superseded;
+            }
+            let id = a.body["approval_id"].as_str().unwrap().to_owned();
+            self.requests.insert(id, (c, self.epoch, ApprovalStatus::Pending));
+        }
+    }
+
     fn served(&self, key: &str) -> Option<u32> {
         match &self.split {
             Some((variants, salt)) => Some(route(variants, salt, key)),
@@ -656,15 +667,7 @@ fn check_sequence(seed: u64, approval: bool) {
             );
             let c = ModelChange::Promote(v, end, accept);
             modelled = m.apply(&c, false);
-            if let (Ok(a), true) = (&planned, approval) {
-                if a.status == 202 {
-                    for r in m.requests.values_mut().filter(|r| r.2 == ApprovalStatus::Pending) {
-                        r.2 = ApprovalStatus::Superseded;
-                    }
-                    let id = a.body["approval_id"].as_str().unwrap().to_owned();
-                    m.requests.insert(id, (c, m.epoch, ApprovalStatus::Pending));
-                }
-            }
+            m.record_request(&planned, c);
         } else if roll < 45 {
             planned = w.run(&rollback(), EDITOR);
             modelled = if m.split.take().is_some() {
@@ -681,15 +684,7 @@ fn check_sequence(seed: u64, approval: bool) {
             planned = w.run(&Change::SetExperiment(spec(&pairs(&variants), &salt)), EDITOR);
             let c = ModelChange::Split(variants, salt);
             modelled = m.apply(&c, false);
-            if let (Ok(a), true) = (&planned, approval) {
-                if a.status == 202 {
-                    for r in m.requests.values_mut().filter(|r| r.2 == ApprovalStatus::Pending) {
-                        r.2 = ApprovalStatus::Superseded;
-                    }
-                    let id = a.body["approval_id"].as_str().unwrap().to_owned();
-                    m.requests.insert(id, (c, m.epoch, ApprovalStatus::Pending));
-                }
-            }
+            m.record_request(&planned, c);
         } else if roll < 75 {
             planned = w.run(&Change::EndExperiment, EDITOR);
             modelled = if m.split.take().is_some() { Ok(true) } else { Err(()) };

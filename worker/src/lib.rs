@@ -44,6 +44,20 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The context of a request made with `key`: its bindings and caller.
+    pub async fn signed_in(env: &Env, url: worker::Url, key: &ApiKey) -> Result<Ctx, Error> {
+        let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
+        let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+        let (who, _) = auth::authenticate(key, &kv, &store).await?;
+        Ok(Ctx {
+            env: env.clone(),
+            store,
+            kv,
+            url,
+            who,
+        })
+    }
+
     /// The audit entry of a change the caller makes at `at`.
     pub fn audit(&self, action: AuditAction, target: impl Into<String>, at: &str) -> AuditEntry {
         AuditEntry::new(&self.who.workspace_id, &self.who.actor, at, action, target)
@@ -123,17 +137,8 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
         }
         Access::Workspace(permission) => {
             let key = ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
-            let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
-            let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
-            let (who, _) = auth::authenticate(&key, &kv, &store).await?;
-            who.role.require(permission)?;
-            let ctx = Ctx {
-                env: env.clone(),
-                store,
-                kv,
-                url,
-                who,
-            };
+            let ctx = Ctx::signed_in(env, url, &key).await?;
+            ctx.who.role.require(permission)?;
             dispatch(&ctx, route, req).await
         }
     }

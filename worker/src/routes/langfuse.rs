@@ -21,9 +21,8 @@ use worker::{Env, Request, Response};
 use super::versions::{commit_version, Includes};
 use crate::http::{body, raw_json, OrInternal, Query};
 use crate::ids::{new_id, now};
-use crate::kv::EdgeKv;
-use crate::store::{NamedPrompt, PromptRow, Store, VersionRow};
-use crate::{auth, release, Ctx};
+use crate::store::{NamedPrompt, PromptRow, VersionRow};
+use crate::{release, Ctx};
 
 /// Serves one compatibility request; errors answer in Langfuse's shape.
 pub async fn handle(req: &mut Request, env: &Env, url: worker::Url) -> Response {
@@ -61,27 +60,18 @@ async fn serve(req: &mut Request, env: &Env, url: worker::Url) -> Answer {
             ));
         }
     };
-    let store = Store::new(env.d1(crate::D1_BINDING).or_internal("d1 binding")?);
-    let kv = EdgeKv::new(env.kv(crate::KV_BINDING).or_internal("kv binding")?);
-    let (who, _) = auth::authenticate(&key, &kv, &store).await?;
-    if public_key.is_some_and(|pk| !langfuse::public_key_matches(&pk, &who.key_id)) {
+    let ctx = Ctx::signed_in(env, url, &key).await?;
+    if public_key.is_some_and(|pk| !langfuse::public_key_matches(&pk, &ctx.who.key_id)) {
         return Err(Error::new(
             ErrorKind::Unauthenticated,
             "the public key does not belong to the secret key",
         ));
     }
-    who.role.require(if route.writes() {
+    ctx.who.role.require(if route.writes() {
         Permission::Write
     } else {
         Permission::Read
     })?;
-    let ctx = Ctx {
-        env: env.clone(),
-        store,
-        kv,
-        url,
-        who,
-    };
     match route {
         CompatRoute::GetPrompt(name) => get(&ctx, &name).await,
         CompatRoute::ListPrompts => list(&ctx).await,
