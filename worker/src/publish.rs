@@ -242,3 +242,26 @@ pub async fn publish(
     // wins because it finds nothing newer after its write.
     Ok(())
 }
+
+/// [`publish`], unless KV already holds both documents at the current
+/// sequence (the queued safety net after a publish that succeeded).
+pub async fn publish_if_behind(
+    store: &Store,
+    kv: &EdgeKv,
+    workspace_id: &str,
+    environment_id: &str,
+    environment: &str,
+    slug: &str,
+) -> Result<(), Error> {
+    let seq = store.release_seq(environment_id).await.or_internal("release seq")?;
+    let bundle = kv.bundle(workspace_id, environment).await.or_internal("kv bundle")?;
+    let resolved = kv
+        .resolved(workspace_id, environment, slug)
+        .await
+        .or_internal("kv resolved")?;
+    let current = |doc: &Option<Cached>| doc.as_ref().is_some_and(|d| d.seq >= seq);
+    if current(&bundle) && current(&resolved) {
+        return Ok(());
+    }
+    publish(store, kv, workspace_id, environment_id, environment, slug).await
+}

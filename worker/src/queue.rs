@@ -89,6 +89,13 @@ pub fn chunk<T: Serialize>(items: Vec<T>) -> Vec<Vec<T>> {
     chunks
 }
 
+/// Queues one job to run after `seconds`.
+pub async fn send_delayed(env: &Env, job: Job, seconds: u32) -> Result<()> {
+    env.queue(crate::QUEUE_BINDING)?
+        .send(worker::MessageBuilder::new(job).delay_seconds(seconds).build())
+        .await
+}
+
 pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<()> {
     let queue = env.queue(crate::QUEUE_BINDING)?;
     for job in jobs {
@@ -132,7 +139,7 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             round,
         } => {
             let kv = crate::kv::EdgeKv::new(env.kv(crate::KV_BINDING)?);
-            if crate::publish::publish(store, &kv, workspace_id, environment_id, environment, slug)
+            if crate::publish::publish_if_behind(store, &kv, workspace_id, environment_id, environment, slug)
                 .await
                 .is_ok()
             {
@@ -148,13 +155,7 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
                 slug: slug.clone(),
                 round: round.saturating_add(1),
             };
-            env.queue(crate::QUEUE_BINDING)?
-                .send(
-                    worker::MessageBuilder::new(next)
-                        .delay_seconds(pvct_core::release::publish_retry_seconds(*round))
-                        .build(),
-                )
-                .await?;
+            send_delayed(env, next, pvct_core::release::publish_retry_seconds(*round)).await?;
             Ok(None)
         }
     }

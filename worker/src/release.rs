@@ -7,8 +7,9 @@
 //! A batch whose guard fails (another change committed between load and
 //! write) writes nothing; the service plans again on the new state, a few
 //! times, before answering 409. A publish that fails after the commit is
-//! handed to the queue (`Job::Publish`), which retries until KV holds the
-//! environment's current sequence; the answer says `"edge": "pending"`.
+//! backed by a `Job::Publish` queued right after the commit, which retries
+//! until KV holds the environment's current sequence (a no-op when the
+//! inline publish succeeded); the answer says `"edge": "pending"`.
 
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::release::{self, Actor, Answer, Change};
@@ -18,7 +19,7 @@ use serde_json::json;
 use crate::http::{json, ApiResult, OrInternal};
 use crate::ids::{new_id, now};
 use crate::publish::publish;
-use crate::queue::{send, Job};
+use crate::queue::{send_delayed, Job};
 use crate::routes::{find_environment, find_prompt};
 use crate::store::{EnvironmentRow, PromptRow, StateQuery};
 use crate::Ctx;
@@ -144,14 +145,16 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
             }
         }
         let mut answer = plan.answer?;
+        if plan.release.is_some() {
+            // Queued before publishing: if this request is cancelled or KV
+            // fails, the job brings KV to the committed sequence (it is a
+            // no-op when the publish below got there first).
+            repair_later(ctx, &env.id, &env.name, &prompt.slug).await;
+        }
         if plan.publish {
             let edge = match publish(&ctx.store, &ctx.kv, ws, &env.id, &env.name, &prompt.slug).await {
                 Ok(()) => "current",
-                Err(_) => {
-                    // Committed but not at the edge yet: the queue retries.
-                    repair_later(ctx, &env.id, &env.name, &prompt.slug).await;
-                    "pending"
-                }
+                Err(_) => "pending",
             };
             if answer.body.is_object() {
                 answer.body["edge"] = json!(edge);
@@ -168,6 +171,10 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
     ))
 }
 
+/// How long the safety-net publish job waits: the inline publish normally
+/// finishes first, and the job then finds KV current.
+const REPAIR_DELAY_SECONDS: u32 = 5;
+
 async fn repair_later(ctx: &Ctx, environment_id: &str, environment: &str, slug: &str) {
     let job = Job::Publish {
         workspace_id: ctx.who.workspace_id.clone(),
@@ -176,7 +183,7 @@ async fn repair_later(ctx: &Ctx, environment_id: &str, environment: &str, slug: 
         slug: slug.to_owned(),
         round: 0,
     };
-    if let Err(e) = send(&ctx.env, vec![job]).await {
+    if let Err(e) = send_delayed(&ctx.env, job, REPAIR_DELAY_SECONDS).await {
         worker::console_error!("publish job not queued; the next change or promote republishes: {e}");
     }
 }
