@@ -68,6 +68,10 @@ test("text prompt: create, get by label and by version, compile, stored natively
   assert.equal(prod.isFallback, false);
   assert.deepEqual(sorted(prod.labels), ["production"], "v1 is no longer the head");
   assert.equal(prod.compile({ name: "Ada", place: "Paris" }), "Hello Ada, welcome to Paris!");
+  // Plain identifiers compile the same in their client and in our renderer.
+  const ours = await api.post("/v1/prompts/greeting/render", { version: 1, variables: { name: "Ada", place: "Paris" } });
+  assert.equal(ours.status, 200, JSON.stringify(ours.body));
+  assert.equal(ours.body.rendered.text, prod.compile({ name: "Ada", place: "Paris" }));
 
   const staging = await lf.prompt.get("greeting", { label: "staging" });
   assert.equal(staging.version, 2);
