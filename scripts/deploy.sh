@@ -59,8 +59,8 @@ for q in "pvct-events-$env"; do
   wrangler queues list 2>/dev/null | grep -q "$q" || { echo "==> creating queue $q"; wrangler queues create "$q"; }
 done
 
-echo "==> applying schema.sql to $db"
-wrangler d1 execute DB --remote --env "$env" --file schema.sql
+echo "==> applying schema.sql to $db (and migrating a database made by an earlier version)"
+"$root/scripts/migrate-db.sh" --remote --env "$env"
 
 if ! wrangler secret list --env "$env" 2>/dev/null | grep -q PVCT_ADMIN_KEY; then
   key="pvct_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"

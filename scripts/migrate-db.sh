@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Applies schema.sql to a D1 database and brings databases made by earlier
+# versions up to it (schema.sql only creates what is missing). Idempotent.
+# Usage: migrate-db.sh <wrangler d1 target flags>, e.g. --local --persist-to DIR
+#        or --remote --env production.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false CI=1
+d1() { npx --no-install wrangler d1 execute DB "$@" >/dev/null; }
+has() { npx --no-install wrangler d1 execute DB "$@" >/dev/null 2>&1; }
+
+d1 "$@" --file schema.sql
+# Databases made before prompt_versions.resolved_content existed.
+if ! has "$@" --command "SELECT resolved_content FROM prompt_versions LIMIT 0"; then
+  d1 "$@" --command "ALTER TABLE prompt_versions ADD COLUMN resolved_content TEXT"
+fi
+# Databases made before approvals recorded what they ask for (a promotion or
+# a split) and the state they were asked on: the table is rebuilt, every old
+# request becomes a promotion asked against sequence 0.
+if ! has "$@" --command "SELECT change FROM approvals LIMIT 0"; then
+  d1 "$@" --command "DROP INDEX IF EXISTS approvals_workspace; DROP INDEX IF EXISTS approvals_pending; \
+    ALTER TABLE approvals RENAME TO approvals_v1"
+  d1 "$@" --file schema.sql
+  d1 "$@" --command "INSERT INTO approvals \
+    (id, workspace_id, prompt_id, environment_id, change, base_seq, reason, status, requested_by, requested_by_key, \
+     decided_by, decision_note, created_at, decided_at) \
+    SELECT a.id, a.workspace_id, a.prompt_id, a.environment_id, json_object('kind', 'promote', 'version', v.number), 0, \
+     a.reason, a.status, a.requested_by, a.requested_by_key, a.decided_by, a.decision_note, a.created_at, a.decided_at \
+    FROM approvals_v1 a JOIN prompt_versions v ON v.id = a.version_id; DROP TABLE approvals_v1"
+fi
