@@ -579,6 +579,96 @@ pub fn unresolve_content(content: &Value, name_of: &dyn Fn(&str) -> Option<Strin
     out
 }
 
+// ---- tracing -------------------------------------------------------------
+
+/// A generation the legacy JS client traced against a prompt version: what
+/// it says about latency, tokens and errors, as an execution of that version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The execution id: the generation's own, so a re-sent batch counts once.
+    pub id: String,
+    pub prompt_name: PromptName,
+    pub prompt_version: u32,
+    pub environment: String,
+    pub latency_ms: f64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub model: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The generations of an ingestion batch (`generation-create` and
+/// `-update` events merged by id) that name a prompt version and have both
+/// a start and an end time; the others cannot be measured and are skipped.
+/// Langfuse's `default` environment is production.
+pub fn generations(batch: &Value) -> Vec<Generation> {
+    let mut merged: Vec<(String, Map<String, Value>)> = Vec::new();
+    let events = batch
+        .get("batch")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for event in &events {
+        let kind = event.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind != "generation-create" && kind != "generation-update" {
+            continue;
+        }
+        let Some(body) = event.get("body").and_then(Value::as_object) else {
+            continue;
+        };
+        let Some(id) = body.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        match merged.iter_mut().find(|(known, _)| known == id) {
+            Some((_, fields)) => fields.extend(
+                body.iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            ),
+            None => merged.push((id.to_owned(), body.clone())),
+        }
+    }
+    merged
+        .into_iter()
+        .filter_map(|(id, g)| {
+            let text = |k: &str| g.get(k).and_then(Value::as_str);
+            let prompt_name = PromptName::parse(text("promptName")?).ok()?;
+            let prompt_version = u32::try_from(g.get("promptVersion")?.as_u64()?).ok()?;
+            let start = crate::time::parse_iso_millis(text("startTime")?)?;
+            let end = crate::time::parse_iso_millis(text("endTime")?)?;
+            let usage = g.get("usage").or_else(|| g.get("usageDetails"));
+            let count = |keys: &[&str]| {
+                keys.iter()
+                    .find_map(|k| usage.and_then(|u| u.get(*k)).and_then(Value::as_u64))
+                    .unwrap_or(0)
+            };
+            let environment = match text("environment") {
+                None | Some("default") | Some("") => "production".to_owned(),
+                Some(e) => e.to_owned(),
+            };
+            let error = (text("level") == Some("ERROR"))
+                .then(|| text("statusMessage").unwrap_or("error").chars().take(500).collect());
+            Some(Generation {
+                id: format!(
+                    "lf-{}",
+                    id.chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                        .take(60)
+                        .collect::<String>()
+                ),
+                prompt_name,
+                prompt_version,
+                environment,
+                latency_ms: (end - start).max(0) as f64,
+                tokens_in: count(&["input", "promptTokens"]),
+                tokens_out: count(&["output", "completionTokens"]),
+                model: text("model").map(str::to_owned),
+                error,
+            })
+        })
+        .collect()
+}
+
 // ---- views -------------------------------------------------------------------
 
 /// A version as the clients parse it.

@@ -224,3 +224,35 @@ fn lists_filter_sort_and_page() {
         "an empty limit is no number"
     );
 }
+
+#[test]
+fn traced_generations_become_executions_of_their_prompt_version() {
+    let batch = json!({ "batch": [
+        { "type": "trace-create", "body": { "id": "t1" } },
+        { "type": "generation-create", "body": { "id": "g1", "promptName": "team/bot", "promptVersion": 3,
+          "startTime": "2026-12-04T10:00:00.000Z", "model": "gpt-4o", "environment": "default" } },
+        { "type": "generation-update", "body": { "id": "g1", "endTime": "2026-12-04T10:00:01.250Z",
+          "usage": { "input": 120, "output": 30 }, "level": null } },
+        { "type": "generation-create", "body": { "id": "g2", "promptName": "team/bot", "promptVersion": 3,
+          "startTime": "2026-12-04T10:00:00.000Z" } },
+        { "type": "generation-create", "body": { "id": "g3", "startTime": "2026-12-04T10:00:00Z", "endTime": "2026-12-04T10:00:01Z" } },
+        { "type": "generation-create", "body": { "id": "g4", "promptName": "x", "promptVersion": 1, "environment": "staging",
+          "startTime": "2026-12-04T10:00:00Z", "endTime": "2026-12-04T10:00:00.100Z", "level": "ERROR", "statusMessage": "rate limited" } },
+    ]});
+    let found = generations(&batch);
+    assert_eq!(found.len(), 2, "g2 has no end, g3 no prompt: not measurable");
+    assert_eq!(found[0].id, "lf-g1");
+    assert_eq!(found[0].prompt_name.as_str(), "team/bot");
+    assert_eq!(
+        (found[0].latency_ms, found[0].tokens_in, found[0].tokens_out),
+        (1250.0, 120, 30)
+    );
+    assert_eq!(found[0].environment, "production");
+    assert_eq!(found[0].model.as_deref(), Some("gpt-4o"));
+    assert_eq!(found[0].error, None);
+    assert_eq!(
+        (found[1].environment.as_str(), found[1].error.as_deref()),
+        ("staging", Some("rate limited"))
+    );
+    assert!(generations(&json!({ "nope": 1 })).is_empty());
+}

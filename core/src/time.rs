@@ -65,6 +65,28 @@ pub fn parse_day(day: &str) -> Option<i64> {
     Some(days_from_civil(i64::from(num(0..4)?), num(5..7)?, num(8..10)?))
 }
 
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`) → milliseconds since the
+/// epoch, if well formed and in UTC.
+pub fn parse_iso_millis(at: &str) -> Option<i64> {
+    let (day, rest) = at.split_once('T')?;
+    let time = rest.strip_suffix('Z').or_else(|| rest.strip_suffix("+00:00"))?;
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut parts = hms.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (parts.next()??, parts.next()??, parts.next()??);
+    if parts.next().is_some() || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let millis = match fraction.len() {
+        0 => 0,
+        _ if fraction.bytes().all(|b| b.is_ascii_digit()) => {
+            let padded: String = fraction.chars().chain("000".chars()).take(3).collect();
+            padded.parse::<i64>().ok()?
+        }
+        _ => return None,
+    };
+    Some(parse_day(day)? * 86_400_000 + ((h * 60 + m) * 60 + sec) * 1_000 + millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +99,17 @@ mod tests {
         assert_eq!(weeks, ["2026-11-09", "2026-11-16", "2026-11-23"]);
         assert_eq!(parse_day("2026-11-23").unwrap() * 86_400_000, 1_795_392_000_000);
         assert!(parse_day("2026-1-23").is_none());
+    }
+
+    #[test]
+    fn iso_times_parse_to_millis() {
+        let at = parse_iso_millis("2026-11-23T00:00:01.5Z").unwrap();
+        assert_eq!(at, 1_795_392_001_500);
+        assert_eq!(parse_iso_millis("2026-11-23T00:00:01+00:00"), Some(1_795_392_001_000));
+        assert_eq!(iso8601_from_millis(at as u64), "2026-11-23T00:00:01.500Z");
+        assert!(parse_iso_millis("2026-11-23 00:00:01Z").is_none());
+        assert!(parse_iso_millis("2026-11-23T25:00:00Z").is_none());
+        assert!(parse_iso_millis("2026-11-23T00:00:00+02:00").is_none());
     }
 
     #[test]

@@ -82,6 +82,29 @@ test("isActive creates into production; tracing events reach /api/public/ingesti
   for (const s of ingestion) assert.equal(s, "POST /api/public/ingestion 200");
 });
 
+test("a timed generation traced against a prompt version counts as an execution of it", async () => {
+  const { api, lf } = await setup();
+  await lf.createPrompt({ name: "traced/prompt", prompt: "Hi {{who}}", labels: ["production"] });
+  const prompt = await lf.getPrompt("traced/prompt");
+  const startTime = new Date(Date.now() - 1500);
+  const endTime = new Date(startTime.getTime() + 1200);
+  const trace = lf.trace({ name: "request" });
+  trace.generation({ name: "llm", prompt, model: "gpt-4o-mini", startTime, endTime, usage: { input: 40, output: 12 } });
+  trace.generation({ name: "untimed", prompt, model: "gpt-4o-mini" });
+  await lf.shutdownAsync();
+  const slug = await slugOf(api, "traced/prompt");
+  let metrics = [];
+  for (let i = 0; i < 100 && !metrics.some((m) => m.metrics.calls > 0); i++) {
+    metrics = (await api.get(`/v1/prompts/${slug}/metrics?environment=production`)).body.items;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(metrics.length, 1, JSON.stringify(metrics));
+  assert.equal(metrics[0].version, 1);
+  assert.equal(metrics[0].metrics.calls, 1, "the untimed generation cannot be measured and is not counted");
+  assert.equal(metrics[0].metrics.tokens_in, 40);
+  assert.ok(Math.abs(metrics[0].metrics.p50_ms - 1200) / 1200 < 0.05, JSON.stringify(metrics[0].metrics));
+});
+
 test("chat prompt with a placeholder through the legacy client", async () => {
   const { api, lf } = await setup();
   await lf.createPrompt({

@@ -83,7 +83,7 @@ async fn serve(req: &mut Request, env: &Env, url: worker::Url) -> Answer {
              versions cannot be deleted; to stop serving a version, set its label on another version or roll \
              the environment back (POST /v1/prompts/{slug}/rollback)",
         )),
-        CompatRoute::Ingestion => answer(200, &json!({ "successes": [], "errors": [] })),
+        CompatRoute::Ingestion => ingestion(&ctx, &body(req).await?).await,
         CompatRoute::OtelTraces | CompatRoute::Scores => answer(200, &json!({})),
         CompatRoute::Projects => {
             let ws = &ctx.who.workspace_id;
@@ -454,4 +454,33 @@ async fn list(ctx: &Ctx) -> Answer {
         })
         .collect();
     answer(200, &query.page_of(items))
+}
+
+/// The legacy JS client's tracing batch: acknowledged; generations that
+/// name a prompt version and were timed count as executions of it.
+async fn ingestion(ctx: &Ctx, bytes: &[u8]) -> Answer {
+    let batch: serde_json::Value = pvct_core::request::parse_json(bytes)?;
+    let mut executions = Vec::new();
+    for g in langfuse::generations(&batch) {
+        let Some(named) = named(ctx, &g.prompt_name).await? else {
+            continue;
+        };
+        let Some(version) = ctx
+            .store
+            .version(&named.prompt.id, g.prompt_version)
+            .await
+            .or_internal("version")?
+        else {
+            continue;
+        };
+        executions.push(json!({
+            "id": g.id, "prompt_version_id": version.id, "environment": g.environment, "latency_ms": g.latency_ms,
+            "tokens_in": g.tokens_in, "tokens_out": g.tokens_out, "model": g.model, "error": g.error,
+        }));
+    }
+    if !executions.is_empty() {
+        let body = json!({ "executions": executions }).to_string();
+        super::telemetry::ingest(ctx, body.as_bytes()).await?;
+    }
+    answer(200, &json!({ "successes": [], "errors": [] }))
 }

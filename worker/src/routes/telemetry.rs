@@ -31,7 +31,13 @@ async fn enqueue(ctx: &Ctx, jobs: Vec<Job>) -> Result<(), Error> {
 }
 
 pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
-    let ParsedBatch { records, mut rejected } = parse_batch(&body(req).await?)?;
+    json(202, &ingest(ctx, &body(req).await?).await?)
+}
+
+/// Validates and queues a batch of executions (`{"executions": [...]}`);
+/// also what Langfuse-traced generations are counted through.
+pub async fn ingest(ctx: &Ctx, bytes: &[u8]) -> Result<ExecutionsAcceptedView, Error> {
+    let ParsedBatch { records, mut rejected } = parse_batch(bytes)?;
     let ws = &ctx.who.workspace_id;
     // Versions must be this workspace's; environments must exist.
     let ids: BTreeSet<&str> = records.iter().map(|(_, r)| r.prompt_version_id.as_str()).collect();
@@ -109,7 +115,7 @@ pub async fn executions(ctx: &Ctx, req: &mut Request) -> ApiResult {
     enqueue(ctx, jobs).await?;
     // Positions in the request, whichever check refused them.
     rejected.sort_by_key(|r| r.index);
-    json(202, &ExecutionsAcceptedView { accepted, rejected })
+    Ok(ExecutionsAcceptedView { accepted, rejected })
 }
 
 pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
