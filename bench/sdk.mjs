@@ -2,12 +2,16 @@
 // route + render of the same 2 KB prompt with 5 variables (pvct vs
 // @langfuse/client's warm prompt.get + compile, against a local stub of the
 // Langfuse API); routing a new user into an 80/20 experiment (pvct vs
-// @growthbook/growthbook's evalFeature); diffWords on 2,000- and
-// 20,000-word texts with ~5% of words changed (pvct vs jsdiff). pvct is
-// installed from its npm pack tarball, as users get it. Prints ns/op and
-// ratios; writes bench/out/sdk.json.
+// @growthbook/growthbook's evalFeature); diffWords (pvct vs jsdiff) on
+// realistic texts of 500, 2,000 and 20,000 words with 1 % and 5 % of words
+// substituted, inserted or deleted at scattered places (a vocabulary of
+// 2,000 words, sentences of ~15 words, a fixed seed), and on the favourable
+// input (2,000 and 20,000 words of a 16-word vocabulary, one word in 20
+// changed at regular places). pvct is installed from its npm pack tarball,
+// as users get it. Prints ns/op and ratios; writes bench/out/sdk.json.
 //
-// Usage: node bench/sdk.mjs
+// Usage: node bench/sdk.mjs [diff]   (`diff`: only the diffWords figures,
+// no worker; writes bench/out/sdk-diff.json)
 import http from "node:http";
 import { createRequire } from "node:module";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -68,6 +72,122 @@ while (template.length < 1900) template += paragraph;
 template += "Question: {{question}}";
 const variables = { company: "Acme", customer: "Ada", product: "the X100 kettle", tone: "warm", question: "Can I return it after 40 days?" };
 
+const diffOnly = process.argv[2] === "diff";
+
+/** A deterministic PRNG (mulberry32), so every run diffs the same texts. */
+function rng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A realistic edit: a text of `n` words (a vocabulary of 2,000 words with a
+ * Zipf-like skew, sentences of ~15 words) and a copy with `rate` of its
+ * words substituted, inserted after or deleted, at scattered places.
+ */
+function scattered(n, rate, seed) {
+  const next = rng(seed);
+  const syllables = ["ka", "lo", "mi", "ren", "to", "sa", "vel", "dor", "in", "pe", "qua", "zu", "ber", "an", "so", "ti"];
+  const vocabulary = Array.from({ length: 2000 }, (_, i) => {
+    let w = "";
+    for (let x = i + 1; x > 0; x = Math.floor(x / 16)) w += syllables[x % 16];
+    return w;
+  });
+  const word = () => vocabulary[Math.floor(vocabulary.length * next() ** 2.5)];
+  const old = [];
+  while (old.length < n) {
+    const len = 8 + Math.floor(next() * 15);
+    for (let i = 0; i < len && old.length < n; i++) {
+      const w = word();
+      old.push(i === 0 ? w[0].toUpperCase() + w.slice(1) : i === len - 1 ? `${w}.` : w);
+    }
+  }
+  const changed = [];
+  for (const w of old) {
+    if (next() >= rate) changed.push(w);
+    else {
+      const kind = Math.floor(next() * 3);
+      if (kind === 0) changed.push(word());
+      else if (kind === 1) changed.push(w, word());
+    }
+  }
+  return [old.join(" "), changed.join(" ")];
+}
+
+/** diffWords of pvct and jsdiff on the scattered and the favourable inputs. */
+async function diffBench(pvct, results) {
+  const cases = [];
+  for (const n of [500, 2000, 20000]) {
+    for (const rate of [0.01, 0.05]) cases.push({ key: `diff_scattered_${n}_words_${rate * 100}pct`, n, rate, texts: scattered(n, rate, n * 100 + rate * 100) });
+  }
+  // The favourable input (kept for comparison with earlier runs).
+  const words = "the quick brown fox jumps over a lazy dog while seven wise owls watch from old oak trees".split(" ");
+  const text = (n) => Array.from({ length: n }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(" ");
+  const changed = (n) => Array.from({ length: n }, (_, i) => (i % 20 === 7 ? `changed${i}` : words[(i * 7 + (i >> 3)) % words.length])).join(" ");
+  for (const n of [2000, 20000]) cases.push({ key: `diff_${n}_words`, n, texts: [text(n), changed(n)] });
+  for (const { key, n, texts: [a, b] } of cases) {
+    const ours = pvct.diffWords(a, b);
+    const theirs = jsdiff.diffWords(a, b);
+    if (!ours.some((o) => o.op === "insert") || !theirs.some((o) => o.added)) throw new Error("a diff found no changes");
+    // Both sides rebuild from the ops.
+    const side = (keep) => ours.filter((o) => o.op === "equal" || o.op === keep).map((o) => o.text).join("");
+    if (side("delete") !== a || side("insert") !== b) throw new Error(`${key}: pvct's ops do not rebuild the texts`);
+    const opts = n > 5000 ? { rounds: 3, ms: 2000 } : {};
+    results[key] = {
+      pvct_ns: await measure(() => pvct.diffWords(a, b), opts),
+      jsdiff_ns: await measure(() => jsdiff.diffWords(a, b), opts),
+    };
+  }
+}
+
+/** The rows of the diff figures: [name, pvct ns, peer, peer ns, target]. */
+function diffRows(results) {
+  const rows = [];
+  for (const n of [500, 2000, 20000]) {
+    for (const pct of [1, 5]) {
+      const r = results[`diff_scattered_${n}_words_${pct}pct`];
+      const target = n === 20000 && pct === 5 ? 1 / 10 : n === 2000 && pct === 5 ? 1 / 5 : null;
+      rows.push([`diffWords, ${n.toLocaleString("en-US")} words, ${pct}% scattered edits`, r.pvct_ns, "diff (jsdiff) diffWords", r.jsdiff_ns, target]);
+    }
+  }
+  rows.push(
+    ["diffWords, 2,000 words (favourable: 16-word vocabulary, 5% changed at regular places)", results.diff_2000_words.pvct_ns, "diff (jsdiff) diffWords", results.diff_2000_words.jsdiff_ns, null],
+    ["diffWords, 20,000 words (favourable: 16-word vocabulary, 5% changed at regular places)", results.diff_20000_words.pvct_ns, "diff (jsdiff) diffWords", results.diff_20000_words.jsdiff_ns, 1 / 10],
+  );
+  return rows;
+}
+
+const us = (ns) => `${(ns / 1000).toFixed(2)} µs`;
+function printRows(rows) {
+  console.log(`\nnpm SDK vs peers, node ${process.version}, ${os.cpus().length} cores, median of rounds\n`);
+  console.log("| measurement | pvct | peer | peer time | ratio (pvct / peer) | target |\n|---|---|---|---|---|---|");
+  for (const [name, ours, peer, theirs, target] of rows) {
+    const ratio = ours / theirs;
+    const verdict = target === null ? "—" : `≤ ${target.toFixed(2)} ${ratio <= target ? "met" : "MISSED"}`;
+    console.log(`| ${name} | ${us(ours)} | ${peer} | ${us(theirs)} | ${ratio.toFixed(3)} | ${verdict} |`);
+  }
+}
+
+if (diffOnly) {
+  const pkg = installPackage();
+  const results = {};
+  try {
+    await diffBench(await pkg.esm(), results);
+  } finally {
+    pkg.remove();
+  }
+  printRows(diffRows(results));
+  mkdirSync(path.join(root, "bench/out"), { recursive: true });
+  writeFileSync(path.join(root, "bench/out/sdk-diff.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.cpus().length, results }, null, 2));
+  process.exit(0);
+}
+
 const w = await startWorker();
 const pkg = installPackage();
 const results = {};
@@ -120,21 +240,7 @@ try {
     growthbook_ns: await measure((i) => gb.evalFeature("support", { attributes: { id: users[i & 4095] } }).value),
   };
 
-  // Texts of N words with ~5% of words changed at spread-out places.
-  const words = "the quick brown fox jumps over a lazy dog while seven wise owls watch from old oak trees".split(" ");
-  const text = (n) => Array.from({ length: n }, (_, i) => words[(i * 7 + (i >> 3)) % words.length]).join(" ");
-  const changed = (n) => Array.from({ length: n }, (_, i) => (i % 20 === 7 ? `changed${i}` : words[(i * 7 + (i >> 3)) % words.length])).join(" ");
-  for (const n of [2000, 20000]) {
-    const [a, b] = [text(n), changed(n)];
-    const ours = pvct.diffWords(a, b).filter((o) => o.op === "insert").length;
-    const theirs = jsdiff.diffWords(a, b).filter((o) => o.added).length;
-    if (!ours || !theirs) throw new Error("a diff found no changes");
-    const opts = n > 5000 ? { rounds: 3, ms: 2000 } : {};
-    results[`diff_${n}_words`] = {
-      pvct_ns: await measure(() => pvct.diffWords(a, b), opts),
-      jsdiff_ns: await measure(() => jsdiff.diffWords(a, b), opts),
-    };
-  }
+  await diffBench(pvct, results);
   const dist = path.join(root, "sdk-wasm/dist");
   const gz = (f) => gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
   results.sizes = { prompts_wasm_gzip_bytes: gz("pvct_bg.wasm"), diff_wasm_gzip_bytes: gz("pvct_diff_bg.wasm"), limit_bytes: 80 * 1024 };
@@ -145,21 +251,12 @@ try {
   await w.stop();
 }
 
-const us = (ns) => `${(ns / 1000).toFixed(2)} µs`;
-const rows = [
+printRows([
   ["warm get + route + render (2 KB, 5 vars)", results.get_route_render.pvct_ns, "@langfuse/client get + compile", results.get_route_render.langfuse_ns, 1 / 4],
   ["same, getSync (no await)", results.get_route_render_sync.pvct_ns, "@langfuse/client get + compile", results.get_route_render.langfuse_ns, 1 / 4],
   ["route a user (80/20 experiment)", results.routing.pvct_ns, "@growthbook/growthbook evalFeature", results.routing.growthbook_ns, 1 / 10],
-  ["diffWords, 2,000 words (5% changed)", results.diff_2000_words.pvct_ns, "diff (jsdiff) diffWords", results.diff_2000_words.jsdiff_ns, null],
-  ["diffWords, 20,000 words (5% changed)", results.diff_20000_words.pvct_ns, "diff (jsdiff) diffWords", results.diff_20000_words.jsdiff_ns, 1 / 10],
-];
-console.log(`\nnpm SDK vs peers, node ${process.version}, ${os.cpus().length} cores, median of rounds\n`);
-console.log("| measurement | pvct | peer | peer time | ratio (pvct / peer) | target |\n|---|---|---|---|---|---|");
-for (const [name, ours, peer, theirs, target] of rows) {
-  const ratio = ours / theirs;
-  const verdict = target === null ? "—" : `≤ ${target.toFixed(2)} ${ratio <= target ? "met" : "MISSED"}`;
-  console.log(`| ${name} | ${us(ours)} | ${peer} | ${us(theirs)} | ${ratio.toFixed(3)} | ${verdict} |`);
-}
+  ...diffRows(results),
+]);
 console.log(`\nSDK WASM gzipped: prompts ${results.sizes.prompts_wasm_gzip_bytes} bytes (limit ${results.sizes.limit_bytes}), diff ${results.sizes.diff_wasm_gzip_bytes} bytes (loaded only by diffWords)`);
 mkdirSync(path.join(root, "bench/out"), { recursive: true });
 writeFileSync(path.join(root, "bench/out/sdk.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.cpus().length, results }, null, 2));

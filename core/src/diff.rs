@@ -4,8 +4,9 @@
 //! with `similar`'s word tokenizer; runs of the same operation are merged so
 //! a UI can render the ops directly.
 
+use std::ops::Range;
+
 use serde::Serialize;
-use similar::{ChangeTag, TextDiff};
 
 use crate::content::{ModelParams, PromptContent, PromptKind};
 use crate::error::Result;
@@ -42,30 +43,52 @@ pub struct VersionDiff {
 }
 
 /// Word diff of two strings, with merged runs and word counts.
+///
+/// Tokens are `similar`'s word tokens (runs of non-whitespace and runs of
+/// whitespace); they are interned to integer ids and the id slices are
+/// diffed with a port of `similar` 2.7's Myers (which strips the common
+/// prefix and suffix first), so the ops are the same as
+/// `TextDiff::from_words` gave (diff_tests.rs checks it against that).
 pub fn diff_words(field: &str, old: &str, new: &str) -> FieldDiff {
-    let diff = TextDiff::from_words(old, new);
+    let old_tokens = tokenize_words(old);
+    let new_tokens = tokenize_words(new);
+    let mut interner = Interner::with_capacity(old_tokens.len() + new_tokens.len());
+    let old_ids: Vec<u32> = old_tokens.iter().map(|t| interner.id(t)).collect();
+    let new_ids: Vec<u32> = new_tokens.iter().map(|t| interner.id(t)).collect();
+    let diff_ops = myers_ops(&old_ids, &new_ids);
+
     let mut ops: Vec<DiffOp> = Vec::new();
     let (mut added, mut removed) = (0, 0);
-    for change in diff.iter_all_changes() {
-        let tag = match change.tag() {
-            ChangeTag::Equal => DiffTag::Equal,
-            ChangeTag::Insert => DiffTag::Insert,
-            ChangeTag::Delete => DiffTag::Delete,
-        };
-        let token = change.value();
-        if !token.trim().is_empty() {
-            match tag {
-                DiffTag::Insert => added += 1,
-                DiffTag::Delete => removed += 1,
-                DiffTag::Equal => {}
-            }
+    // A run of tokens is a contiguous part of its text: one push_str each.
+    let mut push = |tag: DiffTag, text: &str, tokens: &[&str]| {
+        if tokens.is_empty() {
+            return;
         }
+        let words = tokens.iter().filter(|t| is_word(t)).count();
+        match tag {
+            DiffTag::Insert => added += words,
+            DiffTag::Delete => removed += words,
+            DiffTag::Equal => {}
+        }
+        let run = span(text, tokens);
         match ops.last_mut() {
-            Some(last) if last.op == tag => last.text.push_str(token),
+            Some(last) if last.op == tag => last.text.push_str(run),
             _ => ops.push(DiffOp {
                 op: tag,
-                text: token.to_owned(),
+                text: run.to_owned(),
             }),
+        }
+    };
+    for op in &diff_ops {
+        let (tag, o, n) = op.as_tag_tuple();
+        match tag {
+            similar::DiffTag::Equal => push(DiffTag::Equal, old, &old_tokens[o]),
+            similar::DiffTag::Delete => push(DiffTag::Delete, old, &old_tokens[o]),
+            similar::DiffTag::Insert => push(DiffTag::Insert, new, &new_tokens[n]),
+            similar::DiffTag::Replace => {
+                push(DiffTag::Delete, old, &old_tokens[o]);
+                push(DiffTag::Insert, new, &new_tokens[n]);
+            }
         }
     }
     FieldDiff {
@@ -74,6 +97,262 @@ pub fn diff_words(field: &str, old: &str, new: &str) -> FieldDiff {
         words_added: added,
         words_removed: removed,
         ops,
+    }
+}
+
+/// The ops `similar::capture_diff_slices(Algorithm::Myers, old, new)`
+/// gives: the same hooks (compacted, replaces merged) fed by [`myers`], a
+/// port of `similar` 2.7's Myers specialised to id slices.
+fn myers_ops(old: &[u32], new: &[u32]) -> Vec<similar::DiffOp> {
+    use similar::algorithms::{Capture, Compact, DiffHook, Replace};
+    let mut d = Compact::new(Replace::new(Capture::new()), old, new);
+    let max_d = max_d(old.len(), new.len());
+    let mut vf = vec![0usize; 2 * max_d];
+    let mut vb = vec![0usize; 2 * max_d];
+    let mut m = Myers {
+        old,
+        new,
+        offset: max_d as isize,
+        vf: &mut vf,
+        vb: &mut vb,
+    };
+    m.conquer(&mut d, 0..old.len(), 0..new.len());
+    let Ok(()) = d.finish();
+    d.into_inner().into_inner().into_ops()
+}
+
+fn max_d(len1: usize, len2: usize) -> usize {
+    (len1 + len2).div_ceil(2) + 1
+}
+
+/// `similar::algorithms::myers` (linear-space divide and conquer on the
+/// middle snake) on `u32` slices: the same steps in the same order, so the
+/// same edit script; without the deadline and the generic indexing.
+struct Myers<'a> {
+    old: &'a [u32],
+    new: &'a [u32],
+    offset: isize,
+    vf: &'a mut [usize],
+    vb: &'a mut [usize],
+}
+
+impl Myers<'_> {
+    fn prefix(&self, old: Range<usize>, new: Range<usize>) -> usize {
+        self.old[old]
+            .iter()
+            .zip(&self.new[new])
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+
+    fn suffix(&self, old: Range<usize>, new: Range<usize>) -> usize {
+        self.old[old]
+            .iter()
+            .rev()
+            .zip(self.new[new].iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+
+    fn conquer<D: similar::algorithms::DiffHook<Error = std::convert::Infallible>>(
+        &mut self,
+        d: &mut D,
+        mut old_range: Range<usize>,
+        mut new_range: Range<usize>,
+    ) {
+        let prefix = self.prefix(old_range.clone(), new_range.clone());
+        if prefix > 0 {
+            let Ok(()) = d.equal(old_range.start, new_range.start, prefix);
+        }
+        old_range.start += prefix;
+        new_range.start += prefix;
+        let suffix = self.suffix(old_range.clone(), new_range.clone());
+        let suffix_at = (old_range.end - suffix, new_range.end - suffix);
+        old_range.end -= suffix;
+        new_range.end -= suffix;
+
+        if old_range.is_empty() && new_range.is_empty() {
+        } else if new_range.is_empty() {
+            let Ok(()) = d.delete(old_range.start, old_range.len(), new_range.start);
+        } else if old_range.is_empty() {
+            let Ok(()) = d.insert(old_range.start, new_range.start, new_range.len());
+        } else {
+            let (x_start, y_start) = self.middle_snake(old_range.clone(), new_range.clone());
+            self.conquer(d, old_range.start..x_start, new_range.start..y_start);
+            self.conquer(d, x_start..old_range.end, y_start..new_range.end);
+        }
+        if suffix > 0 {
+            let Ok(()) = d.equal(suffix_at.0, suffix_at.1, suffix);
+        }
+    }
+
+    /// Always found without a deadline (similar returns `None` only when
+    /// its deadline passes).
+    fn middle_snake(&mut self, old_range: Range<usize>, new_range: Range<usize>) -> (usize, usize) {
+        let n = old_range.len();
+        let m = new_range.len();
+        let delta = n as isize - m as isize;
+        let odd = delta & 1 == 1;
+        let o = self.offset;
+        let at = |k: isize| (k + o) as usize;
+        self.vf[at(1)] = 0;
+        self.vb[at(1)] = 0;
+        let d_max = max_d(n, m);
+        assert!(self.vf.len() >= d_max && self.vb.len() >= d_max);
+        for d in 0..d_max as isize {
+            for k in (-d..=d).rev().step_by(2) {
+                let mut x = if k == -d || (k != d && self.vf[at(k - 1)] < self.vf[at(k + 1)]) {
+                    self.vf[at(k + 1)]
+                } else {
+                    self.vf[at(k - 1)] + 1
+                };
+                let y = (x as isize - k) as usize;
+                let (x0, y0) = (x, y);
+                // (The first pair checked inline: most snakes are empty.)
+                if x < n && y < m && self.old[old_range.start + x] == self.new[new_range.start + y] {
+                    x += self.prefix(old_range.start + x..old_range.end, new_range.start + y..new_range.end);
+                }
+                self.vf[at(k)] = x;
+                if odd && (k - delta).abs() < d && x + self.vb[at(-(k - delta))] >= n {
+                    return (x0 + old_range.start, y0 + new_range.start);
+                }
+            }
+            for k in (-d..=d).rev().step_by(2) {
+                let mut x = if k == -d || (k != d && self.vb[at(k - 1)] < self.vb[at(k + 1)]) {
+                    self.vb[at(k + 1)]
+                } else {
+                    self.vb[at(k - 1)] + 1
+                };
+                let mut y = (x as isize - k) as usize;
+                if x < n && y < m && self.old[old_range.start + n - x - 1] == self.new[new_range.start + m - y - 1] {
+                    let advance = self.suffix(
+                        old_range.start..old_range.start + n - x,
+                        new_range.start..new_range.start + m - y,
+                    );
+                    x += advance;
+                    y += advance;
+                }
+                self.vb[at(k)] = x;
+                if !odd && (k - delta).abs() <= d && x + self.vf[at(-(k - delta))] >= n {
+                    return (n - x + old_range.start, m - y + new_range.start);
+                }
+            }
+        }
+        unreachable!("Myers finds a middle snake within max_d steps")
+    }
+}
+
+/// A word token (not whitespace): what the counts count, as
+/// `!token.trim().is_empty()` did.
+fn is_word(token: &str) -> bool {
+    token.chars().next().is_some_and(|c| !c.is_whitespace())
+}
+
+/// The part of `text` that the consecutive `tokens` (slices of `text`,
+/// at least one) cover.
+fn span<'a>(text: &'a str, tokens: &[&str]) -> &'a str {
+    let base = text.as_ptr() as usize;
+    let start = tokens[0].as_ptr() as usize - base;
+    let last = tokens[tokens.len() - 1];
+    let end = last.as_ptr() as usize - base + last.len();
+    &text[start..end]
+}
+
+/// `similar`'s word tokenizer: runs of whitespace and runs of anything
+/// else, each a token.
+fn tokenize_words(s: &str) -> Vec<&str> {
+    let bytes = s.as_bytes();
+    let mut tokens = Vec::with_capacity(bytes.len() / 4 + 1);
+    // `char::is_whitespace` of the char at `i`, and its length; ASCII
+    // (\t, \n, \x0b, \x0c, \r and space) without decoding.
+    let class_at = |i: usize| -> (bool, usize) {
+        let b = bytes[i];
+        if b < 0x80 {
+            (is_ascii_space(b), 1)
+        } else {
+            let c = s[i..].chars().next().expect("a char starts here");
+            (c.is_whitespace(), c.len_utf8())
+        }
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let (space, len) = class_at(i);
+        i += len;
+        loop {
+            while i < bytes.len() && bytes[i] < 0x80 && is_ascii_space(bytes[i]) == space {
+                i += 1;
+            }
+            if i < bytes.len() && bytes[i] >= 0x80 {
+                let (next_space, len) = class_at(i);
+                if next_space == space {
+                    i += len;
+                    continue;
+                }
+            }
+            break;
+        }
+        tokens.push(&s[start..i]);
+    }
+    tokens
+}
+
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// An Fx-style hash, 8 bytes at a time: tokens are hashed once each, and
+/// SipHash costs more. (Equal ids need equal tokens, whatever the hash.)
+#[derive(Default)]
+struct Fx(u64);
+
+const FX: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX);
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+}
+
+/// Token → id; equal tokens get equal ids.
+struct Interner<'a> {
+    ids: std::collections::HashMap<&'a str, u32, std::hash::BuildHasherDefault<Fx>>,
+}
+
+impl<'a> Interner<'a> {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            ids: std::collections::HashMap::with_capacity_and_hasher(n.min(1 << 16), Default::default()),
+        }
+    }
+    fn id(&mut self, token: &'a str) -> u32 {
+        // Most tokens are one space: no hashing for them.
+        if token == " " {
+            return 0;
+        }
+        let next = self.ids.len() as u32 + 1;
+        *self.ids.entry(token).or_insert(next)
     }
 }
 
@@ -141,6 +420,10 @@ pub fn diff_metadata(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "diff_tests.rs"]
+mod diff_tests;
 
 #[cfg(test)]
 mod tests {
