@@ -840,6 +840,12 @@ impl Planner<'_> {
     }
 }
 
+/// Whether the edge documents (their sequences; None when missing) all
+/// reflect the environment's sequence `seq`, so there is nothing to publish.
+pub fn edge_is_current(seq: u64, documents: &[Option<u64>]) -> bool {
+    documents.iter().all(|d| d.is_some_and(|s| s >= seq))
+}
+
 /// How long a failed publish waits before its next try: 1, 2, 4 … seconds,
 /// at most a minute; it is tried until KV holds the current sequence.
 pub fn publish_retry_seconds(round: u32) -> u32 {

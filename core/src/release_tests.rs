@@ -747,3 +747,10 @@ fn failed_publishes_back_off_to_a_minute() {
     assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 60, 60]);
     assert_eq!(publish_retry_seconds(40), 60);
 }
+
+#[test]
+fn the_edge_is_current_when_every_document_has_the_sequence() {
+    assert!(edge_is_current(4, &[Some(4), Some(7)]));
+    assert!(!edge_is_current(4, &[Some(4), Some(3)]), "an older document is behind");
+    assert!(!edge_is_current(0, &[Some(0), None]), "a missing document is behind");
+}

@@ -31,10 +31,10 @@ fn resolved_from(row: &LiveRow) -> Result<ResolvedPrompt, Error> {
         environment: row.environment.clone(),
         version: row.version,
         version_id: row.version_id.clone(),
-        content: row.content.clone(),
-        model_params: row.model_params.clone(),
-        variables: row.variables.clone(),
-        content_hash: row.content_hash.clone(),
+        content: row.body.content.clone(),
+        model_params: row.body.model_params.clone(),
+        variables: row.body.variables.clone(),
+        content_hash: row.body.content_hash.clone(),
         deployment_id: row.deployment_id.clone(),
         deployed_at: row.deployed_at.clone(),
         experiment: None,
@@ -64,10 +64,10 @@ fn attach_experiments(
                     version: v.number,
                     version_id: v.version_id.clone(),
                     weight: spec.weight,
-                    content: v.content.clone(),
-                    model_params: v.model_params.clone(),
-                    variables: v.variables.clone(),
-                    content_hash: v.content_hash.clone(),
+                    content: v.body.content.clone(),
+                    model_params: v.body.model_params.clone(),
+                    variables: v.body.variables.clone(),
+                    content_hash: v.body.content_hash.clone(),
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -259,8 +259,8 @@ pub async fn publish_if_behind(
         .resolved(workspace_id, environment, slug)
         .await
         .or_internal("kv resolved")?;
-    let current = |doc: &Option<Cached>| doc.as_ref().is_some_and(|d| d.seq >= seq);
-    if current(&bundle) && current(&resolved) {
+    let seqs = [bundle.map(|d| d.seq), resolved.map(|d| d.seq)];
+    if pvct_core::release::edge_is_current(seq, &seqs) {
         return Ok(());
     }
     publish(store, kv, workspace_id, environment_id, environment, slug).await

@@ -16,6 +16,21 @@ pub struct DeploymentRow {
     pub view: DeploymentView,
 }
 
+/// What a resolved document needs of a version: its expanded content,
+/// parameters, variables and hash (the live version and experiment
+/// variants alike).
+#[derive(Debug, Clone, Deserialize)]
+pub struct VersionBody {
+    #[serde(deserialize_with = "json_column")]
+    pub content: serde_json::Value,
+    #[serde(deserialize_with = "json_column")]
+    pub model_params: serde_json::Value,
+    /// Versions written before variables were recorded decode as none.
+    #[serde(deserialize_with = "json_column_or_default")]
+    pub variables: pvct_core::render::VersionVariables,
+    pub content_hash: String,
+}
+
 /// The live deployment of a prompt in an environment, with everything the
 /// resolved document needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,14 +42,8 @@ pub struct LiveRow {
     pub environment: String,
     pub version: u32,
     pub version_id: String,
-    #[serde(deserialize_with = "json_column")]
-    pub content: serde_json::Value,
-    #[serde(deserialize_with = "json_column")]
-    pub model_params: serde_json::Value,
-    /// Versions written before variables were recorded decode as none.
-    #[serde(deserialize_with = "json_column_or_default")]
-    pub variables: pvct_core::render::VersionVariables,
-    pub content_hash: String,
+    #[serde(flatten)]
+    pub body: VersionBody,
     pub deployment_id: String,
     pub deployed_at: String,
 }

@@ -6,7 +6,7 @@ use worker::Result;
 use pvct_core::api::{ExperimentStatus, ExperimentView};
 use pvct_core::routing::VariantSpec;
 
-use super::{json_column, json_column_or_default, Store};
+use super::{json_column, Store};
 
 /// An experiment as stored; its variants column decoded here.
 #[derive(Deserialize)]
@@ -51,14 +51,8 @@ pub struct VariantVersionRow {
     pub experiment_id: String,
     pub number: u32,
     pub version_id: String,
-    #[serde(deserialize_with = "json_column")]
-    pub content: serde_json::Value,
-    #[serde(deserialize_with = "json_column")]
-    pub model_params: serde_json::Value,
-    /// Versions written before variables were recorded decode as none.
-    #[serde(deserialize_with = "json_column_or_default")]
-    pub variables: pvct_core::render::VersionVariables,
-    pub content_hash: String,
+    #[serde(flatten)]
+    pub body: super::deployments::VersionBody,
 }
 
 impl Store {
