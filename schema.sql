@@ -339,3 +339,19 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   updated_at     TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);
+
+-- Background jobs that stopped being retried (worker/src/queue.rs): kept
+-- with the message as it came, for admins to read and replay once.
+-- workspace_id is '' when an unreadable message names none.
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id           TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  queue        TEXT NOT NULL CHECK (queue IN ('telemetry', 'evaluations', 'deliveries', 'publish')),
+  kind         TEXT NOT NULL,
+  reason       TEXT NOT NULL CHECK (reason IN ('unreadable', 'failed', 'consumer_crashed')),
+  attempts     INTEGER NOT NULL,
+  body         TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  replayed_at  TEXT
+);
+CREATE INDEX IF NOT EXISTS dead_letters_workspace ON dead_letters (workspace_id, created_at);

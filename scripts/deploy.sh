@@ -55,8 +55,11 @@ if is_placeholder "$(current_id kv_namespaces)"; then
   test -n "$id" || { echo "could not read the new KV namespace id"; exit 1; }
   set_id kv_namespaces "$id"
 fi
-for q in "pvct-events-$env"; do
-  wrangler queues list 2>/dev/null | grep -q "$q" || { echo "==> creating queue $q"; wrangler queues create "$q"; }
+# One queue per kind of work and one dead-letter queue (wrangler.toml).
+queues="$(wrangler queues list 2>/dev/null || true)"
+for kind in telemetry evaluations deliveries publish dead-letters; do
+  q="pvct-$kind-$env"
+  grep -qE "(^|[^a-z-])$q([^a-z-]|$)" <<<"$queues" || { echo "==> creating queue $q"; wrangler queues create "$q"; }
 done
 
 echo "==> applying schema.sql to $db (and migrating a database made by an earlier version)"

@@ -23,8 +23,8 @@ pub use access::{
     WorkspaceCreatedView, WorkspaceView,
 };
 pub use config::{
-    EnvironmentView, EvaluatorsView, JudgeView, SettingsView, WebhookCreatedView, WebhookDeletedView, WebhookView,
-    JUDGE_MISSING,
+    DeadLetterView, EnvironmentView, EvaluatorsView, JudgeView, SettingsView, WebhookCreatedView, WebhookDeletedView,
+    WebhookView, JUDGE_MISSING,
 };
 pub use list::{Items, Page};
 pub use registry::{

@@ -27,10 +27,11 @@ pub enum AuditAction {
     SettingsPut,
     WebhookCreate,
     WebhookDelete,
+    DeadLetterReplay,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 20] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -51,6 +52,7 @@ impl AuditAction {
         AuditAction::SettingsPut,
         AuditAction::WebhookCreate,
         AuditAction::WebhookDelete,
+        AuditAction::DeadLetterReplay,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -75,6 +77,7 @@ impl AuditAction {
             AuditAction::SettingsPut => "settings.put",
             AuditAction::WebhookCreate => "webhook.create",
             AuditAction::WebhookDelete => "webhook.delete",
+            AuditAction::DeadLetterReplay => "dead_letter.replay",
         }
     }
 

@@ -22,6 +22,7 @@ pub mod error;
 pub mod evaluator;
 pub mod gates;
 pub mod histogram;
+pub mod jobs;
 pub mod json_schema;
 pub mod judge;
 pub mod langfuse;

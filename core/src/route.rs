@@ -54,6 +54,9 @@ pub enum Route {
     CreateWebhook,
     DeleteWebhook(String),
     ListDeliveries(String),
+    /// Jobs that stopped being retried (admins).
+    ListDeadLetters,
+    ReplayDeadLetter(String),
 }
 
 /// Who may call a route.
@@ -111,7 +114,9 @@ impl Route {
             | Route::ListWebhooks
             | Route::CreateWebhook
             | Route::DeleteWebhook(_)
-            | Route::ListDeliveries(_) => Access::Workspace(Administer),
+            | Route::ListDeliveries(_)
+            | Route::ListDeadLetters
+            | Route::ReplayDeadLetter(_) => Access::Workspace(Administer),
             Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
                 Access::Workspace(Administer)
             }
@@ -254,6 +259,11 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "webhooks", id, "deliveries"] => (
             &["GET"],
             (method == "GET").then(|| Route::ListDeliveries((*id).to_owned())),
+        ),
+        ["v1", "dead-letters"] => (&["GET"], (method == "GET").then_some(Route::ListDeadLetters)),
+        ["v1", "dead-letters", id, "replay"] => (
+            &["POST"],
+            (method == "POST").then(|| Route::ReplayDeadLetter((*id).to_owned())),
         ),
         ["v1", "settings"] => (
             &["GET", "PUT"],

@@ -17,6 +17,9 @@ const D1_ID = wrangler.match(/database_id = "([^"]+)"/)[1];
 const KV_ID = wrangler.match(/\[\[kv_namespaces\]\][^[]*id = "([^"]+)"/)[1];
 export const COMPAT = wrangler.match(/compatibility_date = "([^"]+)"/)[1];
 
+/** The queues of background work (core/src/jobs.rs, wrangler.toml). */
+export const QUEUES = ["telemetry", "evaluations", "deliveries", "publish"];
+
 export function newKey() {
   return `pvct_${randomBytes(24).toString("hex")}`;
 }
@@ -58,9 +61,15 @@ export async function startWorker({ kvFaults = false } = {}) {
     compatibilityDate: COMPAT,
     d1Databases: { DB: D1_ID },
     ...(kvFaults ? { wrappedBindings: { KV: { scriptName: "kv-faults" } } } : { kvNamespaces: { KV: KV_ID } }),
-    queueProducers: { QUEUE: "pvct-events" },
-    // Retries as wrangler.toml configures them in production, and prompt.
-    queueConsumers: { "pvct-events": { maxBatchTimeout: 1, maxRetries: 5, retryDelay: 1 } },
+    queueProducers: Object.fromEntries(QUEUES.map((q) => [`QUEUE_${q.toUpperCase()}`, `pvct-${q}`])),
+    // As wrangler.toml configures them: one queue per kind of work, each
+    // with the dead-letter queue, whose consumer stores what reaches it.
+    queueConsumers: {
+      ...Object.fromEntries(
+        QUEUES.map((q) => [`pvct-${q}`, { maxBatchTimeout: 1, maxRetries: 3, retryDelay: 1, deadLetterQueue: "pvct-dead-letters" }]),
+      ),
+      "pvct-dead-letters": { maxBatchTimeout: 1, maxRetries: 10, retryDelay: 1 },
+    },
     bindings: { PVCT_ADMIN_KEY: adminKey },
   };
   const shared = {
@@ -87,6 +96,8 @@ export async function startWorker({ kvFaults = false } = {}) {
       else await faults.delete(`${op}:${prefix}`);
     },
     client: (key) => client(url, key),
+    /** A producer on one of the worker's queues (QUEUE_TELEMETRY, …), to send what our code would not. */
+    queue: (binding) => mf.getQueueProducer(binding, kvFaults ? "pvct" : undefined),
     /** Fires the worker's cron handler, as the daily trigger would. */
     async scheduled(cron = "17 3 * * *") {
       const worker = await mf.getWorker();
@@ -186,7 +197,7 @@ export async function rowCount(db, table) {
 export const TABLES = [
   "workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log", "experiments", "approvals",
   "model_prices", "workspace_settings", "prompt_evaluators", "executions", "feedback", "execution_scores", "webhooks",
-  "webhook_deliveries",
+  "webhook_deliveries", "dead_letters",
 ];
 
 /** Every (method, path template) of the native API the worker documents in its OpenAPI, for sweeps that must

@@ -32,7 +32,6 @@ use crate::store::Store;
 pub const D1_BINDING: &str = "DB";
 pub const KV_BINDING: &str = "KV";
 const BOOTSTRAP_KEY_VAR: &str = "PVCT_ADMIN_KEY";
-pub const QUEUE_BINDING: &str = "QUEUE";
 
 /// What every handler gets: the stores and, on workspace routes, the caller.
 pub struct Ctx {
@@ -70,7 +69,7 @@ fn start() {
 }
 
 #[event(queue)]
-async fn consume(batch: worker::MessageBatch<queue::Job>, env: Env, _ctx: Context) -> Result<()> {
+async fn consume(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
     let store = Store::new(env.d1(D1_BINDING)?);
     queue::consume(&env, &store, batch).await
 }
@@ -190,6 +189,8 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::DeleteWebhook(id) => webhooks::delete(ctx, &id).await,
         Route::ListDeliveries(id) => webhooks::deliveries(ctx, &id).await,
         Route::PutSettings => settings::put(ctx, req).await,
+        Route::ListDeadLetters => dead_letters::list(ctx).await,
+        Route::ReplayDeadLetter(id) => dead_letters::replay(ctx, &id).await,
         Route::Healthz | Route::OpenApi | Route::CreateWorkspace => Err(Error::internal()),
     }
 }

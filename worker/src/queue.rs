@@ -1,8 +1,12 @@
-//! The telemetry queue: jobs the API enqueues and the consumer that writes
-//! them to D1. Each message is one transaction; a failed one is retried by
-//! the Queue (max_retries in wrangler.toml) and redelivery is harmless.
+//! Background jobs: what the API enqueues, on which queue, and the
+//! consumer that runs them. The core decides the queue of each kind of work
+//! and what happens after a failure (`pvct_core::jobs`); this module sends
+//! messages and stores dead letters. Every job is idempotent, so running
+//! one again after a failure is harmless.
 
+use pvct_core::jobs::{after_failure, AfterFailure, Consumer, DeadReason, JobQueue};
 use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageBatch, MessageExt, Result};
 
 use crate::evaluation::{self, Evaluation};
@@ -71,6 +75,10 @@ pub enum Job {
 /// Queue messages stay well under the 128 KB limit.
 pub const MAX_MESSAGE_BYTES: usize = 96 * 1024;
 
+/// `send_batch` takes at most 100 messages and 256 KB in all.
+const BATCH_MESSAGES: usize = 100;
+const BATCH_BYTES: usize = 240 * 1024;
+
 /// Splits items into messages of at most [`MAX_MESSAGE_BYTES`] each.
 pub fn chunk<T: Serialize>(items: Vec<T>) -> Vec<Vec<T>> {
     let (mut chunks, mut current, mut size) = (Vec::new(), Vec::new(), 0usize);
@@ -89,27 +97,110 @@ pub fn chunk<T: Serialize>(items: Vec<T>) -> Vec<Vec<T>> {
     chunks
 }
 
+impl Job {
+    /// The queue that carries this kind of work.
+    pub fn queue(&self) -> JobQueue {
+        match self {
+            Job::Executions { .. } | Job::Feedback { .. } => JobQueue::Telemetry,
+            Job::Evaluate { .. } => JobQueue::Evaluations,
+            Job::Deliver { .. } => JobQueue::Deliveries,
+            Job::Publish { .. } => JobQueue::Publish,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Job::Executions { .. } => "executions",
+            Job::Feedback { .. } => "feedback",
+            Job::Evaluate { .. } => "evaluate",
+            Job::Deliver { .. } => "deliver",
+            Job::Publish { .. } => "publish",
+        }
+    }
+
+    fn workspace_id(&self) -> &str {
+        match self {
+            Job::Executions { workspace_id, .. }
+            | Job::Feedback { workspace_id, .. }
+            | Job::Evaluate { workspace_id, .. }
+            | Job::Deliver { workspace_id, .. }
+            | Job::Publish { workspace_id, .. } => workspace_id,
+        }
+    }
+}
+
+/// A job as it travels: the job and how many times it has run. Sent as
+/// JSON text, so a message that no longer reads as a job can still be
+/// stored as it came.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(flatten)]
+    pub job: Job,
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+fn rust_error(e: impl std::fmt::Display) -> worker::Error {
+    worker::Error::RustError(e.to_string())
+}
+
+fn text_of(envelope: &Envelope) -> Result<String> {
+    serde_json::to_string(envelope).map_err(rust_error)
+}
+
 /// Queues one job to run after `seconds`.
 pub async fn send_delayed(env: &Env, job: Job, seconds: u32) -> Result<()> {
-    env.queue(crate::QUEUE_BINDING)?
-        .send(worker::MessageBuilder::new(job).delay_seconds(seconds).build())
+    send_envelope(env, &Envelope { job, attempt: 0 }, seconds).await
+}
+
+async fn send_envelope(env: &Env, envelope: &Envelope, seconds: u32) -> Result<()> {
+    env.queue(envelope.job.queue().binding())?
+        .send(
+            worker::MessageBuilder::new(text_of(envelope)?)
+                .delay_seconds(seconds)
+                .build(),
+        )
         .await
 }
 
+/// Queues `jobs` on their queues, in as few `send_batch` calls as the
+/// Queue's batch limits allow.
 pub async fn send(env: &Env, jobs: Vec<Job>) -> Result<()> {
-    let queue = env.queue(crate::QUEUE_BINDING)?;
-    for job in jobs {
-        queue.send(job).await?;
+    for queue in JobQueue::ALL {
+        let texts = jobs
+            .iter()
+            .filter(|j| j.queue() == queue)
+            .map(|job| {
+                text_of(&Envelope {
+                    job: job.clone(),
+                    attempt: 0,
+                })
+            })
+            .collect::<Result<Vec<String>>>()?;
+        if texts.is_empty() {
+            continue;
+        }
+        let producer = env.queue(queue.binding())?;
+        let (mut batch, mut bytes) = (Vec::new(), 0usize);
+        for text in texts {
+            if !batch.is_empty() && (batch.len() == BATCH_MESSAGES || bytes + text.len() > BATCH_BYTES) {
+                producer.send_batch(std::mem::take(&mut batch)).await?;
+                bytes = 0;
+            }
+            bytes += text.len();
+            batch.push(text);
+        }
+        producer.send_batch(batch).await?;
     }
     Ok(())
 }
 
-/// Ok(None): done; Ok(Some(s)): retry in `s` seconds; Err: retry now.
+/// Ok(None): done; Ok(Some(s)): run again in `s` seconds; Err: failed.
 async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
     let done = |r: Result<()>| r.map(|()| None);
     match job {
         Job::Executions { workspace_id, rows } => {
-            let json = serde_json::to_string(rows).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            let json = serde_json::to_string(rows).map_err(rust_error)?;
             store.ingest_executions(workspace_id, &json).await?;
             // After the rows are stored: a failure here retries the message,
             // whose ingest is then a no-op.
@@ -145,8 +236,8 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             {
                 return Ok(None);
             }
-            // Not the Queue's retries, which end after max_retries: a new
-            // job per failure, with growing delays, so KV catches up with D1
+            // Not the job's attempts, which end in a dead letter: a new job
+            // per failure, with growing delays, so KV catches up with D1
             // however long it was down.
             let next = Job::Publish {
                 workspace_id: workspace_id.clone(),
@@ -161,20 +252,158 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
     }
 }
 
-pub async fn consume(env: &Env, store: &Store, batch: MessageBatch<Job>) -> Result<()> {
-    for message in batch.messages()? {
-        match run(env, store, message.body()).await {
-            Ok(None) => message.ack(),
-            Ok(Some(delay)) => message.retry_with_options(
-                &worker::QueueRetryOptionsBuilder::new()
-                    .with_delay_seconds(delay)
-                    .build(),
-            ),
+/// A message body as text: the JSON text we send, or (for a message sent
+/// as a structured value by an earlier version) its JSON rendering.
+fn body_text(body: &JsValue) -> String {
+    body.as_string().unwrap_or_else(|| {
+        worker::js_sys::JSON::stringify(body)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default()
+    })
+}
+
+/// What a dead letter can say about a message it could not read.
+fn unreadable_identity(text: &str) -> (String, String) {
+    let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let kind = Some(field("kind"))
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    (field("workspace_id"), kind)
+}
+
+pub async fn consume(env: &Env, store: &Store, batch: MessageBatch<String>) -> Result<()> {
+    let name = batch.queue();
+    let Some(consumer) = Consumer::of_queue_name(&name) else {
+        worker::console_error!("messages from an unknown queue {name}: retried, not run");
+        batch.retry_all();
+        return Ok(());
+    };
+    // One message at a time, each settled alone: a message that fails or
+    // does not read never fails the others.
+    for message in batch.raw_iter() {
+        let text = body_text(&message.body());
+        let settled = match consumer {
+            Consumer::DeadLetters => bury_crashed(store, &text).await,
+            Consumer::Jobs(queue) => handle(env, store, queue, &text).await,
+        };
+        match settled {
+            Ok(()) => message.ack(),
             Err(e) => {
-                worker::console_error!("queue job failed, will retry: {e}");
+                // Not even a retry or a dead letter could be written (D1 or
+                // the Queue is down): the Queue redelivers it.
+                worker::console_error!("queue message {} not settled, redelivered: {e}", message.id());
                 message.retry();
             }
         }
     }
     Ok(())
+}
+
+async fn handle(env: &Env, store: &Store, queue: JobQueue, text: &str) -> Result<()> {
+    let envelope: Envelope = match serde_json::from_str(text) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            let (workspace_id, kind) = unreadable_identity(text);
+            let id = crate::ids::new_id();
+            worker::console_error!("dead letter {id}: a {queue:?} message does not read as a job: {e}");
+            return store
+                .bury(
+                    &id,
+                    &workspace_id,
+                    queue,
+                    &kind,
+                    DeadReason::Unreadable,
+                    1,
+                    text,
+                    &crate::ids::now(),
+                )
+                .await;
+        }
+    };
+    let attempt = envelope.attempt + 1;
+    let asked = match run(env, store, &envelope.job).await {
+        Ok(None) => return Ok(()),
+        Ok(Some(delay)) => Some(delay),
+        Err(e) => {
+            worker::console_error!("{} job failed (attempt {attempt}): {e}", envelope.job.kind());
+            None
+        }
+    };
+    match after_failure(attempt, asked) {
+        AfterFailure::RetryIn(seconds) => {
+            let again = Envelope {
+                job: envelope.job,
+                attempt,
+            };
+            send_envelope(env, &again, seconds).await
+        }
+        AfterFailure::DeadLetter => {
+            let id = crate::ids::new_id();
+            let job = &envelope.job;
+            worker::console_error!(
+                "dead letter {id}: {} job of {} gave up after {attempt} attempts",
+                job.kind(),
+                job.workspace_id()
+            );
+            store
+                .bury(
+                    &id,
+                    job.workspace_id(),
+                    queue,
+                    job.kind(),
+                    DeadReason::Failed,
+                    attempt,
+                    text,
+                    &crate::ids::now(),
+                )
+                .await
+        }
+    }
+}
+
+/// A message the Queue moved to the dead-letter queue: its consumer never
+/// answered for it.
+async fn bury_crashed(store: &Store, text: &str) -> Result<()> {
+    let id = crate::ids::new_id();
+    let (workspace_id, kind, queue, attempt) = match serde_json::from_str::<Envelope>(text) {
+        Ok(e) => (
+            e.job.workspace_id().to_owned(),
+            e.job.kind().to_owned(),
+            e.job.queue(),
+            e.attempt + 1,
+        ),
+        Err(_) => {
+            let (ws, kind) = unreadable_identity(text);
+            (ws, kind, JobQueue::Telemetry, 1)
+        }
+    };
+    worker::console_error!("dead letter {id}: a {kind} job reached the dead-letter queue");
+    store
+        .bury(
+            &id,
+            &workspace_id,
+            queue,
+            &kind,
+            DeadReason::ConsumerCrashed,
+            attempt,
+            text,
+            &crate::ids::now(),
+        )
+        .await
+}
+
+/// Sends a stored dead letter's job again, as a first attempt.
+pub async fn replay(env: &Env, queue: JobQueue, body: &str) -> Result<()> {
+    let text = match serde_json::from_str::<Envelope>(body) {
+        Ok(mut envelope) => {
+            envelope.attempt = 0;
+            text_of(&envelope)?
+        }
+        // Unreadable to this version: sent as it came, to be read by a
+        // version that can (or dead-lettered again).
+        Err(_) => body.to_owned(),
+    };
+    env.queue(queue.binding())?.send(text).await
 }

@@ -15,6 +15,7 @@ use pvct_core::audit::AuditEntry;
 
 mod approvals;
 mod audit;
+mod dead_letters;
 mod deployments;
 mod environments;
 mod evaluators;

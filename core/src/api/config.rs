@@ -138,3 +138,37 @@ mod tests {
         assert!(EvaluatorsView::new("bot", &[], false).warnings.is_empty());
     }
 }
+
+/// A job that stopped being retried: `GET /v1/dead-letters`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetterView {
+    pub id: String,
+    /// The queue it came from: telemetry, evaluations, deliveries, publish.
+    pub queue: &'static str,
+    /// The job's kind (`executions`, `evaluate`, `deliver`, …) or `unknown`.
+    pub kind: String,
+    /// Why it stopped: `unreadable`, `failed`, `consumer_crashed`.
+    pub error: &'static str,
+    pub message: &'static str,
+    pub attempts: u32,
+    /// Seconds since it was dead-lettered.
+    pub age_seconds: i64,
+    pub created_at: String,
+    pub replayed_at: Option<String>,
+}
+
+impl DeadLetterView {
+    pub fn new(letter: crate::jobs::DeadLetter, age_seconds: i64) -> Self {
+        DeadLetterView {
+            id: letter.id,
+            queue: letter.queue.as_str(),
+            kind: letter.kind,
+            error: letter.reason.as_str(),
+            message: letter.reason.message(),
+            attempts: letter.attempts,
+            age_seconds,
+            created_at: letter.created_at,
+            replayed_at: letter.replayed_at,
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod dead_letters;
 pub mod deployments;
 pub mod environments;
 pub mod evaluators;

@@ -1,0 +1,103 @@
+// Background jobs through the real local Queues: one queue per kind of
+// work, a message that does not read as a job is dead-lettered alone, a job
+// that keeps failing becomes a dead letter admins can see and replay, and
+// nothing it carried is lost. Faults come from outside our code: a message
+// our code would never send, and a SQLite trigger in the local D1 that
+// refuses one workspace's executions.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen } from "./harness.mjs";
+
+let w;
+before(async () => (w = await startWorker()));
+after(async () => w?.stop());
+
+const calls = (items, version) => items.find((i) => i.version === version)?.metrics.calls ?? 0;
+
+async function deadLettersWhen(api, done) {
+  for (let i = 0; i < 900; i++) {
+    const res = await api.get("/v1/dead-letters");
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    if (done(res.body.items)) return res.body.items;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("no dead letter in time");
+}
+
+async function deployedVersion(api, slug) {
+  await promptWithVersions(api, slug, ["hello"]);
+  const ids = await versionIds(api, slug);
+  const res = await api.post(`/v1/prompts/${slug}/promote`, { version: 1, environment: "production" });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return ids[1];
+}
+
+test("an unreadable message is dead-lettered alone; the good job in its batch runs", async () => {
+  const { api, id: workspaceId } = await newWorkspace(w);
+  const version = await deployedVersion(api, "bot");
+  const run = { id: "run-1", prompt_version_id: version, environment: "production", latency_ms: 10 };
+  assert.equal((await api.post("/v1/executions", { executions: [run] })).status, 202);
+  await metricsWhen(api, "bot", (items) => calls(items, 1) === 1);
+
+  // One batch: a message of a shape no version of ours sends, and a real
+  // feedback job for the stored execution.
+  const poison = JSON.stringify({ kind: "executions", workspace_id: workspaceId, rows: "not rows" });
+  const feedback = JSON.stringify({ kind: "feedback", workspace_id: workspaceId, execution_id: "run-1", value: 1, comment: null, at: new Date().toISOString() });
+  await (await w.queue("QUEUE_TELEMETRY")).sendBatch([{ body: poison }, { body: feedback }]);
+
+  const letters = await deadLettersWhen(api, (items) => items.length === 1);
+  assert.equal(letters[0].queue, "telemetry");
+  assert.equal(letters[0].kind, "executions");
+  assert.equal(letters[0].error, "unreadable");
+  assert.equal(letters[0].attempts, 1);
+  assert.ok(letters[0].age_seconds >= 0);
+  const stored = await w.db.prepare("SELECT body FROM dead_letters WHERE id = ?").bind(letters[0].id).first();
+  assert.equal(stored.body, poison, "the message is kept as it came");
+  const body = await metricsWhen(api, "bot", (items) => items.find((i) => i.version === 1)?.metrics.feedback_up === 1);
+  assert.equal(body.items.find((i) => i.version === 1).metrics.feedback_up, 1);
+
+  // Another workspace sees none of it; readers may not list.
+  const other = await newWorkspace(w);
+  assert.deepEqual((await other.api.get("/v1/dead-letters")).body.items, []);
+  const reader = w.client((await api.post("/v1/keys", { name: "r", role: "reader" })).body.key);
+  assert.equal((await reader.get("/v1/dead-letters")).status, 403);
+});
+
+test("a job that keeps failing becomes a dead letter; replayed once, nothing is lost", async () => {
+  const { api, id: workspaceId } = await newWorkspace(w);
+  const version = await deployedVersion(api, "bot");
+  const bystander = await newWorkspace(w);
+  const theirs = await deployedVersion(bystander.api, "theirs");
+  // D1 refuses this workspace's executions, and only them.
+  await w.db
+    .prepare(`CREATE TRIGGER refuse_${workspaceId} BEFORE INSERT ON executions WHEN NEW.workspace_id = '${workspaceId}' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`)
+    .run();
+  const runs = [1, 2, 3].map((i) => ({ id: `run-${i}`, prompt_version_id: version, environment: "production", latency_ms: 10 * i }));
+  assert.equal((await api.post("/v1/executions", { executions: runs })).status, 202);
+  // Meanwhile another tenant's telemetry is counted.
+  await bystander.api.post("/v1/executions", { executions: [{ id: "x", prompt_version_id: theirs, environment: "production", latency_ms: 5 }] });
+  await metricsWhen(bystander.api, "theirs", (items) => calls(items, 1) === 1);
+
+  const [letter] = await deadLettersWhen(api, (items) => items.length === 1);
+  assert.equal(letter.queue, "telemetry");
+  assert.equal(letter.kind, "executions");
+  assert.equal(letter.error, "failed");
+  assert.equal(letter.attempts, 6);
+  assert.equal(letter.replayed_at, null);
+  assert.ok(!JSON.stringify(letter).includes("injected fault"), "internal error text stays in the log");
+  assert.equal((await api.get("/v1/prompts/bot/metrics?environment=production")).body.items.find((i) => i.version === 1)?.metrics.calls ?? 0, 0);
+
+  // The cause is fixed; the admin replays it, once.
+  await w.db.prepare(`DROP TRIGGER refuse_${workspaceId}`).run();
+  const replayed = await api.post(`/v1/dead-letters/${letter.id}/replay`);
+  assert.equal(replayed.status, 202, JSON.stringify(replayed.body));
+  assert.ok(replayed.body.replayed_at);
+  const again = await api.post(`/v1/dead-letters/${letter.id}/replay`);
+  assert.equal(again.status, 409);
+  assert.equal(again.body.error.code, "conflict");
+  await metricsWhen(api, "bot", (items) => calls(items, 1) === 3);
+  assert.equal((await api.post("/v1/dead-letters/nope/replay")).status, 404);
+  const audit = await api.get("/v1/audit?action=dead_letter.replay");
+  assert.equal(audit.status, 200);
+  assert.equal(audit.body.items.filter((e) => e.action === "dead_letter.replay" && e.target === letter.id).length, 1);
+});
