@@ -14,6 +14,7 @@ const DEFAULTS = {
   maxBatchSize: 100,
   maxBufferSize: 10_000,
   maxRetries: 3,
+  maxResponseBytes: 32 * 1024 * 1024,
 };
 
 /** An error with the stable machine code the API and the core use. */
@@ -36,6 +37,10 @@ const MAX_BATCH_BYTES = 400 * 1024;
 const MAX_TEXT_CHARS = 8192;
 /** setTimeout clamps longer delays to 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A Retry-After longer than this is shortened to it (a hostile or broken server cannot silence the client for days). */
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** Telemetry held back by a 429/503 waits at least this long (Retry-After counts in whole seconds; "0" must not spin). */
+const MIN_TELEMETRY_BACKOFF_MS = 1_000;
 
 const NOT_RENDERED = Object.freeze({ messages: null, text: null });
 
@@ -61,6 +66,23 @@ function randomU32() {
   return b[0];
 }
 
+/**
+ * Milliseconds a `Retry-After` header asks for (delay-seconds or an
+ * HTTP-date), capped at MAX_RETRY_AFTER_MS; null when absent or unreadable.
+ */
+function retryAfterMs(value, now = Date.now()) {
+  if (value === null || value === undefined) return null;
+  const v = String(value).trim();
+  let ms;
+  if (/^\d+(\.\d+)?$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const at = Date.parse(v);
+    if (Number.isNaN(at)) return null;
+    ms = at - now;
+  }
+  return Math.min(Math.max(0, Math.ceil(ms)), MAX_RETRY_AFTER_MS);
+}
+
 /** Timers must never keep a Node process alive for telemetry's sake. */
 function unref(timer) {
   if (timer && typeof timer.unref === "function") timer.unref();
@@ -68,19 +90,47 @@ function unref(timer) {
 }
 
 /**
- * One environment's bundle: the WASM object, its ETag, when it was last
+ * A bundle body parsed in JS (the list of prompts and their documents); the
+ * core's own parser says what is wrong with a body that is not a bundle.
+ */
+function parseBundle(engine, text) {
+  let doc;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    doc = null;
+  }
+  const ok = doc && typeof doc === "object" && typeof doc.environment === "string" && doc.prompts && typeof doc.prompts === "object" && !Array.isArray(doc.prompts);
+  if (!ok) {
+    new engine.Bundle(text).free?.(); // throws the core's malformed_json
+    throw new PvctError("malformed_json", "not a PromptVault bundle");
+  }
+  return doc;
+}
+
+/**
+ * One environment's bundle: its documents, its ETag, when it was last
  * confirmed fresh, and per prompt the compiled versions (deployed first,
  * then each experiment variant), described once by the core.
+ *
+ * Prompts are compiled by the core when first asked for, each on its own
+ * (a cold start compiles the one prompt it serves, not the environment's
+ * every prompt), and a refreshed bundle takes over the compiled prompts
+ * whose documents did not change.
  */
 class BundleState {
-  constructor(engine, body, etag, source) {
-    this.bundle = new engine.Bundle(body);
+  constructor(engine, text, etag, source) {
+    this.engine = engine;
+    this.doc = parseBundle(engine, text);
+    // A one-prompt body is compiled as it came, without serialising it again.
+    this.text = Object.keys(this.doc.prompts).length === 1 ? text : null;
     this.etag = etag;
     this.source = source;
     this.fresh = false;
     this._timer = null;
+    this._missing = null;
     this.loadedAt = Date.now();
-    this.prompts = new Map();
+    this.prompts = new Map(); // slug -> { bundle, source, routing, versions }
   }
 
   /**
@@ -93,25 +143,73 @@ class BundleState {
     this._timer = ms > 0 ? unref(setTimeout(() => (this.fresh = false), Math.min(ms, MAX_TIMER_MS))) : null;
   }
 
+  /** The JSON the core compiles for one prompt: the body itself when it holds only that prompt. */
+  _source(slug) {
+    if (this.text !== null) return this.text;
+    return JSON.stringify({ environment: this.doc.environment, prompts: { [slug]: this.doc.prompts[slug] } });
+  }
+
   /** { routing, versions } of a prompt; throws not_deployed for unknown slugs. */
   prompt(slug) {
     let entry = this.prompts.get(slug);
     if (!entry) {
-      const deployed = Object.freeze(JSON.parse(this.bundle.info(slug, -1)));
-      const routing = deployed.routing && { ...deployed.routing, saltHash: fnv1a32(deployed.routing.salt) };
-      entry = { routing, versions: [deployed] };
-      this.prompts.set(slug, entry);
+      if (!Object.hasOwn(this.doc.prompts, slug)) {
+        // The core words the refusal (not_deployed), from an empty bundle of this environment.
+        this._missing ??= new this.engine.Bundle(JSON.stringify({ environment: this.doc.environment, prompts: {} }));
+        this._missing.info(slug, -1);
+        throw new PvctError("not_deployed", `no version of '${slug}' is deployed in ${this.doc.environment}`);
+      }
+      entry = this._compile(slug, this._source(slug));
     }
     return entry;
   }
 
+  _compile(slug, source) {
+    const bundle = new this.engine.Bundle(source);
+    try {
+      const deployed = Object.freeze(JSON.parse(bundle.info(slug, -1)));
+      const routing = deployed.routing && { ...deployed.routing, saltHash: fnv1a32(deployed.routing.salt) };
+      const entry = { bundle, source, routing, versions: [deployed] };
+      this.prompts.set(slug, entry);
+      return entry;
+    } catch (e) {
+      bundle.free?.();
+      throw e;
+    }
+  }
+
   version(entry, slug, variant) {
-    return (entry.versions[variant + 1] ??= Object.freeze(JSON.parse(this.bundle.info(slug, variant))));
+    return (entry.versions[variant + 1] ??= Object.freeze(JSON.parse(entry.bundle.info(slug, variant))));
+  }
+
+  /**
+   * Called on the bundle that replaces `previous`: prompts compiled there
+   * are ready here too (taken over when their document is unchanged,
+   * compiled now otherwise), so serving them after a change compiles nothing.
+   */
+  adopt(previous) {
+    for (const [slug, entry] of previous.prompts) {
+      if (!Object.hasOwn(this.doc.prompts, slug)) continue;
+      const source = this._source(slug);
+      if (source === entry.source) {
+        previous.prompts.delete(slug);
+        this.prompts.set(slug, entry);
+      } else {
+        try {
+          this._compile(slug, source);
+        } catch {
+          // Compiled (and refused) again when asked for.
+        }
+      }
+    }
   }
 
   free() {
     if (this._timer) clearTimeout(this._timer);
-    this.bundle.free?.();
+    for (const entry of this.prompts.values()) entry.bundle.free?.();
+    this.prompts.clear();
+    this._missing?.free?.();
+    this._missing = null;
   }
 }
 
@@ -120,7 +218,8 @@ export function createClientClass(loadEngine) {
     /**
      * @param {object} options apiKey, baseUrl, environment, cacheTtlMs,
      *   fallback (a bundle object, or in Node a path to a JSON file),
-     *   onError, timeoutMs, flushIntervalMs, maxBatchSize, maxBufferSize, fetch.
+     *   onError, timeoutMs, flushIntervalMs, maxBatchSize, maxBufferSize,
+     *   maxRetries, maxResponseBytes, fetch.
      */
     constructor(options = {}) {
       this.options = { ...DEFAULTS, ...options };
@@ -130,11 +229,13 @@ export function createClientClass(loadEngine) {
       this._states = new Map(); // environment -> BundleState
       this._inflight = new Map(); // environment -> Promise<BundleState | undefined>
       this._fallbacks = new Map(); // environment -> Promise<BundleState | undefined>
+      this._bundleNotBefore = new Map(); // environment -> epoch ms before which no bundle fetch is sent (Retry-After)
+      this._telemetryNotBefore = 0; // epoch ms before which no telemetry is sent (Retry-After)
       this._buffer = [];
       this._sending = null;
       this._timer = null;
       this._closed = false;
-      this._stats = { sent: 0, feedbackSent: 0, dropped: 0, rejected: 0, failedBatches: 0, bundleFetches: 0, notModified: 0, staleServes: 0 };
+      this._stats = { sent: 0, feedbackSent: 0, dropped: 0, rejected: 0, failedBatches: 0, bundleFetches: 0, notModified: 0, staleServes: 0, rateLimited: 0 };
       this._enginePromise = null;
     }
 
@@ -154,7 +255,10 @@ export function createClientClass(loadEngine) {
       }
     }
 
-    /** One HTTP exchange, body included, within `timeoutMs`: { status, etag, text }. */
+    /**
+     * One HTTP exchange, body included, within `timeoutMs` and
+     * `maxResponseBytes`: { status, etag, retryAfterMs, text }.
+     */
     async _request(method, path, body, headers = {}) {
       const controller = typeof AbortController === "function" ? new AbortController() : undefined;
       const timer = controller ? unref(setTimeout(() => controller.abort(), this.options.timeoutMs)) : undefined;
@@ -165,16 +269,74 @@ export function createClientClass(loadEngine) {
           body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
           signal: controller?.signal,
         });
-        return { status: res.status, etag: res.headers.get("etag"), text: await res.text() };
+        const text = await this._readBody(res, controller, `${method} ${path.split("?")[0]}`);
+        return { status: res.status, etag: res.headers.get("etag"), retryAfterMs: retryAfterMs(res.headers.get("retry-after")), text };
       } finally {
         if (timer) clearTimeout(timer);
       }
+    }
+
+    /**
+     * The body as text, read as a stream and abandoned once it passes
+     * `maxResponseBytes`: the bytes counted are those fetch hands over,
+     * after it decompressed them, so a small gzip answer that inflates to
+     * gigabytes is cut at the cap too. Nothing past the cap is kept.
+     */
+    async _readBody(res, controller, what) {
+      const limit = this.options.maxResponseBytes;
+      const tooLarge = () => {
+        controller?.abort();
+        return new PvctError("response_too_large", `the answer to ${what} is larger than maxResponseBytes (${limit} bytes); it was not read further`, {
+          status: res.status,
+          limit,
+        });
+      };
+      const stream = res.body;
+      if (!stream || typeof stream.getReader !== "function") {
+        // No body, or a fetch without streams: read whole, then checked.
+        const text = typeof res.text === "function" ? await res.text() : "";
+        if (text.length > limit) throw tooLarge();
+        return text;
+      }
+      const declared = res.headers.get("content-encoding") ? NaN : Number(res.headers.get("content-length"));
+      if (declared > limit) {
+        stream.cancel().catch(() => {});
+        throw tooLarge();
+      }
+      const reader = stream.getReader();
+      const chunks = [];
+      let size = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > limit) {
+          reader.cancel().catch(() => {});
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+      let bytes = chunks[0] ?? new Uint8Array(0);
+      if (chunks.length > 1) {
+        bytes = new Uint8Array(size);
+        let at = 0;
+        for (const c of chunks) {
+          bytes.set(c, at);
+          at += c.byteLength;
+        }
+      }
+      return new TextDecoder().decode(bytes);
     }
 
     /** Fetches (or revalidates) an environment's bundle; shares concurrent calls. */
     _load(environment) {
       let inflight = this._inflight.get(environment);
       if (inflight) return inflight;
+      const wait = (this._bundleNotBefore.get(environment) ?? 0) - Date.now();
+      if (wait > 0) {
+        // The worker answered 429/503 with Retry-After: nothing is sent before then.
+        return Promise.reject(new PvctError("rate_limited", `the worker asked for no ${environment} bundle fetch for another ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait }));
+      }
       inflight = this._fetchBundle(environment).finally(() => this._inflight.delete(environment));
       this._inflight.set(environment, inflight);
       return inflight;
@@ -189,6 +351,7 @@ export function createClientClass(loadEngine) {
         res = await this._request("GET", `/v1/bundle?environment=${encodeURIComponent(environment)}`, undefined,
           current?.etag ? { "if-none-match": current.etag } : {});
       } catch (e) {
+        if (e instanceof PvctError) throw e;
         throw new PvctError("network", `bundle fetch failed: ${e?.message ?? e}`);
       }
       if (res.status === 304 && current) {
@@ -204,12 +367,25 @@ export function createClientClass(loadEngine) {
         } catch {
           // Not JSON: only the status is known.
         }
-        throw new PvctError(body?.error?.code ?? (res.status >= 500 ? "server_error" : "http_error"),
-          body?.error?.message ?? `bundle fetch answered ${res.status}`, { status: res.status });
+        const details = { status: res.status };
+        if ((res.status === 429 || res.status === 503) && res.retryAfterMs !== null) {
+          // Keep serving what is cached; the next fetch waits at least as long as asked.
+          details.retryAfterMs = res.retryAfterMs;
+          this._stats.rateLimited++;
+          this._bundleNotBefore.set(environment, Date.now() + res.retryAfterMs);
+          current?.freshFor(res.retryAfterMs);
+        }
+        throw new PvctError(body?.error?.code ?? (res.status === 429 ? "rate_limited" : res.status >= 500 ? "server_error" : "http_error"),
+          body?.error?.message ?? `bundle fetch answered ${res.status}`, details);
       }
+      this._bundleNotBefore.delete(environment);
       const state = new BundleState(engine, res.text, res.etag, "network");
       state.freshFor(this.options.cacheTtlMs);
-      this._states.get(environment)?.free();
+      const previous = this._states.get(environment);
+      if (previous) {
+        state.adopt(previous);
+        previous.free();
+      }
       this._states.set(environment, state);
       return state;
     }
@@ -228,9 +404,13 @@ export function createClientClass(loadEngine) {
       return new BundleState(engine, JSON.stringify({ environment, ...bundle }), null, "fallback");
     }
 
-    /** After a failed fetch, the next attempt comes after at most 5 s, not on every call. */
-    _retrySoon(state) {
-      state.freshFor(Math.min(this.options.cacheTtlMs, 5_000));
+    /**
+     * After a failed fetch, the next attempt comes after at most 5 s, not on
+     * every call, and never before a Retry-After the worker gave.
+     */
+    _retrySoon(state, environment) {
+      const asked = (this._bundleNotBefore.get(environment) ?? 0) - Date.now();
+      state.freshFor(Math.max(Math.min(this.options.cacheTtlMs, 5_000), asked));
     }
 
     /** The bundle to serve from: fresh, or stale while it revalidates. */
@@ -241,7 +421,7 @@ export function createClientClass(loadEngine) {
           // Stale-while-revalidate; on failure keep serving (stale-if-error).
           if (!this._inflight.has(environment)) {
             this._load(environment).catch((e) => {
-              this._retrySoon(state);
+              this._retrySoon(state, environment);
               this._report(e);
             });
           }
@@ -268,7 +448,7 @@ export function createClientClass(loadEngine) {
         }
         if (current !== fallback) {
           current?.free();
-          this._retrySoon(fallback);
+          this._retrySoon(fallback, environment);
           this._states.set(environment, fallback);
         }
         return fallback;
@@ -428,18 +608,31 @@ export function createClientClass(loadEngine) {
         this._stats.dropped++;
       }
       this._buffer.push(item);
-      // A running drain picks up what is added meanwhile: start one only if none runs.
-      if (this._buffer.length >= this.options.maxBatchSize && !this._sending) {
+      const wait = this._telemetryNotBefore === 0 ? 0 : this._telemetryNotBefore - Date.now();
+      if (wait > 0) {
+        // Held back by a Retry-After: one timer sends when it ends.
+        if (!this._timer) this._flushIn(wait);
+      } else if (this._buffer.length >= this.options.maxBatchSize && !this._sending) {
+        // A running drain picks up what is added meanwhile: start one only if none runs.
         this.flush().catch(() => {});
       } else if (!this._timer) {
-        this._timer = unref(setTimeout(() => {
-          this._timer = null;
-          this.flush().catch(() => {});
-        }, this.options.flushIntervalMs));
+        this._flushIn(this.options.flushIntervalMs);
       }
     }
 
-    /** Sends everything buffered; resolves when done. Never rejects. */
+    _flushIn(ms) {
+      if (this._timer) clearTimeout(this._timer);
+      this._timer = unref(setTimeout(() => {
+        this._timer = null;
+        this.flush().catch(() => {});
+      }, Math.min(ms, MAX_TIMER_MS)));
+    }
+
+    /**
+     * Sends everything buffered; resolves when done. Never rejects. While
+     * the worker's Retry-After runs nothing is sent: the records stay
+     * buffered and a timer sends them once it ends.
+     */
     async flush() {
       if (this._timer) {
         clearTimeout(this._timer);
@@ -448,12 +641,16 @@ export function createClientClass(loadEngine) {
       // One sender at a time; a flush during a send waits for it, then sends the rest.
       while (this._sending) await this._sending;
       if (this._buffer.length === 0) return;
-      this._sending = this._drain().finally(() => (this._sending = null));
-      await this._sending;
+      if (this._telemetryNotBefore <= Date.now()) {
+        this._sending = this._drain().finally(() => (this._sending = null));
+        await this._sending;
+      }
+      const wait = this._telemetryNotBefore - Date.now();
+      if (this._buffer.length > 0 && wait > 0 && !this._timer) this._flushIn(wait);
     }
 
     async _drain() {
-      while (this._buffer.length > 0) {
+      while (this._buffer.length > 0 && this._telemetryNotBefore <= Date.now()) {
         // At most maxBatchSize records and MAX_BATCH_BYTES of JSON per request
         // (the API refuses bodies over 512 KB).
         let size = 0;
@@ -464,13 +661,43 @@ export function createClientClass(loadEngine) {
           n++;
         }
         const batch = this._buffer.splice(0, n);
-        const executions = batch.filter((i) => i.kind === "execution").map((i) => i.record);
-        if (executions.length) await this._send("/v1/executions", { executions }, executions.length, "sent");
-        for (const f of batch.filter((i) => i.kind === "feedback")) await this._send("/v1/feedback", f.record, 1, "feedbackSent");
+        const executions = batch.filter((i) => i.kind === "execution");
+        const feedback = batch.filter((i) => i.kind === "feedback");
+        // Items a 429/503 with Retry-After held back, to send again later.
+        let kept = executions.length ? await this._send("/v1/executions", executions) : [];
+        if (kept.length) kept.push(...feedback);
+        for (let k = 0; k < feedback.length && !kept.length; k++) {
+          kept = await this._send("/v1/feedback", [feedback[k]]);
+          if (kept.length) kept.push(...feedback.slice(k + 1));
+        }
+        if (kept.length) {
+          this._keep(kept);
+          return;
+        }
       }
     }
 
-    async _send(path, body, count, counter) {
+    /** Puts held-back items in front of the buffer, still bounded (the oldest go first, counted). */
+    _keep(items) {
+      this._buffer.unshift(...items);
+      const over = this._buffer.length - this.options.maxBufferSize;
+      if (over > 0) {
+        this._buffer.splice(0, over);
+        this._stats.dropped += over;
+      }
+    }
+
+    /**
+     * One telemetry request for `items` (executions, or one feedback), with
+     * retries. Returns the items to keep for later: all of them when the
+     * worker answered 429/503 with Retry-After, none otherwise (sent,
+     * rejected, or dropped and counted).
+     */
+    async _send(path, items) {
+      const executions = items[0].kind === "execution";
+      const body = executions ? { executions: items.map((i) => i.record) } : items[0].record;
+      const count = items.length;
+      const counter = executions ? "sent" : "feedbackSent";
       for (let attempt = 0; ; attempt++) {
         try {
           const res = await this._request("POST", path, body);
@@ -487,42 +714,67 @@ export function createClientClass(loadEngine) {
               this._stats.rejected += rejected;
               this._report(new PvctError("invalid_field", `${rejected} execution records were rejected`, answer.rejected));
             }
-            return;
+            return [];
           }
-          if (res.status === 413 && body.executions?.length > 1) {
+          if ((res.status === 429 || res.status === 503) && res.retryAfterMs !== null) {
+            // The worker says when: nothing is sent before then, and the records wait.
+            const wait = Math.max(res.retryAfterMs, MIN_TELEMETRY_BACKOFF_MS);
+            this._telemetryNotBefore = Math.max(this._telemetryNotBefore, Date.now() + wait);
+            this._stats.rateLimited++;
+            let answer = null;
+            try {
+              answer = JSON.parse(res.text);
+            } catch {
+              // Not JSON: only the status is known.
+            }
+            this._report(new PvctError(answer?.error?.code ?? (res.status === 429 ? "rate_limited" : "server_error"),
+              `${path} answered ${res.status}; ${count} records wait ${wait} ms as Retry-After asks`, { status: res.status, retryAfterMs: wait }));
+            return items;
+          }
+          if (res.status === 413 && executions && count > 1) {
             // Too large after all: send each half on its own.
-            const half = Math.ceil(body.executions.length / 2);
-            await this._send(path, { executions: body.executions.slice(0, half) }, half, counter);
-            await this._send(path, { executions: body.executions.slice(half) }, body.executions.length - half, counter);
-            return;
+            const half = Math.ceil(count / 2);
+            const first = await this._send(path, items.slice(0, half));
+            if (first.length) return items;
+            return this._send(path, items.slice(half));
           }
           if (res.status < 500 && res.status !== 429) {
             // A client error will not get better by retrying.
             this._stats.rejected += count;
             this._report(new PvctError("http_error", `${path} answered ${res.status}`, { status: res.status }));
-            return;
+            return [];
           }
           throw new PvctError("server_error", `${path} answered ${res.status}`);
         } catch (e) {
-          if (attempt >= this.options.maxRetries || this._closed) {
+          // An answer over maxResponseBytes is not retried: it would come again.
+          if (attempt >= this.options.maxRetries || this._closed || e?.code === "response_too_large") {
             this._stats.failedBatches++;
             this._stats.dropped += count;
             this._report(e);
-            return;
+            return [];
           }
           await sleep(Math.min(2_000, 100 * 2 ** attempt) * (0.5 + Math.random()));
         }
       }
     }
 
-    /** Counters: executions sent, feedback sent, dropped, rejected, failed batches, buffered, bundle fetches. */
+    /** Counters: executions sent, feedback sent, dropped, rejected, failed batches, buffered, bundle fetches, 429/503 answers with Retry-After. */
     stats() {
       return { ...this._stats, buffered: this._buffer.length };
     }
 
-    /** Flushes and stops; later logs are dropped (and counted). */
+    /**
+     * Flushes and stops; later logs are dropped (and counted). Records held
+     * back by a Retry-After that ends within `timeoutMs` are sent after it;
+     * a longer one leaves them buffered (stats().buffered).
+     */
     async close() {
       await this.flush();
+      const wait = this._telemetryNotBefore - Date.now();
+      if (this._buffer.length > 0 && wait > 0 && wait <= this.options.timeoutMs) {
+        await sleep(wait);
+        await this.flush();
+      }
       this._closed = true;
       for (const s of this._states.values()) s.free();
       this._states.clear();

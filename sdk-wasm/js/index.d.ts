@@ -35,8 +35,14 @@ export interface PromptClientOptions {
   maxBatchSize?: number;
   /** Records kept while the worker is unreachable; older ones are dropped and counted (default 10,000). */
   maxBufferSize?: number;
-  /** Retries of a failed batch, with exponential backoff (default 3). */
+  /** Retries of a failed batch, with exponential backoff (default 3). A 429 or 503 with Retry-After is not a failure: the batch waits and is sent after it. */
   maxRetries?: number;
+  /**
+   * The largest answer read, in bytes after decompression (default 33,554,432 = 32 MiB).
+   * A larger one is abandoned as it streams in (error code "response_too_large"); the
+   * cached bundle or the fallback keeps serving.
+   */
+  maxResponseBytes?: number;
   /** A fetch implementation (default globalThis.fetch). */
   fetch?: typeof fetch;
 }
@@ -123,6 +129,8 @@ export interface ClientStats {
   bundleFetches: number;
   notModified: number;
   staleServes: number;
+  /** Answers 429 or 503 with Retry-After (bundle fetches and telemetry): nothing was sent again before the time they gave. */
+  rateLimited: number;
 }
 
 export declare class PromptClient {
@@ -141,7 +149,11 @@ export declare class PromptClient {
 }
 
 export declare class PvctError extends Error {
-  /** A stable machine code, e.g. "not_deployed", "missing_variables", "network". */
+  /**
+   * A stable machine code, e.g. "not_deployed", "missing_variables", "network",
+   * "rate_limited" (details.retryAfterMs: how long the client waits before asking again),
+   * "response_too_large" (details.limit: the maxResponseBytes that was passed).
+   */
   code: string;
   details?: unknown;
 }
