@@ -336,7 +336,11 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
   response_status INTEGER,
   last_error     TEXT,
   created_at     TEXT NOT NULL,
-  updated_at     TEXT NOT NULL
+  updated_at     TEXT NOT NULL,
+  -- When the minute sweeper queues it if no job has (the outbox's
+  -- deadline); indexed by scripts/migrate-db.sh (webhook_deliveries_due),
+  -- which adds the column to databases made before it existed.
+  due_at         TEXT
 );
 CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);
 

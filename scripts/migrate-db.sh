@@ -29,3 +29,8 @@ if ! has "$@" --command "SELECT change FROM approvals LIMIT 0"; then
      a.reason, a.status, a.requested_by, a.requested_by_key, a.decided_by, a.decision_note, a.created_at, a.decided_at \
     FROM approvals_v1 a JOIN prompt_versions v ON v.id = a.version_id; DROP TABLE approvals_v1"
 fi
+# Databases made before deliveries had a due time (the outbox sweeper).
+if ! has "$@" --command "SELECT due_at FROM webhook_deliveries LIMIT 0"; then
+  d1 "$@" --command "ALTER TABLE webhook_deliveries ADD COLUMN due_at TEXT"
+fi
+d1 "$@" --command "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (status, due_at)"

@@ -188,6 +188,29 @@ pub fn plan_replay(letter: &DeadLetter) -> Result<Replay> {
     Ok(Replay { queue: letter.queue })
 }
 
+/// What a cron trigger (wrangler.toml `[triggers]`) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheduled {
+    /// Every minute: queue webhook deliveries whose jobs were never queued.
+    Sweep,
+    /// Daily: drop raw telemetry past each workspace's retention.
+    Retention,
+}
+
+/// The cron expressions in wrangler.toml.
+pub const SWEEP_CRON: &str = "* * * * *";
+pub const RETENTION_CRON: &str = "17 3 * * *";
+
+impl Scheduled {
+    pub fn of_cron(cron: &str) -> Option<Scheduled> {
+        match cron {
+            SWEEP_CRON => Some(Scheduled::Sweep),
+            RETENTION_CRON => Some(Scheduled::Retention),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,6 +258,13 @@ mod tests {
         assert_eq!(after_failure(5, Some(10)), AfterFailure::RetryIn(16));
         assert_eq!(after_failure(1, Some(u32::MAX)), AfterFailure::RetryIn(12 * 3600));
         assert_eq!(after_failure(MAX_ATTEMPTS + 3, Some(1)), AfterFailure::DeadLetter);
+    }
+
+    #[test]
+    fn crons_name_their_work() {
+        assert_eq!(Scheduled::of_cron("* * * * *"), Some(Scheduled::Sweep));
+        assert_eq!(Scheduled::of_cron("17 3 * * *"), Some(Scheduled::Retention));
+        assert_eq!(Scheduled::of_cron("0 0 * * *"), None);
     }
 
     #[test]

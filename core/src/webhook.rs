@@ -25,8 +25,8 @@ pub const EVENTS: [&str; 8] = [
     "experiment.ended",
 ];
 
-/// A delivery is tried at most this often (the first try and five retries,
-/// matching `max_retries` in wrangler.toml); then it is marked failed.
+/// A delivery is tried at most this often (the first try and five
+/// retries); then it is marked failed.
 pub const MAX_ATTEMPTS: u32 = 6;
 
 /// Seconds to wait before retry number `attempt` (1-based): 2, 4, 8, 16, 32.
@@ -124,6 +124,65 @@ pub fn wants(events: &[String], event: &str) -> bool {
     events.iter().any(|e| e == "*" || e == event)
 }
 
+/// A delivery to record in the same D1 batch as the change that causes it
+/// (a transactional outbox): the change and its deliveries land together or
+/// not at all, and a delivery whose job was never queued is found by the
+/// sweeper once it is due.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Outgoing {
+    pub id: String,
+    pub webhook_id: String,
+    pub event: String,
+    /// The JSON body receivers get: `{"id", "event", "created_at", "workspace_id", "data"}`.
+    pub payload: String,
+}
+
+/// A subscription, as far as choosing its deliveries goes.
+pub struct Subscription<'a> {
+    pub id: &'a str,
+    pub events: &'a [String],
+}
+
+/// The deliveries of `event` to the subscriptions that want it.
+pub fn outbox(
+    subscriptions: &[Subscription<'_>],
+    event: &str,
+    data: &serde_json::Value,
+    workspace_id: &str,
+    at: &str,
+    new_id: &mut impl FnMut() -> String,
+) -> Vec<Outgoing> {
+    subscriptions
+        .iter()
+        .filter(|s| wants(s.events, event))
+        .map(|s| {
+            let id = new_id();
+            let payload = serde_json::json!({
+                "id": id, "event": event, "created_at": at, "workspace_id": workspace_id, "data": data
+            });
+            Outgoing {
+                id,
+                webhook_id: s.id.to_owned(),
+                event: event.to_owned(),
+                payload: payload.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Seconds after its change that a delivery whose job never ran is queued
+/// by the sweeper (the job is queued at once; this covers a worker that
+/// stopped between the commit and the send).
+pub const SWEEP_AFTER_SECONDS: u64 = 60;
+
+/// Seconds after an attempt starts before the sweeper may take the
+/// delivery up again: past the outbound deadline, so a slow attempt in
+/// flight is never doubled.
+pub const IN_FLIGHT_SECONDS: u64 = 60;
+
+/// The most deliveries one sweep queues; the next sweep takes the rest.
+pub const SWEEP_BATCH: u32 = 500;
+
 /// The `x-pvct-signature` header value for `body` sent at `timestamp`.
 pub fn signature(secret: &str, timestamp: u64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
@@ -181,6 +240,35 @@ mod tests {
         assert_eq!(AttemptOutcome::of(1, Some(503)), AttemptOutcome::RetryIn(2));
         assert_eq!(AttemptOutcome::of(3, None), AttemptOutcome::RetryIn(8));
         assert_eq!(AttemptOutcome::of(MAX_ATTEMPTS, Some(500)), AttemptOutcome::Failed);
+        let events = vec!["version.created".to_owned()];
+        let all = vec!["*".to_owned()];
+        let subs = [
+            Subscription {
+                id: "a",
+                events: &events,
+            },
+            Subscription { id: "b", events: &all },
+        ];
+        let mut n = 0;
+        let mut ids = || {
+            n += 1;
+            format!("d{n}")
+        };
+        let data = serde_json::json!({ "prompt": "bot" });
+        let out = outbox(
+            &subs,
+            "deployment.created",
+            &data,
+            "ws",
+            "2026-12-04T00:00:00Z",
+            &mut ids,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].webhook_id, "b");
+        let payload: serde_json::Value = serde_json::from_str(&out[0].payload).unwrap();
+        assert_eq!(payload["id"], "d1");
+        assert_eq!(payload["data"]["prompt"], "bot");
+        assert_eq!(outbox(&subs, "version.created", &data, "ws", "t", &mut ids).len(), 2);
         assert_eq!(AttemptOutcome::of(MAX_ATTEMPTS, Some(200)).status(), "delivered");
     }
 

@@ -44,7 +44,21 @@ export default function (env) {
   };
 }`;
 
-export async function startWorker({ kvFaults = false } = {}) {
+// Fault injection for the deliveries queue, the same way: with
+// `queueFaults`, sends fail while FAULTS holds "send:deliveries". The class
+// is named as the runtime's, which workers-rs checks a queue binding by.
+const QUEUE_FAULTS = `
+class WorkerQueue {
+  constructor(env) { this.env = env; }
+  async fail() {
+    if ((await this.env.FAULTS.get("send:deliveries")) !== null) throw new Error("injected queue send failure");
+  }
+  async send(...a) { await this.fail(); return this.env.INNER.send(...a); }
+  async sendBatch(...a) { await this.fail(); return this.env.INNER.sendBatch(...a); }
+}
+export default function (env) { return new WorkerQueue(env); }`;
+
+export async function startWorker({ kvFaults = false, queueFaults = false } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
   const adminKey = newKey();
   // The same script `make dev` uses: schema.sql, then the demo seed.
@@ -60,8 +74,14 @@ export async function startWorker({ kvFaults = false } = {}) {
     ],
     compatibilityDate: COMPAT,
     d1Databases: { DB: D1_ID },
-    ...(kvFaults ? { wrappedBindings: { KV: { scriptName: "kv-faults" } } } : { kvNamespaces: { KV: KV_ID } }),
-    queueProducers: Object.fromEntries(QUEUES.map((q) => [`QUEUE_${q.toUpperCase()}`, `pvct-${q}`])),
+    ...(kvFaults ? {} : { kvNamespaces: { KV: KV_ID } }),
+    wrappedBindings: {
+      ...(kvFaults ? { KV: { scriptName: "kv-faults" } } : {}),
+      ...(queueFaults ? { QUEUE_DELIVERIES: { scriptName: "queue-faults" } } : {}),
+    },
+    queueProducers: Object.fromEntries(
+      QUEUES.filter((q) => !(queueFaults && q === "deliveries")).map((q) => [`QUEUE_${q.toUpperCase()}`, `pvct-${q}`]),
+    ),
     // As wrangler.toml configures them: one queue per kind of work, each
     // with the dead-letter queue, whose consumer stores what reaches it.
     queueConsumers: {
@@ -79,25 +99,31 @@ export async function startWorker({ kvFaults = false } = {}) {
     port: 0,
     ...runtimeLog(),
   };
-  const faultWorker = { name: "kv-faults", modules: true, script: KV_FAULTS, kvNamespaces: { INNER: KV_ID, FAULTS: "faults" } };
-  const mf = new Miniflare(kvFaults ? { ...shared, workers: [worker, faultWorker] } : { ...shared, ...worker });
+  const faultWorkers = [
+    ...(kvFaults ? [{ name: "kv-faults", modules: true, script: KV_FAULTS, kvNamespaces: { INNER: KV_ID, FAULTS: "faults" } }] : []),
+    ...(queueFaults
+      ? [{ name: "queue-faults", modules: true, script: QUEUE_FAULTS, kvNamespaces: { FAULTS: "faults" }, queueProducers: { INNER: "pvct-deliveries" } }]
+      : []),
+  ];
+  const mf = new Miniflare(faultWorkers.length ? { ...shared, workers: [worker, ...faultWorkers] } : { ...shared, ...worker });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
   const kv = kvFaults ? await mf.getKVNamespace("INNER", "kv-faults") : await mf.getKVNamespace("KV");
-  const faults = kvFaults ? await mf.getKVNamespace("FAULTS", "kv-faults") : null;
+  const faults = faultWorkers.length ? await mf.getKVNamespace("FAULTS", faultWorkers[0].name) : null;
   return {
     url,
     adminKey,
     db,
     kv,
-    /** With kvFaults: fail KV `op` ("put" | "delete") on keys under `prefix` until cleared. */
+    /** With kvFaults: fail KV `op` ("put" | "delete") on keys under `prefix` until cleared;
+     * with queueFaults: `fault("send", "deliveries")` fails sends to the deliveries queue. */
     async fault(op, prefix, on = true) {
       if (on) await faults.put(`${op}:${prefix}`, "1");
       else await faults.delete(`${op}:${prefix}`);
     },
     client: (key) => client(url, key),
     /** A producer on one of the worker's queues (QUEUE_TELEMETRY, …), to send what our code would not. */
-    queue: (binding) => mf.getQueueProducer(binding, kvFaults ? "pvct" : undefined),
+    queue: (binding) => mf.getQueueProducer(binding, faultWorkers.length ? "pvct" : undefined),
     /** Fires the worker's cron handler, as the daily trigger would. */
     async scheduled(cron = "17 3 * * *") {
       const worker = await mf.getWorker();

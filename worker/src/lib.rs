@@ -74,17 +74,28 @@ async fn consume(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -
     queue::consume(&env, &store, batch).await
 }
 
-/// The daily cron (wrangler.toml `[triggers]`): drops raw executions past
-/// each workspace's retention; rollups stay.
+/// The crons (wrangler.toml `[triggers]`): every minute the outbox sweep,
+/// daily the retention of raw telemetry.
 #[event(scheduled)]
-async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    let today = ids::now()[..10].to_owned();
-    match env.d1(D1_BINDING) {
-        Ok(db) => match Store::new(db).drop_expired_executions(&today).await {
-            Ok(()) => worker::console_log!("retention: dropped executions past each workspace's retention"),
-            Err(e) => worker::console_error!("retention failed: {e}"),
+async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    use pvct_core::jobs::Scheduled;
+    let store = match env.d1(D1_BINDING) {
+        Ok(db) => Store::new(db),
+        Err(e) => return worker::console_error!("cron: no D1 binding: {e}"),
+    };
+    match Scheduled::of_cron(&event.cron()) {
+        Some(Scheduled::Sweep) => match webhook_delivery::sweep(&env, &store).await {
+            Ok(n) => worker::console_log!("sweep: queued {n} due webhook deliveries"),
+            Err(e) => worker::console_error!("sweep failed: {e}"),
         },
-        Err(e) => worker::console_error!("retention: no D1 binding: {e}"),
+        Some(Scheduled::Retention) => {
+            let today = ids::now()[..10].to_owned();
+            match store.drop_expired_executions(&today).await {
+                Ok(()) => worker::console_log!("retention: dropped executions past each workspace's retention"),
+                Err(e) => worker::console_error!("retention failed: {e}"),
+            }
+        }
+        None => worker::console_error!("cron {} runs nothing", event.cron()),
     }
 }
 

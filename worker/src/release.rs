@@ -127,8 +127,11 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
             .or_internal("release state")?;
         let at = now();
         let plan = release::plan(&state, &change, &actor, &at, &mut new_id);
-        if !plan.writes.is_empty() || plan.release.is_some() {
-            if let Err(e) = ctx.store.execute(&state, &plan, &actor.name, &at).await {
+        // The change's webhook deliveries commit with it (the outbox).
+        let outgoing = crate::webhook_delivery::outbox(&ctx.store, ws, &plan.events, &at).await?;
+        if !plan.writes.is_empty() || plan.release.is_some() || !outgoing.is_empty() {
+            let outbox = (&outgoing[..], crate::webhook_delivery::sweep_due());
+            if let Err(e) = ctx.store.execute(&state, &plan, &actor.name, &at, outbox).await {
                 // Nothing was written. If the state moved, plan again on
                 // what is there now; if it did not, D1 refused for another
                 // reason, which the caller may retry as a whole.
@@ -160,9 +163,7 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
                 answer.body["edge"] = json!(edge);
             }
         }
-        for event in plan.events {
-            crate::webhook_delivery::emit(ctx, event.name, event.data).await;
-        }
+        crate::webhook_delivery::dispatch(&ctx.env, &ctx.store, ws, &outgoing).await;
         return Ok(answer);
     }
     Err(Error::new(

@@ -1,54 +1,96 @@
-//! Webhooks at work: `emit` records a pending delivery per subscribed
-//! webhook and queues it; the consumer's `deliver` sends it signed, and
-//! asks the Queue to retry with backoff until it lands or runs out of
-//! attempts. Every attempt is written to the delivery log.
+//! Webhooks at work, through a transactional outbox: `outbox` turns a
+//! change's events into pending deliveries that the caller writes in the
+//! same D1 batch as the change; after the commit `dispatch` queues them (one
+//! `send_batch`); the consumer's `deliver` sends each signed and retries with
+//! backoff until it lands or runs out of attempts. A delivery whose job was
+//! never queued (the send failed, the worker stopped) is queued by `sweep`,
+//! which the minute cron runs, once it is due. Every attempt is logged.
 
-use pvct_core::webhook::{signature, wants, AttemptOutcome};
-use serde_json::{json, Value};
-use worker::Result;
+use pvct_core::release::Event;
+use pvct_core::time::iso8601_from_millis;
+use pvct_core::webhook::{
+    outbox as plan_outbox, signature, AttemptOutcome, Outgoing, Subscription, IN_FLIGHT_SECONDS, SWEEP_AFTER_SECONDS,
+    SWEEP_BATCH,
+};
+use pvct_core::Error;
+use worker::{Env, Result};
 
+use crate::http::OrInternal;
 use crate::ids::{new_id, now, now_millis};
 use crate::outbound::{post_json, Failure};
 use crate::queue::{send, Job};
 use crate::store::Store;
-use crate::Ctx;
 
-/// Queues `event` for the workspace's webhooks that want it. A state change
-/// has already committed when this runs, so a failure here is logged, never
-/// turned into an error for the caller.
-pub async fn emit(ctx: &Ctx, event: &str, data: Value) {
-    if let Err(e) = try_emit(ctx, event, data).await {
-        worker::console_error!("webhook event {event} not queued: {e}");
+/// `seconds` from now, as stored.
+fn in_seconds(seconds: u64) -> String {
+    iso8601_from_millis(now_millis() + seconds * 1000)
+}
+
+/// The pending deliveries of `events` for the workspace's webhooks.
+pub async fn outbox(store: &Store, workspace_id: &str, events: &[Event], at: &str) -> Result<Vec<Outgoing>, Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hooks = store.webhooks_for(workspace_id).await.or_internal("webhooks")?;
+    let subscriptions: Vec<Subscription> = hooks
+        .iter()
+        .map(|h| Subscription {
+            id: &h.id,
+            events: &h.events,
+        })
+        .collect();
+    Ok(events
+        .iter()
+        .flat_map(|e| plan_outbox(&subscriptions, e.name, &e.data, workspace_id, at, &mut new_id))
+        .collect())
+}
+
+/// When the sweeper takes up a delivery recorded now whose job never ran.
+pub fn sweep_due() -> String {
+    in_seconds(SWEEP_AFTER_SECONDS)
+}
+
+/// Queues the jobs of deliveries committed with their change. A failure is
+/// logged, never the caller's error: the change has committed, and the
+/// deliveries are marked due so the next sweep queues them.
+pub async fn dispatch(env: &Env, store: &Store, workspace_id: &str, outgoing: &[Outgoing]) {
+    if outgoing.is_empty() {
+        return;
+    }
+    let jobs = outgoing
+        .iter()
+        .map(|d| Job::Deliver {
+            workspace_id: workspace_id.to_owned(),
+            delivery_id: d.id.clone(),
+        })
+        .collect();
+    if let Err(e) = send(env, jobs).await {
+        worker::console_error!(
+            "{} webhook deliveries not queued; the sweeper will: {e}",
+            outgoing.len()
+        );
+        let ids: Vec<&str> = outgoing.iter().map(|d| d.id.as_str()).collect();
+        if let Err(e) = store.deliveries_due_now(&ids, &now()).await {
+            worker::console_error!("deliveries not marked due; the sweeper takes them within a minute: {e}");
+        }
     }
 }
 
-async fn try_emit(ctx: &Ctx, event: &str, data: Value) -> Result<()> {
-    let ws = &ctx.who.workspace_id;
-    let hooks = ctx.store.webhooks_for(ws).await?;
-    let at = now();
-    let rows: Vec<Value> = hooks
-        .iter()
-        .filter(|h| wants(&h.events, event))
-        .map(|h| {
-            let id = new_id();
-            let payload = json!({ "id": id, "event": event, "created_at": at, "workspace_id": ws, "data": data });
-            json!({ "id": id, "webhook_id": h.id, "event": event, "payload": payload.to_string() })
-        })
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    ctx.store
-        .insert_deliveries(ws, &Value::Array(rows.clone()).to_string(), &at)
+/// The minute cron: queues pending deliveries that are due and have no job.
+pub async fn sweep(env: &Env, store: &Store) -> Result<usize> {
+    let due = store
+        .claim_due_deliveries(&now(), &in_seconds(SWEEP_AFTER_SECONDS), SWEEP_BATCH)
         .await?;
-    let jobs = rows
+    let jobs: Vec<Job> = due
         .iter()
-        .map(|r| Job::Deliver {
-            workspace_id: ws.clone(),
-            delivery_id: r["id"].as_str().unwrap_or_default().to_owned(),
+        .map(|d| Job::Deliver {
+            workspace_id: d.workspace_id.clone(),
+            delivery_id: d.id.clone(),
         })
         .collect();
-    send(&ctx.env, jobs).await
+    let count = jobs.len();
+    send(env, jobs).await?;
+    Ok(count)
 }
 
 /// Sends one delivery. Ok(None): done (delivered, failed for good, or
@@ -61,15 +103,24 @@ pub async fn deliver(store: &Store, workspace_id: &str, delivery_id: &str) -> Re
         return Ok(None);
     }
     if d.deleted != 0 {
+        let at = now();
         store
-            .update_delivery(&d.id, "failed", d.attempts, None, Some("webhook deleted"), &now())
+            .update_delivery(&d.id, "failed", d.attempts, None, Some("webhook deleted"), &at, &at)
             .await?;
         return Ok(None);
     }
     let attempts = d.attempts + 1;
     // Counted before sending: a run killed mid-POST still used an attempt.
     store
-        .update_delivery(&d.id, "pending", attempts, None, Some("sending"), &now())
+        .update_delivery(
+            &d.id,
+            "pending",
+            attempts,
+            None,
+            Some("sending"),
+            &now(),
+            &in_seconds(IN_FLIGHT_SECONDS),
+        )
         .await?;
     let (status, error) = match post(&d.url, &d.secret, &d.event, &d.id, &d.payload).await {
         Ok(s) if (200..300).contains(&s) => (Some(s), None),
@@ -77,8 +128,21 @@ pub async fn deliver(store: &Store, workspace_id: &str, delivery_id: &str) -> Re
         Err(e) => (None, Some(format!("not delivered: {e}"))),
     };
     let outcome = AttemptOutcome::of(attempts, status);
+    // A retry is queued below; the sweeper takes it up only if that job is lost.
+    let due = match outcome {
+        AttemptOutcome::RetryIn(seconds) => in_seconds(u64::from(seconds) + IN_FLIGHT_SECONDS),
+        AttemptOutcome::Delivered | AttemptOutcome::Failed => now(),
+    };
     store
-        .update_delivery(&d.id, outcome.status(), attempts, status, error.as_deref(), &now())
+        .update_delivery(
+            &d.id,
+            outcome.status(),
+            attempts,
+            status,
+            error.as_deref(),
+            &now(),
+            &due,
+        )
         .await?;
     Ok(match outcome {
         AttemptOutcome::RetryIn(seconds) => Some(seconds),

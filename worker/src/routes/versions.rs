@@ -1,6 +1,7 @@
 //! Versions: commit (optimistic concurrency on the parent), history, one
 //! version, and the word diff between two.
 
+use crate::webhook_delivery;
 use pvct_core::api::{CommitView, DiffView, Page, VersionView};
 use pvct_core::audit::AuditAction;
 use pvct_core::commit::{plan_commit, stale_parent, CommitPlan, Head};
@@ -8,6 +9,7 @@ use pvct_core::content::{ModelParams, PromptContent, PromptKind};
 use pvct_core::diff::{diff_metadata, diff_versions};
 use pvct_core::names::Slug;
 use pvct_core::page::{finish_page, PageRequest};
+use pvct_core::release::Event;
 use pvct_core::request::Commit;
 use pvct_core::template::IncludeGraph;
 use pvct_core::{Error, ErrorKind};
@@ -153,6 +155,13 @@ pub async fn commit_version(
     let resolved = resolved_value.to_string();
     let variables = serde_json::to_string(&finished.variables).or_internal("variables json")?;
     let pins = serde_json::to_string(&finished.includes).or_internal("pins json")?;
+    let event = Event {
+        name: "version.created",
+        data: j!({ "prompt": prompt.slug, "version": number, "version_id": id, "author": ctx.who.actor,
+                   "message": message, "content_hash": finished.content_hash }),
+    };
+    // The webhook deliveries commit with the version (the outbox).
+    let outgoing = webhook_delivery::outbox(&ctx.store, &ctx.who.workspace_id, &[event], &at).await?;
     let inserted = ctx
         .store
         .insert_version(
@@ -174,6 +183,7 @@ pub async fn commit_version(
             &ctx.audit(AuditAction::VersionCreate, format!("{}@{number}", prompt.slug), &at)
                 .prompt(&prompt.slug)
                 .details(j!({ "number": number, "content_hash": finished.content_hash, "message": message })),
+            (&outgoing, webhook_delivery::sweep_due()),
         )
         .await;
     if let Err(cause) = inserted {
@@ -200,13 +210,7 @@ pub async fn commit_version(
         commit_msg: message,
         created_at: at,
     };
-    crate::webhook_delivery::emit(
-        ctx,
-        "version.created",
-        j!({ "prompt": prompt.slug, "version": row.number, "version_id": row.id, "author": row.author,
-             "message": row.commit_msg, "content_hash": row.content_hash }),
-    )
-    .await;
+    webhook_delivery::dispatch(&ctx.env, &ctx.store, &ctx.who.workspace_id, &outgoing).await;
     Ok(Committed { row, created: true })
 }
 

@@ -13,6 +13,7 @@ use pvct_core::gates::Measurements;
 use pvct_core::histogram::Histogram;
 use pvct_core::release::{EnvState, Guard, LiveDeployment, Plan, VersionFacts, Write};
 use pvct_core::render::VersionVariables;
+use pvct_core::webhook::Outgoing;
 
 use super::{json_column_or_default, Arg, Store};
 
@@ -200,7 +201,16 @@ impl Store {
 
     /// Writes `plan` in one batch: guards first, then the writes and the
     /// release row. Fails, writing nothing, if a guard no longer holds.
-    pub async fn execute(&self, state: &EnvState, plan: &Plan, actor: &str, at: &str) -> Result<()> {
+    /// `outbox`: the webhook deliveries the change causes, and when the
+    /// sweeper takes them up if their jobs are never queued.
+    pub async fn execute(
+        &self,
+        state: &EnvState,
+        plan: &Plan,
+        actor: &str,
+        at: &str,
+        outbox: (&[Outgoing], String),
+    ) -> Result<()> {
         let mut batch: Vec<D1PreparedStatement> = Vec::new();
         for guard in &plan.guards {
             batch.push(match guard {
@@ -233,6 +243,9 @@ impl Store {
                     at.into(),
                 ],
             )?);
+        }
+        if !outbox.0.is_empty() {
+            batch.push(self.outbox_stmt(&state.workspace_id, outbox.0, at, &outbox.1)?);
         }
         self.batch(batch).await
     }

@@ -7,6 +7,7 @@ use worker::Result;
 use pvct_core::audit::AuditEntry;
 use pvct_core::render::VersionVariables;
 use pvct_core::template::IncludeGraph;
+use pvct_core::webhook::Outgoing;
 
 use super::{before_bound, json_column, json_column_opt, json_column_or_default, Store};
 
@@ -103,8 +104,14 @@ impl Store {
 
     /// Inserts a version; fails (and writes nothing) if its number is taken,
     /// which is how a concurrent commit on the same head loses.
-    pub async fn insert_version(&self, v: &NewVersion<'_>, audit: &AuditEntry) -> Result<()> {
-        self.audited(
+    /// With the webhook deliveries the version causes (`outbox`), in one batch.
+    pub async fn insert_version(
+        &self,
+        v: &NewVersion<'_>,
+        audit: &AuditEntry,
+        outbox: (&[Outgoing], String),
+    ) -> Result<()> {
+        let mut batch = vec![
             self.stmt(
                 "INSERT INTO prompt_versions (id, prompt_id, number, parent_id, content, resolved_content, variables, \
                  snippet_pins, model_params, content_hash, author, commit_msg, created_at) \
@@ -125,9 +132,12 @@ impl Store {
                     v.at.into(),
                 ],
             )?,
-            audit,
-        )
-        .await
+            self.audit_stmt(audit)?,
+        ];
+        if !outbox.0.is_empty() {
+            batch.push(self.outbox_stmt(&audit.workspace_id, outbox.0, v.at, &outbox.1)?);
+        }
+        self.batch(batch).await
     }
 
     /// The head versions that pin snippet `slug`, with the pinned number.

@@ -2,9 +2,10 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use worker::Result;
+use worker::{D1PreparedStatement, Result};
 
 use pvct_core::audit::AuditEntry;
+use pvct_core::webhook::Outgoing;
 
 use super::{decode, encode, json_column_or_default, Arg, Store};
 
@@ -18,6 +19,13 @@ pub struct WebhookRow {
     pub events: Vec<String>,
     pub created_by: String,
     pub created_at: String,
+}
+
+/// A delivery the sweeper queues.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DueDelivery {
+    pub workspace_id: String,
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,13 +105,41 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Records pending deliveries (a JSON array of {id, webhook_id, event, payload}).
-    pub async fn insert_deliveries(&self, workspace_id: &str, rows: &str, at: &str) -> Result<()> {
-        self.run(
-            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event, payload, status, created_at, updated_at) \
+    /// The statement recording `rows` as pending deliveries, due for the
+    /// sweeper at `due_at`: part of the batch of the change that causes them.
+    pub fn outbox_stmt(
+        &self,
+        workspace_id: &str,
+        rows: &[Outgoing],
+        at: &str,
+        due_at: &str,
+    ) -> Result<D1PreparedStatement> {
+        let rows = encode(rows)?;
+        self.stmt(
+            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event, payload, status, created_at, updated_at, due_at) \
              SELECT json_extract(value, '$.id'), json_extract(value, '$.webhook_id'), ?1, json_extract(value, '$.event'), \
-             json_extract(value, '$.payload'), 'pending', ?3, ?3 FROM json_each(?2)",
-            &[workspace_id.into(), rows.into(), at.into()],
+             json_extract(value, '$.payload'), 'pending', ?3, ?3, ?4 FROM json_each(?2)",
+            &[workspace_id.into(), (&rows).into(), at.into(), due_at.into()],
+        )
+    }
+
+    /// Claims up to `limit` pending deliveries due by `now`, pushing their
+    /// due time to `until` so the next sweep does not take them again.
+    pub async fn claim_due_deliveries(&self, now: &str, until: &str, limit: u32) -> Result<Vec<DueDelivery>> {
+        self.all(
+            "UPDATE webhook_deliveries SET due_at = ?2 WHERE id IN \
+             (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND due_at <= ?1 ORDER BY due_at LIMIT ?3) \
+             RETURNING workspace_id, id",
+            &[now.into(), until.into(), limit.into()],
+        )
+        .await
+    }
+
+    /// Makes deliveries due at once (their job could not be queued).
+    pub async fn deliveries_due_now(&self, ids: &[&str], now: &str) -> Result<()> {
+        self.run(
+            "UPDATE webhook_deliveries SET due_at = ?2 WHERE status = 'pending' AND id IN (SELECT value FROM json_each(?1))",
+            &[(&encode(ids)?).into(), now.into()],
         )
         .await
     }
@@ -119,6 +155,8 @@ impl Store {
         .await
     }
 
+    /// `due_at`: when the sweeper may take it up again if no job does.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_delivery(
         &self,
         id: &str,
@@ -127,16 +165,18 @@ impl Store {
         response_status: Option<u16>,
         last_error: Option<&str>,
         at: &str,
+        due_at: &str,
     ) -> Result<()> {
         self.run(
-            "UPDATE webhook_deliveries SET status = ?, attempts = ?, response_status = ?, last_error = ?, updated_at = ? \
-             WHERE id = ?",
+            "UPDATE webhook_deliveries SET status = ?, attempts = ?, response_status = ?, last_error = ?, updated_at = ?, \
+             due_at = ? WHERE id = ?",
             &[
                 status.into(),
                 attempts.into(),
                 response_status.map_or(Arg::Null, |s| Arg::Int(i64::from(s))),
                 last_error.into(),
                 at.into(),
+                due_at.into(),
                 id.into(),
             ],
         )
