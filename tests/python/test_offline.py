@@ -1,7 +1,9 @@
 """The SDK without a worker: the shared routing vectors and rendering cases
 (the same files the core's cargo tests and the npm SDK's tests read), the
-template parser's errors, value formatting, and the client's promises that
-need no server (telemetry never raises, the buffer is bounded)."""
+routing cache (a returning user gets what a fresh hash gives, under the
+weights of now, in bounded memory), the template parser's errors, value
+formatting, and the client's promises that need no server (telemetry never
+raises, the buffer is bounded)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,17 @@ import datetime
 import importlib.metadata
 import json
 import math
+import random
+import threading
+import types
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
 import pvct
 from pvct import PreparedBundle, PromptClient, PvctError, bucket, fnv1a32, value_text
-from pvct.routing import bucket_ranges, choose_variant
+from pvct.routing import CACHE_USERS, bucket_ranges, choose_variant, variant_table
 from pvct.template import float_text, parse, serde_number, variables_of
 
 from conftest import ROOT, load_vectors
@@ -75,6 +80,189 @@ def test_the_shared_routing_vectors_hold_through_a_bundle() -> None:
         assert (-1 if info.variant is None else info.variant) == v["variant"], v
 
 
+# --- the routing cache ----------------------------------------------------------
+#
+# A reference written from the definition alone (tests/vectors/routing.json's
+# description), without the SDK's tables, caches or shortcuts; the vectors
+# check the reference first.
+
+
+def _ref_fnv(s: str, h: int = 0x811C9DC5) -> int:
+    data = s.encode("utf-16-le", "surrogatepass")
+    for i in range(0, len(data), 2):
+        h = ((h ^ int.from_bytes(data[i : i + 2], "little")) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def ref_variant(seed: str, key: str, weights: Sequence[float]) -> Optional[int]:
+    n = (_ref_fnv(str(_ref_fnv(seed + key))) % 10000) / 10000
+    cumulative = 0.0
+    for i, w in enumerate(weights):
+        start = cumulative
+        cumulative += w / 100
+        if start <= n < start + w / 100:
+            return i
+    return None
+
+
+def test_the_reference_reproduces_the_shared_vectors() -> None:
+    for v in load_vectors("routing.json")["vectors"]:
+        chosen = ref_variant(v["seed"], v["key"], v["weights"])
+        assert (-1 if chosen is None else chosen) == v["variant"], v
+
+
+def experiment_bundle(salt: str, weights: Sequence[float], deployed: int = 1) -> Dict[str, Any]:
+    """One text prompt with ``deployed`` live and an experiment over versions 10, 11, ..."""
+    doc = one_prompt_bundle({"kind": "text", "content": {"text": "x"}, "uses": [], "declares": []})
+    doc["prompts"]["p"].update(version=deployed, version_id=f"v{deployed}")
+    doc["prompts"]["p"]["experiment"] = {"id": "e", "name": "e", "salt": salt, "variants": [
+        {"version": 10 + i, "version_id": f"v{10 + i}", "weight": w, "content": {"text": "x"}, "model_params": {},
+         "content_hash": "h"}
+        for i, w in enumerate(weights)
+    ]}
+    return doc
+
+
+def some_keys(count: int, seed: int = 7) -> List[str]:
+    """User keys as apps send them: ids, emails, UUID-like, non-ASCII, one past the cacheable length."""
+    rng = random.Random(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_@.é🙂"
+    keys = [f"user-{i}" for i in range(count // 2)]
+    keys += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(count - count // 2)]
+    keys += ["\ud800lone", "x" * 300, str(2**40)]
+    return list(dict.fromkeys(keys))
+
+
+def expected_version(bundle_doc: Dict[str, Any], key: str) -> int:
+    p = bundle_doc["prompts"]["p"]
+    e = p["experiment"]
+    i = ref_variant(e["salt"], key, [v["weight"] for v in e["variants"]])
+    return p["version"] if i is None else e["variants"][i]["version"]
+
+
+def test_the_variant_table_is_choose_variant_for_every_bucket() -> None:
+    weights = [[80, 20], [50, 50], [33.33, 33.33, 33.34], [0, 100], [100, 0], [99.99, 0.01], [30, 20], [0, 0],
+               [7, 13.5, 79.5], [60, 60], [-10, 50], [0.001, 99.999], [1e-12, 50], [100]]
+    weights += [v["weights"] for v in load_vectors("routing.json")["vectors"]]
+    for w in weights:
+        ranges = bucket_ranges(w)
+        assert variant_table(ranges) == [choose_variant(b / 10000, ranges) for b in range(10000)], w
+
+
+def test_a_returning_user_gets_what_a_fresh_hash_gives() -> None:
+    doc = experiment_bundle("exp-cache", [80, 20])
+    bundle = PreparedBundle.parse(doc)
+    keys = some_keys(4000)
+    first = {k: bundle.route("p", k).version for k in keys}
+    assert bundle.cached_users() == len([k for k in keys if len(k) <= 256]), "every short key is cached"
+    rng = random.Random(3)
+    again = keys * 3
+    rng.shuffle(again)
+    for k in again:  # now from the cache
+        assert bundle.route("p", k).version == first[k] == expected_version(doc, k), k
+    assert 0.15 < sum(v == 11 for v in first.values()) / len(first) < 0.25, "an 80/20 split"
+    # The shared vectors, twice each (the second time cached), through a bundle per vector.
+    for v in load_vectors("routing.json")["vectors"]:
+        b = PreparedBundle.parse(experiment_bundle(v["seed"], v["weights"]))
+        for _ in range(2):
+            info = b.route("p", v["key"])
+            assert (-1 if info.variant is None else info.variant) == v["variant"], v
+
+
+def test_a_changed_split_is_never_served_from_the_cache() -> None:
+    keys = some_keys(3000, seed=11)
+    a_doc = experiment_bundle("exp-split", [80, 20])
+    a = PreparedBundle.parse(a_doc)
+    before = {k: a.route("p", k).version for k in keys}
+    cached = a.cached_users()
+    assert cached > 2000
+
+    # New weights, same salt: the cache carries over (buckets do not depend
+    # on weights), and every user routes by the new weights.
+    b_doc = experiment_bundle("exp-split", [20, 80])
+    b = PreparedBundle.parse(b_doc, previous=a)
+    assert b.cached_users() == cached, "the same salt keeps its cache"
+    after = {k: b.route("p", k).version for k in keys}
+    assert all(after[k] == expected_version(b_doc, k) for k in keys)
+    assert sum(before[k] != after[k] for k in keys) > len(keys) // 2, "the new weights moved most users"
+
+    # Weights summing to less than 100 leave some users on the deployed version;
+    # promoting another version moves exactly them.
+    c_doc = experiment_bundle("exp-split", [30, 20], deployed=1)
+    c = PreparedBundle.parse(c_doc, previous=b)
+    d_doc = experiment_bundle("exp-split", [30, 20], deployed=3)
+    d = PreparedBundle.parse(d_doc, previous=c)
+    for k in keys:
+        assert c.route("p", k).version == expected_version(c_doc, k)
+        assert d.route("p", k).version == expected_version(d_doc, k)
+    assert {c.route("p", k).version for k in keys} == {1, 10, 11}
+    assert {d.route("p", k).version for k in keys} == {3, 10, 11}
+
+    # A new salt: a new cache (the old one is dropped with the old bundle).
+    e_doc = experiment_bundle("exp-split-2", [30, 20])
+    e = PreparedBundle.parse(e_doc, previous=d)
+    assert e.cached_users() == 0
+    assert all(e.route("p", k).version == expected_version(e_doc, k) for k in keys)
+
+
+def test_the_routing_cache_stays_bounded() -> None:
+    doc = experiment_bundle("exp-bound", [50, 50])
+    client = PromptClient("pvct_x", base_url=DEAD, timeout=0.2, fallback=doc, on_error=lambda e: None)
+    try:
+        assert CACHE_USERS == 10_000
+        for i in range(30_000):
+            client.get("p", user_key=f"visitor-{i}")
+        held = client.stats()["routing_cache_users"]
+        assert CACHE_USERS // 2 <= held <= CACHE_USERS, held
+        # The most recent users are among those kept, and still right.
+        for i in range(29_990, 30_000):
+            assert client.route("p", user_key=f"visitor-{i}").version == expected_version(doc, f"visitor-{i}")
+        assert client.stats()["routing_cache_users"] == held, "recent users were found, not added again"
+        # A key longer than 256 characters is hashed every time, never kept.
+        client.get("p", user_key="k" * 257)
+        assert client.stats()["routing_cache_users"] == held
+    finally:
+        client.close()
+
+    small = PromptClient("pvct_x", base_url=DEAD, timeout=0.2, fallback=doc, on_error=lambda e: None,
+                         routing_cache_size=100)
+    off = PromptClient("pvct_x", base_url=DEAD, timeout=0.2, fallback=doc, on_error=lambda e: None,
+                       routing_cache_size=0)
+    try:
+        for i in range(1000):
+            key = f"visitor-{i}"
+            assert small.route("p", user_key=key).version == off.route("p", user_key=key).version
+            assert small.route("p", user_key=key).version == expected_version(doc, key)
+        assert 50 <= small.stats()["routing_cache_users"] <= 100
+        assert off.stats()["routing_cache_users"] == 0
+    finally:
+        small.close()
+        off.close()
+
+
+def test_concurrent_routing_stays_right_and_bounded() -> None:
+    doc = experiment_bundle("exp-threads", [25, 25, 25, 25])
+    bundle = PreparedBundle.parse(doc, cache_users=500)
+    keys = [f"t-{i}" for i in range(3000)]
+    wrong: List[str] = []
+
+    def run(offset: int) -> None:
+        for j in range(6000):
+            k = keys[(j * 7 + offset) % len(keys)]
+            if bundle.route("p", k).version != expected_version(doc, k):
+                wrong.append(k)
+
+    threads = [threading.Thread(target=run, args=(n * 101,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert wrong == []
+    # Racing threads may each add one key past a full generation, never more.
+    assert bundle.cached_users() <= 500 + len(threads)
+
+
 RENDERING = load_vectors("rendering.json")["cases"]
 
 
@@ -86,14 +274,64 @@ def test_the_shared_rendering_cases(case: Dict[str, Any]) -> None:
     ]
     assert sorted({v for t in templates for v in variables_of(t)}) == case["uses"]
     client = PromptClient("pvct_x", base_url=DEAD, timeout=0.2, fallback=one_prompt_bundle(case), on_error=lambda e: None)
+    # A plain dict may take the generated one-call path (RenderPlan.direct);
+    # any other mapping takes the general one. Both must give the expected outcome.
+    for variables in (case["variables"], types.MappingProxyType(case["variables"])):
+        try:
+            p = client.get("p", variables=variables, strict=case["strict"], history=case.get("history"))
+            outcome: Dict[str, Any] = {"messages": p.messages} if case["kind"] == "chat" else {"text": p.text}
+            again = p.render(variables)  # Prompt.render goes through RenderPlan.render
+            assert again == (p.messages if case["kind"] == "chat" else p.text)
+        except PvctError as e:
+            outcome = {"error": e.code}
+        assert outcome == case["expected"], type(variables)
+    client.close()
+
+
+def test_the_one_call_rendering_path_takes_only_what_it_can_render() -> None:
+    case = {"kind": "chat", "content": {"messages": [
+        {"role": "system", "content": "{{a}} and {{b}}"}, {"role": "placeholder", "name": "history"},
+        {"role": "user", "content": "{{b}}!"}]}, "uses": ["a", "b", "c"],
+        "declares": [{"name": "c", "required": False, "default": 7}]}
+    client = PromptClient("pvct_x", base_url=DEAD, timeout=0.2, fallback=one_prompt_bundle(case), on_error=lambda e: None)
     try:
-        p = client.get("p", variables=case["variables"], strict=case["strict"], history=case.get("history"))
-        outcome: Dict[str, Any] = {"messages": p.messages} if case["kind"] == "chat" else {"text": p.text}
-    except PvctError as e:
-        outcome = {"error": e.code}
+        plan = client.route("p").plan
+        assert plan.direct is not None
+        assert client.get("p", variables={"a": "A", "b": "B", "c": "unused"}).messages == [
+            {"role": "system", "content": "A and B"}, {"role": "user", "content": "B!"}]
+        # Values that are not strings render as the worker prints them.
+        assert client.get("p", variables={"a": 1.0, "b": None, "c": "x"}).messages == [
+            {"role": "system", "content": "1.0 and "}, {"role": "user", "content": "!"}]
+        # An unused variable still has to be a JSON value.
+        with pytest.raises(PvctError) as e:
+            client.get("p", variables={"a": "A", "b": "B", "c": datetime.date(2026, 1, 1)})
+        assert e.value.code == "invalid_field"
+        # As many variables as names, but one unknown: strict names both problems.
+        with pytest.raises(PvctError) as e:
+            client.get("p", variables={"a": "A", "b": "B", "z": "?"})
+        assert e.value.code == "unknown_variables" and e.value.details["unknown"] == ["z"]
+        with pytest.raises(PvctError) as e:
+            client.get("p", variables={"a": "A", "z": "?", "y": "?"})
+        assert e.value.code == "missing_variables" and e.value.details["missing"] == ["b"]
+        # Defaults apply only on the general path: c is optional.
+        assert client.get("p", variables={"a": "A", "b": "B"}).messages is not None
+        # History takes the general path and fills the placeholder.
+        assert client.get("p", variables={"a": "A", "b": "B", "c": ""}, history=[{"role": "user", "content": "h"}]
+                          ).messages == [{"role": "system", "content": "A and B"}, {"role": "user", "content": "h"},
+                                         {"role": "user", "content": "B!"}]
+        # A str subclass renders as its text, as on the general path.
+        class Name(str):
+            def __str__(self) -> str:
+                return "not this"
+        assert client.get("p", variables={"a": Name("A"), "b": "B", "c": ""}).messages == [
+            {"role": "system", "content": "A and B"}, {"role": "user", "content": "B!"}]
+        # Each call gets its own list: changing it changes nothing cached.
+        first = client.get("p", variables={"a": "A", "b": "B", "c": ""}).messages
+        assert first is not None
+        first[0]["content"] = "changed"
+        assert client.get("p", variables={"a": "A", "b": "B", "c": ""}).messages[0]["content"] == "A and B"  # type: ignore[index]
     finally:
         client.close()
-    assert outcome == case["expected"]
 
 
 def test_template_errors_name_line_and_column() -> None:

@@ -1,8 +1,10 @@
 """A bundle (every prompt deployed in one environment, as ``GET /v1/bundle``
 serves it) made ready to serve: each version's templates compiled once into
-a :class:`~pvct.render.RenderPlan`, each experiment's weights into bucket
-ranges with its salt already hashed. Routing a caller and rendering for them
-is then a dict lookup, a hash and a ``str.format``: no parsing per call.
+a :class:`~pvct.render.RenderPlan`, each experiment's weights into a table
+of the version serving each of the 10,000 buckets, with its salt already
+hashed. Routing a caller and rendering for them is then a dict lookup, a
+hash (or, for a returning user, a cache lookup: see
+:class:`~pvct.routing.BucketCache`) and a join: no parsing per call.
 
 This mirrors the core's PreparedBundle (core/src/prepared_bundle.rs), which
 the npm SDK uses through WASM, including the checks it makes on the way in.
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+import random
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .errors import PvctError
 from .render import MessageEntry, PlaceholderEntry, RenderPlan
-from .routing import FNV_PRIME, Ranges, bucket_after, bucket_ranges, choose_variant, fnv1a32, random_bucket
+from .routing import BUCKETS, CACHE_USERS, BucketCache, bucket_ranges, fnv1a32, variant_table
 from .template import compile_template, value_text
 
 __all__ = ["VersionInfo", "PreparedBundle"]
@@ -158,27 +161,51 @@ def _plan(kind: str, content: Any, variables: Any) -> Tuple[RenderPlan, Optional
     return plan, system, user
 
 
-@dataclass(frozen=True)
 class _Prompt:
-    deployed: VersionInfo
-    variants: Tuple[VersionInfo, ...]
-    #: (hash of the experiment's salt, bucket ranges) while an experiment runs.
-    routing: Optional[Tuple[int, Ranges]]
+    __slots__ = ("deployed", "variants", "table", "cache")
+
+    def __init__(
+        self,
+        deployed: VersionInfo,
+        variants: Tuple[VersionInfo, ...],
+        table: Optional[Sequence[VersionInfo]],
+        cache: Optional[BucketCache],
+    ) -> None:
+        self.deployed = deployed
+        self.variants = variants
+        #: While an experiment runs: the version serving each bucket (10,000).
+        self.table = table
+        #: The buckets of recent user keys under the experiment's salt.
+        self.cache = cache
 
 
 class PreparedBundle:
     """Every prompt of one environment, ready to route and render."""
 
-    __slots__ = ("environment", "_prompts")
+    __slots__ = ("environment", "_prompts", "_caches")
 
-    def __init__(self, environment: str, prompts: Dict[str, _Prompt]) -> None:
+    def __init__(
+        self, environment: str, prompts: Dict[str, _Prompt], caches: Optional[Dict[str, BucketCache]] = None
+    ) -> None:
         self.environment = environment
         self._prompts = prompts
+        #: The routing caches by experiment salt (prompts sharing a salt share one).
+        self._caches: Dict[str, BucketCache] = caches if caches is not None else {}
 
     @classmethod
-    def parse(cls, body: Union[str, bytes, Mapping[str, Any]]) -> PreparedBundle:
+    def parse(
+        cls,
+        body: Union[str, bytes, Mapping[str, Any]],
+        previous: Optional[PreparedBundle] = None,
+        cache_users: int = CACHE_USERS,
+    ) -> PreparedBundle:
         """Parses a ``GET /v1/bundle`` body (text or already-decoded JSON) and
-        compiles every version in it."""
+        compiles every version in it.
+
+        ``previous`` (the bundle this one replaces) hands over its routing
+        caches for the salts still in use: a cached bucket depends on the
+        salt and the user key only, so it stays right whatever else changed
+        (weights, versions). ``cache_users`` bounds each cache (0: none)."""
         if isinstance(body, (str, bytes)):
             try:
                 doc: Any = json.loads(body)
@@ -191,25 +218,39 @@ class PreparedBundle:
         docs = doc.get("prompts")
         if not isinstance(docs, Mapping):
             raise _bad("no prompts")
+        old_caches = previous._caches if previous is not None else {}
+        caches: Dict[str, BucketCache] = {}
+
+        def cache_for(salt: str) -> BucketCache:
+            cache = caches.get(salt)
+            if cache is None:
+                cache = old_caches.get(salt)
+                if cache is None or cache.capacity != max(0, int(cache_users)):
+                    cache = BucketCache(fnv1a32(salt), cache_users)
+                caches[salt] = cache
+            return cache
+
         prompts: Dict[str, _Prompt] = {}
         for slug, p in docs.items():
-            prompts[slug] = cls._prompt(_require(p, _PROMPT_FIELDS, f"prompts.{slug}"))
-        return cls(doc["environment"], prompts)
+            prompts[slug] = cls._prompt(_require(p, _PROMPT_FIELDS, f"prompts.{slug}"), cache_for)
+        return cls(doc["environment"], prompts, caches)
 
     @staticmethod
-    def _prompt(p: Mapping[str, Any]) -> _Prompt:
+    def _prompt(p: Mapping[str, Any], cache_for: Callable[[str], BucketCache]) -> _Prompt:
         kind = p["kind"]
         experiment = p.get("experiment")
         experiment_id: Optional[str] = None
         variant_docs: List[Mapping[str, Any]] = []
-        routing: Optional[Tuple[int, Ranges]] = None
+        weights: List[float] = []
+        salt = ""
         if experiment is not None:
             e = _require(experiment, _EXPERIMENT_FIELDS, f"prompts.{p['slug']}.experiment")
             if not isinstance(e["variants"], list) or not isinstance(e["salt"], str):
                 raise _bad(f"prompts.{p['slug']}.experiment: variants is a list, salt a string")
             experiment_id = e["id"]
+            salt = e["salt"]
             variant_docs = [_require(v, _VARIANT_FIELDS, "a variant") for v in e["variants"]]
-            routing = (fnv1a32(e["salt"]), bucket_ranges([float(v["weight"]) for v in variant_docs]))
+            weights = [float(v["weight"]) for v in variant_docs]
 
         def info(doc: Mapping[str, Any], variant: Optional[int]) -> VersionInfo:
             plan, system, user = _plan(kind, doc["content"], doc.get("variables"))
@@ -228,7 +269,13 @@ class PreparedBundle:
                 plan=plan,
             )
 
-        return _Prompt(info(p, None), tuple(info(v, i) for i, v in enumerate(variant_docs)), routing)
+        deployed = info(p, None)
+        variants = tuple(info(v, i) for i, v in enumerate(variant_docs))
+        if experiment is None:
+            return _Prompt(deployed, variants, None, None)
+        # Each bucket's version, decided once with choose_variant's comparisons.
+        table = tuple(deployed if i is None else variants[i] for i in variant_table(bucket_ranges(weights)))
+        return _Prompt(deployed, variants, table, cache_for(salt))
 
     def slugs(self) -> List[str]:
         return sorted(self._prompts)
@@ -239,21 +286,18 @@ class PreparedBundle:
         p = self._prompts.get(slug)
         if p is None:
             raise PvctError("not_deployed", f"no version of '{slug}' is deployed in {self.environment}")
-        if p.routing is None:
+        table = p.table
+        if table is None:
             return p.deployed
-        seed_hash, ranges = p.routing
-        if user_key is None or user_key == "":
-            n = random_bucket()
-        elif user_key.isascii():
-            # bucket_after inlined: this is the per-call hot path.
-            h = seed_hash
-            for unit in user_key.encode("ascii"):
-                h = ((h ^ unit) * FNV_PRIME) & 0xFFFFFFFF
-            g = 0x811C9DC5
-            for unit in str(h).encode("ascii"):
-                g = ((g ^ unit) * FNV_PRIME) & 0xFFFFFFFF
-            n = (g % 10000) / 10000
-        else:
-            n = bucket_after(seed_hash, user_key)
-        i = choose_variant(n, ranges)
-        return p.deployed if i is None else p.variants[i]
+        if not user_key:
+            # No key (or ""): a random bucket, as the worker maps 32 random bits.
+            return table[random.getrandbits(32) % BUCKETS]
+        cache = p.cache
+        b = cache.young.get(user_key)  # type: ignore[union-attr]
+        if b is None:
+            b = cache.miss(user_key)  # type: ignore[union-attr]
+        return table[b]
+
+    def cached_users(self) -> int:
+        """User keys whose bucket the routing caches hold (all experiments)."""
+        return sum(len(c) for c in self._caches.values())

@@ -33,6 +33,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 from .bundle import PreparedBundle, VersionInfo
 from .errors import PvctError
 from .render import Message
+from .routing import CACHE_USERS
 from .telemetry import Telemetry
 from .transport import Transport
 
@@ -220,12 +221,14 @@ class PromptClient:
         max_batch_size: int = 100,
         max_buffer_size: int = 10_000,
         max_retries: int = 3,
+        routing_cache_size: int = CACHE_USERS,
     ) -> None:
         api_key = api_key or os.environ.get("PVCT_API_KEY")
         if not api_key:
             raise PvctError("invalid_options", "PromptClient needs an api_key (or PVCT_API_KEY)")
         self.environment = environment
         self.cache_ttl = float(cache_ttl)
+        self._routing_cache_size = max(0, int(routing_cache_size))
         self._fallback = fallback
         self._on_error = on_error
         self._transport = Transport(base_url or os.environ.get("PVCT_URL") or DEFAULT_BASE_URL, api_key, timeout)
@@ -370,7 +373,9 @@ class PromptClient:
                 err.get("message") or f"bundle fetch answered {res.status}",
                 {"status": res.status},
             )
-        state = _State(PreparedBundle.parse(res.text), res.etag, "network")
+        # The routing caches of the bundle this one replaces carry over (by salt).
+        previous = current.bundle if current is not None else None
+        state = _State(PreparedBundle.parse(res.text, previous, self._routing_cache_size), res.etag, "network")
         state.fresh_for(self.cache_ttl)
         self._states[environment] = state
         return state
@@ -391,7 +396,9 @@ class PromptClient:
         bundle = fallback if "prompts" in fallback else fallback.get(environment)
         if not isinstance(bundle, Mapping) or bundle.get("environment", environment) != environment:
             return None
-        return _State(PreparedBundle.parse({"environment": environment, **bundle}), None, "fallback")
+        return _State(
+            PreparedBundle.parse({"environment": environment, **bundle}, None, self._routing_cache_size), None, "fallback"
+        )
 
     def _state(self, environment: str) -> _State:
         """The bundle to serve from: fresh, or stale while it revalidates."""
@@ -438,10 +445,13 @@ class PromptClient:
         Blocks only on a cold start (the first bundle fetch, bounded by
         ``timeout``); warm calls do no I/O.
         """
+        # The per-call path, written out (no helper calls) for speed: _state and _serve inlined.
         env = environment or self.environment
-        state = self._state(env)
+        state = self._states.get(env)
+        if state is None or time.monotonic() >= state.fresh_until:
+            state = self._state(env)
         try:
-            return self._serve(state, slug, user_key, variables, history, strict)
+            info = state.bundle.route(slug, user_key if type(user_key) is str else _key(user_key))
         except PvctError as e:
             if (
                 e.code != "not_deployed"
@@ -453,6 +463,17 @@ class PromptClient:
             if flight.error is not None or flight.state is None:
                 raise e from None
             return self._serve(flight.state, slug, user_key, variables, history, strict)
+        plan = info.plan
+        direct = plan.direct
+        if direct is not None and history is None and type(variables) is dict and len(variables) == len(plan.names):
+            try:
+                return Prompt(info, direct(variables), None, strict, state.source)
+            except (KeyError, TypeError):
+                pass  # the general path below decides (and names what is wrong)
+        rendered: Union[str, List[Message], None] = None
+        if variables is not None or not info.required_variables:
+            rendered = plan.render(variables or {}, history, strict)
+        return Prompt(info, rendered, history, strict, state.source)
 
     def get_cached(
         self,
@@ -585,10 +606,13 @@ class PromptClient:
 
     def stats(self) -> Dict[str, int]:
         """Counters: sent, feedback_sent, dropped, rejected, failed_batches,
-        buffered, bundle_fetches, not_modified, stale_serves."""
+        buffered, bundle_fetches, not_modified, stale_serves; and
+        routing_cache_users, the user keys whose bucket the routing caches
+        hold now (at most ``routing_cache_size`` per running experiment)."""
         out = dict(self._telemetry.counters)
         out["buffered"] = self._telemetry.buffered()
         out.update(self._counters)
+        out["routing_cache_users"] = sum(s.bundle.cached_users() for s in list(self._states.values()))
         return out
 
     def _at_exit(self) -> None:

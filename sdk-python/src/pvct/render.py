@@ -14,8 +14,8 @@ the core's answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, TypedDict, Union
 
 from .errors import PvctError
 from .template import CompiledTemplate, value_text
@@ -100,6 +100,14 @@ class RenderPlan:
     messages: Optional[Tuple[Union[MessageEntry, PlaceholderEntry], ...]]
     #: names and declared together: the variables a caller may pass.
     known: FrozenSet[str]
+    #: The common call in one generated function: a plain dict holding
+    #: exactly ``names``, all strings, no history (see :func:`_direct`).
+    direct: Optional[Callable[[Dict[str, Any]], Union[str, List[Message]]]] = field(
+        default=None, init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direct", _direct(self))
 
     def bind(self, given: Mapping[str, Any], strict: bool) -> List[str]:
         """The values to render with, in ``names`` order (defaults filled in)."""
@@ -146,6 +154,12 @@ class RenderPlan:
         self, given: Mapping[str, Any], history: Any = None, strict: bool = True
     ) -> Union[str, List[Message]]:
         """The rendered text (text and snippet prompts) or messages (chat)."""
+        direct = self.direct
+        if direct is not None and history is None and type(given) is dict and len(given) == len(self.names):
+            try:
+                return direct(given)
+            except (KeyError, TypeError):
+                pass  # a name missing (so another one is unknown) or a value that is not a string
         by_name = parse_history(history) if history is not None else None
         values = self.bind(given, strict)
         if self.text is not None:
@@ -158,3 +172,51 @@ class RenderPlan:
                 # Copies: the caller may change the result without touching its history.
                 out.extend({"role": m["role"], "content": m["content"]} for m in by_name[entry.placeholder])
         return out
+
+
+def _direct(plan: RenderPlan) -> Optional[Callable[[Dict[str, Any]], Union[str, List[Message]]]]:
+    """A function rendering ``plan`` from a dict holding exactly its names,
+    every value a string: the case where binding has nothing to decide (no
+    default applies, nothing is unknown, no value needs converting). Called
+    only with ``len(d) == len(plan.names)``, it raises KeyError when a name
+    is missing and TypeError when a value is not a string (``str.join``
+    refuses it), and the caller then takes the general path.
+
+    Generated source holds only repr()'d names, literals and roles, and
+    integer indexes, so what a prompt says can never become code.
+    """
+    lines = ["def direct(d):"]
+    templates = [plan.text] if plan.text is not None else [
+        e.template for e in plan.messages or () if isinstance(e, MessageEntry)
+    ]
+    used = {slot for t in templates for slot in t.slots}
+    for i, name in enumerate(plan.names):
+        lines.append(f"    v{i} = d[{name!r}]")
+        if i not in used:
+            lines.append(f"    _len(v{i})")  # TypeError unless a string, as join would raise
+
+    def join(t: CompiledTemplate) -> str:
+        parts = [repr(t.literals[0])] if t.literals[0] else []
+        for slot, literal in zip(t.slots, t.literals[1:]):
+            if slot >= 0:
+                parts.append(f"v{slot}")
+            if literal:
+                parts.append(repr(literal))
+        return "''.join((" + ", ".join(parts) + ",))" if parts else "''"
+
+    if plan.text is not None:
+        lines.append("    return " + join(plan.text))
+    else:
+        messages = [
+            f"{{'role': {e.role!r}, 'content': {join(e.template)}}}"
+            for e in plan.messages or ()
+            if isinstance(e, MessageEntry)
+        ]
+        lines.append("    return [" + ", ".join(messages) + "]")
+    scope: Dict[str, Any] = {"__builtins__": {}, "_len": str.__len__}
+    try:
+        exec("\n".join(lines), scope)  # noqa: S102 - see above
+    except (SyntaxError, RecursionError, MemoryError, ValueError):  # pragma: no cover - too large to compile
+        return None
+    direct: Callable[[Dict[str, Any]], Union[str, List[Message]]] = scope["direct"]
+    return direct
