@@ -13,9 +13,11 @@
 // Usage: node bench/sdk.mjs [diff]   (`diff`: only the diffWords figures,
 // no worker; writes bench/out/sdk-diff.json)
 import http from "node:http";
+import { execFile } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { pathToFileURL } from "node:url";
 import os from "node:os";
 import path from "node:path";
 import { startWorker, newWorkspace, root } from "../tests/e2e/harness.mjs";
@@ -163,6 +165,168 @@ function diffRows(results) {
   return rows;
 }
 
+// ---- Cold start: a new client's first get ------------------------------
+//
+// pvct: `new PromptClient` + the first `get` (GET /v1/bundle, the core
+// compiles the prompt, route + render). Langfuse: `new LangfuseClient` +
+// `prompt.get` (a cache miss: GET /api/public/v2/prompts/{name}) +
+// `compile`. Both against the same kind of local server: one node:http
+// stub replaying answers recorded from the worker (the bundle for pvct; the
+// worker's Langfuse-compatible API's answer for Langfuse), gzipped when the
+// request accepts gzip (both clients' fetch asks for it, and the worker
+// compresses). The two alternate call by call; median of `rounds` each.
+// Also, for the picture: a 20-prompt environment (pvct fetches the whole
+// bundle, Langfuse one prompt), both against the worker itself (workerd),
+// and a fresh Node process (import + new client + first get).
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Median ns of each cold start, alternating `a` and `b` call by call; what
+ * a call returns (a cleanup) runs untimed after it.
+ */
+async function measurePair(a, b, { rounds = 400, warmup = 50 } = {}) {
+  const times = [[], []];
+  for (let i = 0; i < warmup + rounds; i++) {
+    for (const [k, fn] of [a, b].entries()) {
+      const t = process.hrtime.bigint();
+      const cleanup = await fn(i);
+      const took = Number(process.hrtime.bigint() - t);
+      if (i >= warmup) times[k].push(took);
+      await cleanup?.();
+    }
+  }
+  return times.map(median);
+}
+
+/** A stub replaying recorded answers by path prefix; gzip when the request accepts it. */
+async function replayStub(answers) {
+  const prepared = answers.map(({ prefix, body, headers = {} }) => ({ prefix, body, gz: gzipSync(body), headers }));
+  const server = http.createServer((req, res) => {
+    const a = prepared.find((x) => req.url.startsWith(x.prefix));
+    if (!a) return res.writeHead(404).end();
+    const gzip = /\bgzip\b/.test(req.headers["accept-encoding"] ?? "");
+    res.writeHead(200, { "content-type": "application/json", ...a.headers, ...(gzip ? { "content-encoding": "gzip" } : {}) });
+    res.end(gzip ? a.gz : a.body);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Runs `node file` `runs` times per side, alternating; medians of what each child prints ({ import_ms, get_ms }). */
+async function freshProcesses(files, runs = 10) {
+  const out = Object.fromEntries(Object.keys(files).map((k) => [k, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const [k, file] of Object.entries(files)) {
+      const stdout = await new Promise((resolve, reject) =>
+        execFile(process.execPath, [file], (e, so, se) => (e ? reject(new Error(`${k}: ${se || e.message}`)) : resolve(so))));
+      out[k].push(JSON.parse(stdout));
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, xs]) => [k, {
+    import_ms: median(xs.map((x) => x.import_ms)), get_ms: median(xs.map((x) => x.get_ms)), total_ms: median(xs.map((x) => x.import_ms + x.get_ms)),
+  }]));
+}
+
+async function coldStartBench({ w, pvct, pkg, api, key, results }) {
+  // The Langfuse-compatible API takes pk-pvct-<key id> as the public key.
+  const me = (await api.get("/v1/keys")).body.items.find((k) => key.startsWith(k.key_prefix));
+  const lfCredentials = { publicKey: me.public_key, secretKey: key };
+  const record = async (path, headers) => {
+    const res = await fetch(w.url + path, { headers });
+    if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+    return { body: await res.text(), etag: res.headers.get("etag"), encoding: res.headers.get("content-encoding") };
+  };
+  const basic = `Basic ${Buffer.from(`${lfCredentials.publicKey}:${lfCredentials.secretKey}`).toString("base64")}`;
+  const bundle = await record("/v1/bundle?environment=production", { authorization: `Bearer ${key}` });
+  const lfPrompt = await record("/api/public/v2/prompts/support?label=production", { authorization: basic });
+
+  // An environment of 20 prompts like the one measured (the experiment on one of them).
+  const many = await newWorkspace(w, "bench-sdk-20");
+  for (let i = 0; i < 20; i++) {
+    const slug = i === 0 ? "support" : `support-${i}`;
+    await many.api.post("/v1/prompts", { slug, name: slug, kind: "text" });
+    await many.api.post(`/v1/prompts/${slug}/versions`, { parent_version: null, message: "one", content: { text: template } });
+    await many.api.post(`/v1/prompts/${slug}/versions`, { parent_version: 1, message: "two", content: { text: `${template} Be concise.` } });
+    await many.api.post(`/v1/prompts/${slug}/promote`, { version: 1, environment: "production" });
+  }
+  await many.api.put("/v1/prompts/support/experiments/production", { name: "tone", variants: [{ version: 1, weight: 80 }, { version: 2, weight: 20 }] });
+  const bundle20 = await record("/v1/bundle?environment=production", { authorization: `Bearer ${many.key}` });
+
+  const stub = await replayStub([
+    { prefix: "/v1/bundle", body: bundle.body, headers: { etag: bundle.etag } },
+    { prefix: "/api/public/v2/prompts/", body: lfPrompt.body },
+  ]);
+  const stub20 = await replayStub([{ prefix: "/v1/bundle", body: bundle20.body, headers: { etag: bundle20.etag } }]);
+  const pvctCold = (baseUrl, apiKey) => async (i) => {
+    const client = new pvct.PromptClient({ apiKey, baseUrl });
+    const p = await client.get("support", { userKey: `cold-${i}`, variables });
+    if (!p.text.includes("the X100 kettle")) throw new Error("pvct did not render");
+    return () => client.close();
+  };
+  const langfuseCold = (baseUrl) => async () => {
+    const langfuse = new LangfuseClient({ ...lfCredentials, baseUrl });
+    if (!(await langfuse.prompt.get("support")).compile(variables).includes("the X100 kettle")) throw new Error("langfuse did not compile");
+  };
+  try {
+    const [pvctNs, langfuseNs] = await measurePair(pvctCold(stub.url, key), langfuseCold(stub.url));
+    const [pvct20Ns, langfuse20Ns] = await measurePair(pvctCold(stub20.url, many.key), langfuseCold(stub.url));
+    const [pvctWorkerNs, langfuseWorkerNs] = await measurePair(pvctCold(w.url, key), langfuseCold(w.url), { rounds: 200, warmup: 20 });
+    results.cold_start = {
+      stub: { pvct_ns: pvctNs, langfuse_ns: langfuseNs },
+      stub_20_prompts: { pvct_ns: pvct20Ns, langfuse_ns: langfuse20Ns },
+      worker: { pvct_ns: pvctWorkerNs, langfuse_ns: langfuseWorkerNs },
+      bytes: {
+        bundle: Buffer.byteLength(bundle.body), bundle_gzip: gzipSync(bundle.body).length,
+        bundle_20_prompts: Buffer.byteLength(bundle20.body), bundle_20_prompts_gzip: gzipSync(bundle20.body).length,
+        langfuse_prompt: Buffer.byteLength(lfPrompt.body), langfuse_prompt_gzip: gzipSync(lfPrompt.body).length,
+        worker_encoding: { bundle: bundle.encoding, langfuse_prompt: lfPrompt.encoding },
+      },
+    };
+
+    // A fresh Node process: import the package, a new client, the first get (the stub above).
+    const child = (name, importLine, firstGet) => {
+      const file = path.join(pkg.project, `cold-${name}.mjs`);
+      writeFileSync(file, `const variables = ${JSON.stringify(variables)};
+const t0 = performance.now();
+${importLine}
+const t1 = performance.now();
+const text = await (async () => { ${firstGet} })();
+const t2 = performance.now();
+if (!text.includes("the X100 kettle")) throw new Error("no render");
+console.log(JSON.stringify({ import_ms: t1 - t0, get_ms: t2 - t1 }));
+process.exit(0);
+`);
+      return file;
+    };
+    results.cold_start.fresh_process = await freshProcesses({
+      pvct: child("pvct", 'const { PromptClient } = await import("pvct");',
+        `return (await new PromptClient(${JSON.stringify({ apiKey: key, baseUrl: stub.url })}).get("support", { userKey: "u1", variables })).text;`),
+      langfuse: child("langfuse", `const { LangfuseClient } = await import(${JSON.stringify(pathToFileURL(peers.resolve("@langfuse/client")).href)});`,
+        `return (await new LangfuseClient(${JSON.stringify({ ...lfCredentials, baseUrl: stub.url })}).prompt.get("support")).compile(variables);`),
+    });
+  } finally {
+    await stub.close();
+    await stub20.close();
+  }
+}
+
+function coldRows(results) {
+  const c = results.cold_start;
+  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+  const b = c.bytes;
+  return [
+    [`cold start: new client + first get (bundle fetch + compile + route + render; bundle ${kb(b.bundle)}, ${kb(b.bundle_gzip)} gzipped), local stub replaying the worker's answers`, c.stub.pvct_ns,
+      `@langfuse/client new client + prompt.get cache miss + compile (${kb(b.langfuse_prompt)}), same stub`, c.stub.langfuse_ns, 1.1],
+    [`same, 20 prompts in the environment (bundle ${kb(b.bundle_20_prompts)}, ${kb(b.bundle_20_prompts_gzip)} gzipped)`, c.stub_20_prompts.pvct_ns,
+      "@langfuse/client cache miss (one prompt), same stub", c.stub_20_prompts.langfuse_ns, null],
+    ["cold start against the worker itself (workerd, local KV and D1)", c.worker.pvct_ns,
+      "@langfuse/client cache miss against the worker's Langfuse-compatible API", c.worker.langfuse_ns, null],
+    ["fresh Node process: import + new client + first get (stub)", c.fresh_process.pvct.total_ms * 1e6,
+      "@langfuse/client import + new client + prompt.get + compile", c.fresh_process.langfuse.total_ms * 1e6, null],
+  ];
+}
+
 const us = (ns) => `${(ns / 1000).toFixed(2)} µs`;
 function printRows(rows) {
   console.log(`\nnpm SDK vs peers, node ${process.version}, ${os.cpus().length} cores, median of rounds\n`);
@@ -240,6 +404,7 @@ try {
     growthbook_ns: await measure((i) => gb.evalFeature("support", { attributes: { id: users[i & 4095] } }).value),
   };
 
+  await coldStartBench({ w, pvct, pkg, api, key, results });
   await diffBench(pvct, results);
   const dist = path.join(root, "sdk-wasm/dist");
   const gz = (f) => gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
@@ -255,8 +420,12 @@ printRows([
   ["warm get + route + render (2 KB, 5 vars)", results.get_route_render.pvct_ns, "@langfuse/client get + compile", results.get_route_render.langfuse_ns, 1 / 4],
   ["same, getSync (no await)", results.get_route_render_sync.pvct_ns, "@langfuse/client get + compile", results.get_route_render.langfuse_ns, 1 / 4],
   ["route a user (80/20 experiment)", results.routing.pvct_ns, "@growthbook/growthbook evalFeature", results.routing.growthbook_ns, 1 / 10],
+  ...coldRows(results),
   ...diffRows(results),
 ]);
+const fresh = results.cold_start.fresh_process;
+console.log(`\nfresh process (median of 10): pvct import ${fresh.pvct.import_ms.toFixed(1)} ms + first get ${fresh.pvct.get_ms.toFixed(1)} ms; ` +
+  `@langfuse/client import ${fresh.langfuse.import_ms.toFixed(1)} ms + first get ${fresh.langfuse.get_ms.toFixed(1)} ms`);
 console.log(`\nSDK WASM gzipped: prompts ${results.sizes.prompts_wasm_gzip_bytes} bytes (limit ${results.sizes.limit_bytes}), diff ${results.sizes.diff_wasm_gzip_bytes} bytes (loaded only by diffWords)`);
 mkdirSync(path.join(root, "bench/out"), { recursive: true });
 writeFileSync(path.join(root, "bench/out/sdk.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: os.cpus().length, results }, null, 2));
