@@ -64,6 +64,8 @@ pub enum ErrorKind {
     IncludeCycle,
     /// Includes nest deeper than allowed.
     IncludeTooDeep,
+    /// The caller sent too many requests; details carry `retry_after_seconds`.
+    RateLimited,
     /// Something failed on our side; the message never carries internal text.
     Internal,
 }
@@ -97,6 +99,7 @@ impl ErrorKind {
             ErrorKind::UnknownInclude => "unknown_include",
             ErrorKind::IncludeCycle => "include_cycle",
             ErrorKind::IncludeTooDeep => "include_too_deep",
+            ErrorKind::RateLimited => "rate_limited",
             ErrorKind::Internal => "internal",
         }
     }
@@ -127,6 +130,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::GatesFailed => 422,
             ErrorKind::UnsupportedMediaType => 415,
+            ErrorKind::RateLimited => 429,
             ErrorKind::Internal => 500,
         }
     }

@@ -162,10 +162,15 @@ impl Template {
     }
 
     /// The template's source with every include replaced by the expanded
-    /// source `snippet(slug)` returns (the pinned version's text).
+    /// source `snippet(slug)` returns (the pinned version's text). The
+    /// result is held to the content limit as it grows, so many includes
+    /// of a large snippet are refused at once, not after expanding them all.
     pub fn expand(&self, snippet: &dyn Fn(&str) -> Option<String>) -> Result<String> {
         let mut out = String::new();
         for segment in &self.segments {
+            if out.len() > crate::content::MAX_CONTENT_BYTES {
+                return Err(expanded_too_large(out.len()));
+            }
             match segment {
                 Segment::Text(t) => out.push_str(&t.replace("{{", "\\{{")),
                 Segment::Var(name) => {
@@ -184,6 +189,9 @@ impl Template {
                     out.push_str(&text);
                 }
             }
+        }
+        if out.len() > crate::content::MAX_CONTENT_BYTES {
+            return Err(expanded_too_large(out.len()));
         }
         Ok(out)
     }
@@ -383,6 +391,16 @@ impl IncludeGraph {
     }
 }
 
+/// Expanded includes that outgrow the content limit.
+pub fn expanded_too_large(size: usize) -> Error {
+    let limit = crate::content::MAX_CONTENT_BYTES;
+    Error::new(
+        ErrorKind::PayloadTooLarge,
+        format!("with its includes expanded the content is over {size} bytes; the limit is {limit}"),
+    )
+    .with_details(serde_json::json!({ "field": "content", "limit_bytes": limit }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +476,25 @@ mod tests {
             "Be kind. and {{c}} 2026"
         );
         assert_eq!(t.expand(&|_| None).unwrap_err().code(), "unknown_include");
+    }
+
+    #[test]
+    fn expansion_stops_at_the_content_limit() {
+        let source = "{{> big}}".repeat(3000);
+        let t = Template::parse(&source).unwrap();
+        let big = "y".repeat(200 * 1024);
+        let calls = std::cell::Cell::new(0);
+        let err = t
+            .expand(&|_| {
+                calls.set(calls.get() + 1);
+                Some(big.clone())
+            })
+            .unwrap_err();
+        assert_eq!(err.code(), "payload_too_large");
+        assert_eq!(err.status(), 413);
+        assert!(calls.get() <= 2, "stopped after {} expansions", calls.get());
+        let small = Template::parse("{{> s}} and {{> s}}").unwrap();
+        assert_eq!(small.expand(&|_| Some("x".into())).unwrap(), "x and x");
     }
 
     #[test]

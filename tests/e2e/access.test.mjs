@@ -125,6 +125,14 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   await a.api.put("/v1/prompts/secret/experiments/staging", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] }).catch(() => null);
   await a.api.put("/v1/prompts/secret/evaluators", { evaluators: [{ name: "c", type: "contains", value: "x" }] });
   const hook = (await a.api.post("/v1/webhooks", { url: "http://127.0.0.1:9/hook", events: ["experiment.ended"] })).body;
+  // A dead letter of A's: a message that does not read as a job.
+  await (await w.queue("QUEUE_TELEMETRY")).send(JSON.stringify({ kind: "feedback", workspace_id: a.id, value: "up" }));
+  let letter;
+  for (let i = 0; i < 300 && !letter; i++) {
+    letter = (await a.api.get("/v1/dead-letters")).body.items[0];
+    if (!letter) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(letter, "A has a dead letter");
 
   const missing = await b.api.get("/v1/prompts/never-existed");
   const probes = [
@@ -152,6 +160,7 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["POST", `/v1/approvals/${pending.body.approval_id}/reject`, {}],
     ["DELETE", `/v1/webhooks/${hook.id}`],
     ["GET", `/v1/webhooks/${hook.id}/deliveries`],
+    ["POST", `/v1/dead-letters/${letter.id}/replay`],
   ];
   // Every route that names an object (a slug or an id) is probed.
   const templates = documentedRoutes().map((r) => r.key);

@@ -16,6 +16,12 @@ const wrangler = readFileSync(path.join(root, "wrangler.toml"), "utf8");
 const D1_ID = wrangler.match(/database_id = "([^"]+)"/)[1];
 const KV_ID = wrangler.match(/\[\[kv_namespaces\]\][^[]*id = "([^"]+)"/)[1];
 export const COMPAT = wrangler.match(/compatibility_date = "([^"]+)"/)[1];
+// The top-level rate limits, as wrangler.toml sets them: binding → { limit, period }.
+export const RATE_LIMITS = Object.fromEntries(
+  [...wrangler.split("[env.")[0].matchAll(/\[\[ratelimits\]\]\s*name = "([^"]+)"[^[]*?limit = (\d+), period = (\d+)/g)].map(
+    ([, name, limit, period]) => [name, { limit: Number(limit), period: Number(period) }],
+  ),
+);
 
 /** The queues of background work (core/src/jobs.rs, wrangler.toml). */
 export const QUEUES = ["telemetry", "evaluations", "deliveries", "publish"];
@@ -58,7 +64,8 @@ class WorkerQueue {
 }
 export default function (env) { return new WorkerQueue(env); }`;
 
-export async function startWorker({ kvFaults = false, queueFaults = false } = {}) {
+/** `rateLimits`: limits to use instead of wrangler.toml's, by binding (e.g. { RATE_LIMIT_KEY: 30 }). */
+export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
   const adminKey = newKey();
   // The same script `make dev` uses: schema.sql, then the demo seed.
@@ -91,6 +98,9 @@ export async function startWorker({ kvFaults = false, queueFaults = false } = {}
       "pvct-dead-letters": { maxBatchTimeout: 1, maxRetries: 10, retryDelay: 1 },
     },
     bindings: { PVCT_ADMIN_KEY: adminKey },
+    ratelimits: Object.fromEntries(
+      Object.entries(RATE_LIMITS).map(([name, { limit, period }]) => [name, { simple: { limit: rateLimits[name] ?? limit, period } }]),
+    ),
   };
   const shared = {
     d1Persist: path.join(dir, "v3", "d1"),
@@ -232,7 +242,9 @@ export function documentedRoutes() {
   const doc = JSON.parse(readFileSync(path.join(root, "worker/openapi.json"), "utf8"));
   const out = [];
   for (const [p, item] of Object.entries(doc.paths).filter(([p]) => !p.startsWith("/api/public/"))) {
-    for (const [m, op] of Object.entries(item)) if (m !== "parameters") out.push({ key: `${m.toUpperCase()} ${p}`, role: op.description });
+    for (const [m, op] of Object.entries(item)) {
+      if (m !== "parameters") out.push({ key: `${m.toUpperCase()} ${p}`, role: op.description, hasBody: Boolean(op.requestBody) });
+    }
   }
   return out;
 }

@@ -36,7 +36,9 @@ const WRITE_ROUTES = [
 test("the sweeps below cover every route the worker documents", () => {
   const templates = documentedRoutes().map((r) => r.key);
   const writes = new Set(WRITE_ROUTES.map(([m, p]) => templateOf(m, p, templates)));
-  const withBody = templates.filter((t) => /^(POST|PUT) /.test(t) && t !== "POST /v1/workspaces");
+  const withBody = documentedRoutes()
+    .filter((r) => r.hasBody && r.key !== "POST /v1/workspaces")
+    .map((r) => r.key);
   assert.deepEqual(withBody.filter((t) => !writes.has(t)), [], "write routes without a hostile-body check");
   const swept = new Set(ROLE_ROUTES.map(([m, p]) => templateOf(m, p, templates)));
   const workspaceRoutes = documentedRoutes().filter((r) => /Role: (reader|editor|approver|admin)/.test(r.role)).map((r) => r.key);
@@ -128,6 +130,8 @@ const ROLE_ROUTES = [
   ["POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" }, "admin"],
   ["DELETE", "/v1/webhooks/none", undefined, "admin"],
   ["GET", "/v1/webhooks/none/deliveries", null, "admin"],
+  ["GET", "/v1/dead-letters", null, "admin"],
+  ["POST", "/v1/dead-letters/none/replay", undefined, "admin"],
 ];
 
 test("roles sweep: every route refuses the roles below it with 403 and a stable code", async () => {

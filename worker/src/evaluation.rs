@@ -16,6 +16,7 @@ use crate::ids::now;
 use crate::outbound::post_json;
 use crate::queue::{chunk, send, ExecutionRow, Job};
 use crate::store::Store;
+use futures_util::StreamExt;
 use pvct_core::settings::Settings;
 
 /// One execution to score.
@@ -63,6 +64,7 @@ pub async fn schedule(env: &Env, store: &Store, workspace_id: &str, rows: &[Exec
         .collect();
     let jobs = chunk(items)
         .into_iter()
+        .flat_map(|c| c.chunks(ITEMS_PER_JOB).map(<[Evaluation]>::to_vec).collect::<Vec<_>>())
         .map(|items| Job::Evaluate {
             workspace_id: workspace_id.to_owned(),
             items,
@@ -90,37 +92,18 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
         .await?
         .into_iter()
         .collect();
-    let mut settings: Option<Option<Settings>> = None;
-    let (mut scores, mut failures) = (Vec::new(), 0usize);
+    // Rule evaluators score at once; judge calls are collected and run
+    // below, a few at a time.
+    let (mut scores, mut asks) = (Vec::new(), Vec::new());
     for item in items {
         for evaluator in evaluators.get(&item.prompt_id).into_iter().flatten() {
             if done.contains(&(item.execution_id.clone(), evaluator.name.to_string())) {
                 continue;
             }
-            let score = match evaluator.evaluate(&item.output, item.reference.as_deref()) {
-                Verdict::Score(s) => Some(s),
-                Verdict::NotApplicable => None,
-                Verdict::AskJudge { criteria } => {
-                    if settings.is_none() {
-                        settings = Some(store.settings(workspace_id).await?);
-                    }
-                    match settings.as_ref().and_then(|s| s.as_ref()).and_then(JudgeEndpoint::of) {
-                        // No judge configured: nothing to ask; the evaluators
-                        // endpoint warns about it.
-                        None => None,
-                        Some(endpoint) => match endpoint.ask(criteria, item).await {
-                            Ok(s) => Some(s),
-                            Err((e, retriable)) => {
-                                worker::console_error!("judge call failed for {}: {e}", item.execution_id);
-                                failures += usize::from(retriable);
-                                None
-                            }
-                        },
-                    }
-                }
-            };
-            if let Some(score) = score {
-                scores.push(json!({ "execution_id": item.execution_id, "evaluator": evaluator.name, "score": score }));
+            match evaluator.evaluate(&item.output, item.reference.as_deref()) {
+                Verdict::Score(s) => scores.push(score_row(item, evaluator, s)),
+                Verdict::NotApplicable => {}
+                Verdict::AskJudge { criteria } => asks.push((item, evaluator, criteria)),
             }
         }
     }
@@ -129,10 +112,48 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
             .record_scores(workspace_id, &serde_json::Value::Array(scores).to_string(), &now())
             .await?;
     }
+    if asks.is_empty() {
+        return Ok(None);
+    }
+    let settings = store.settings(workspace_id).await?;
+    // No judge configured: nothing to ask; the evaluators endpoint warns about it.
+    let Some(endpoint) = settings.as_ref().and_then(JudgeEndpoint::of) else {
+        return Ok(None);
+    };
+    let endpoint = &endpoint;
+    let mut answers = futures_util::stream::iter(asks)
+        .map(|(item, evaluator, criteria)| async move { (item, evaluator, endpoint.ask(criteria, item).await) })
+        .buffer_unordered(JUDGE_CONCURRENCY);
+    let mut failures = 0usize;
+    // Each score is recorded as it comes: a consumer stopped midway loses
+    // only the calls in flight, and the retry skips what is recorded.
+    while let Some((item, evaluator, answer)) = answers.next().await {
+        match answer {
+            Ok(s) => {
+                let row = serde_json::Value::Array(vec![score_row(item, evaluator, s)]);
+                store.record_scores(workspace_id, &row.to_string(), &now()).await?;
+            }
+            Err((e, retriable)) => {
+                worker::console_error!("judge call failed for {}: {e}", item.execution_id);
+                failures += usize::from(retriable);
+            }
+        }
+    }
     // Retry later, not at once: a judge that failed (rate limit, outage)
     // needs time. Scores recorded above are skipped on the retry.
     Ok((failures > 0).then_some(JUDGE_RETRY_SECONDS))
 }
+
+fn score_row(item: &Evaluation, evaluator: &Evaluator, score: f64) -> serde_json::Value {
+    json!({ "execution_id": item.execution_id, "evaluator": evaluator.name, "score": score })
+}
+
+/// Executions per `Evaluate` job: with the evaluators of a prompt, this
+/// bounds the judge calls one message makes.
+const ITEMS_PER_JOB: usize = 20;
+
+/// Judge calls in flight at once, per message.
+const JUDGE_CONCURRENCY: usize = 4;
 
 /// Seconds before a job whose judge calls failed runs again.
 const JUDGE_RETRY_SECONDS: u32 = 10;

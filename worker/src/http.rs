@@ -1,5 +1,6 @@
 //! Turning requests into core inputs and core outputs into responses.
 
+use futures_util::StreamExt;
 use pvct_core::request::{is_json_content_type, too_large, MAX_BODY_BYTES};
 use pvct_core::{Error, ErrorKind};
 use serde::Serialize;
@@ -50,12 +51,21 @@ pub fn error_response(err: &Error) -> Response {
     let body = err.to_body();
     let mut response = raw_json(err.status(), serde_json::to_string(&body).unwrap_or_default())
         .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500));
+    error_headers(err, &mut response);
+    response
+}
+
+/// The headers an error answer carries, whatever its body's shape.
+pub fn error_headers(err: &Error, response: &mut Response) {
+    // A 429 says when to come back (RFC 9110 Retry-After, in seconds).
+    if let Some(wait) = err.details().get("retry_after_seconds").and_then(|w| w.as_u64()) {
+        let _ = response.headers_mut().set("retry-after", &wait.to_string());
+    }
     // RFC 9110: a 405 lists the methods the resource takes.
     if let Some(allowed) = err.details().get("allowed").and_then(|a| a.as_array()) {
         let allow: Vec<&str> = allowed.iter().filter_map(|m| m.as_str()).collect();
         let _ = response.headers_mut().set("allow", &allow.join(", "));
     }
-    response
 }
 
 pub fn header(req: &Request, name: &str) -> Option<String> {
@@ -64,6 +74,12 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
 
 /// Oversized bodies up to this size are read (and dropped) before the 413.
 const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// A body sent without a length is read as it streams: kept up to the
+/// limit, then counted and dropped chunk by chunk up to this size, so the
+/// isolate never holds more than the limit and the client still gets the
+/// 413 (answering mid-upload resets the connection).
+const STREAM_DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Reads a JSON body: the content type must be JSON and the size bounded.
 pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
@@ -85,12 +101,27 @@ pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
             "send the body as JSON with Content-Type: application/json",
         ));
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| Error::new(ErrorKind::MalformedJson, "the body could not be read"))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(too_large(bytes.len()));
+    let unreadable = |_| Error::new(ErrorKind::MalformedJson, "the body could not be read");
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let (mut bytes, mut seen) = (Vec::new(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(unreadable)?;
+        seen += chunk.len();
+        if seen <= MAX_BODY_BYTES {
+            bytes.extend_from_slice(&chunk);
+        } else {
+            bytes = Vec::new();
+            if seen > STREAM_DRAIN_LIMIT_BYTES {
+                break;
+            }
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(too_large(seen));
     }
     Ok(bytes)
 }

@@ -13,6 +13,7 @@ mod kv;
 mod outbound;
 mod publish;
 mod queue;
+mod rate_limit;
 mod release;
 mod routes;
 mod store;
@@ -20,6 +21,7 @@ mod webhook_delivery;
 
 use pvct_core::apikey::ApiKey;
 use pvct_core::audit::{AuditAction, AuditEntry};
+use pvct_core::ratelimit::{client_address, limiter_of, Limiter};
 use pvct_core::route::{match_route, Access, Route};
 use pvct_core::{Error, ErrorKind};
 use worker::{event, Context, Env, Request, Response, Result};
@@ -43,11 +45,28 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The context of a request made with `key`: its bindings and caller.
-    pub async fn signed_in(env: &Env, url: worker::Url, key: &ApiKey) -> Result<Ctx, Error> {
+    /// The context of a request made with `key` from `address`: its
+    /// bindings and caller, after the rate limits (`limiter` counts the key's
+    /// requests; failed sign-ins count against the address).
+    pub async fn signed_in(
+        env: &Env,
+        url: worker::Url,
+        key: &ApiKey,
+        limiter: Limiter,
+        address: &str,
+    ) -> Result<Ctx, Error> {
+        rate_limit::refuse_blocked(address)?;
+        rate_limit::count(env, limiter, &key.hash()).await?;
         let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
         let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
-        let (who, _) = auth::authenticate(key, &kv, &store).await?;
+        let who = match auth::authenticate(key, &kv, &store).await {
+            Ok((who, _)) => who,
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => {
+                rate_limit::count_failure(env, address).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Ctx {
             env: env.clone(),
             store,
@@ -146,8 +165,18 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
             routes::workspaces::create(&store, &kv, req, &presented).await
         }
         Access::Workspace(permission) => {
-            let key = ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
-            let ctx = Ctx::signed_in(env, url, &key).await?;
+            let address = http::header(req, "cf-connecting-ip");
+            let address = client_address(address.as_deref());
+            rate_limit::refuse_blocked(address)?;
+            let key = match ApiKey::from_authorization(http::header(req, "authorization").as_deref()) {
+                Ok(key) => key,
+                Err(e) => {
+                    rate_limit::count_failure(env, address).await?;
+                    return Err(e);
+                }
+            };
+            let limiter = limiter_of(&route).unwrap_or(Limiter::Key);
+            let ctx = Ctx::signed_in(env, url, &key, limiter, address).await?;
             ctx.who.role.require(permission)?;
             dispatch(&ctx, route, req).await
         }

@@ -7,10 +7,15 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use worker::{wasm_bindgen::JsValue, AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 /// How long an outbound call may take, answer included.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How much of an answer is read: a judge's verdict or a webhook
+/// receiver's reply is small; a receiver that streams more is cut off.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Why an outbound call gave no answer.
 #[derive(Debug)]
@@ -63,13 +68,24 @@ pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> Resul
     let exchange = async {
         let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
         let status = response.status_code();
-        Ok::<_, worker::Error>((status, response.bytes().await?))
-    };
-    match within(exchange, DEADLINE).await {
-        Some(result) => result.map_err(net),
-        None => {
-            controller.abort();
-            Err(Failure::TimedOut)
+        let mut answer = Vec::new();
+        if let Ok(mut stream) = response.stream() {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                let room = MAX_ANSWER_BYTES - answer.len();
+                answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if answer.len() == MAX_ANSWER_BYTES {
+                    break;
+                }
+            }
         }
+        Ok::<_, worker::Error>((status, answer))
+    };
+    let outcome = within(exchange, DEADLINE).await;
+    // Also ends a body left unread past the cap.
+    controller.abort();
+    match outcome {
+        Some(result) => result.map_err(net),
+        None => Err(Failure::TimedOut),
     }
 }

@@ -32,10 +32,7 @@ pub async fn handle(req: &mut Request, env: &Env, url: worker::Url) -> Response 
             let (status, body) = langfuse::error_body(&err);
             let mut response = raw_json(status, body.to_string())
                 .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500));
-            if let Some(allowed) = err.details().get("allowed").and_then(|a| a.as_array()) {
-                let allow: Vec<&str> = allowed.iter().filter_map(|m| m.as_str()).collect();
-                let _ = response.headers_mut().set("allow", &allow.join(", "));
-            }
+            crate::http::error_headers(&err, &mut response);
             response
         }
     }
@@ -60,7 +57,9 @@ async fn serve(req: &mut Request, env: &Env, url: worker::Url) -> Answer {
             ));
         }
     };
-    let ctx = Ctx::signed_in(env, url, &key).await?;
+    let address = crate::http::header(req, "cf-connecting-ip");
+    let address = pvct_core::ratelimit::client_address(address.as_deref());
+    let ctx = Ctx::signed_in(env, url, &key, pvct_core::ratelimit::Limiter::Key, address).await?;
     if public_key.is_some_and(|pk| !langfuse::public_key_matches(&pk, &ctx.who.key_id)) {
         return Err(Error::new(
             ErrorKind::Unauthenticated,

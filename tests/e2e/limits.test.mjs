@@ -1,0 +1,79 @@
+// Sizes are bounded as data arrives: a body sent without a length is cut at
+// the limit while it streams, and includes are held to the content limit
+// as they expand. Each refusal is a clean 413 that writes nothing.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, newWorkspace, counts } from "./harness.mjs";
+
+let w;
+before(async () => (w = await startWorker()));
+after(async () => w?.stop());
+
+/** A chunked body of `total` bytes of a JSON string, made as it is sent. */
+function chunkedJson(total) {
+  const chunk = new TextEncoder().encode("a".repeat(64 * 1024));
+  let sent = 0;
+  return new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode('{"blob":"'));
+    },
+    pull(c) {
+      if (sent >= total) {
+        c.enqueue(new TextEncoder().encode('"}'));
+        c.close();
+        return;
+      }
+      c.enqueue(chunk);
+      sent += chunk.length;
+    },
+  });
+}
+
+test("a 50 MB chunked body without Content-Length gets 413 and writes nothing", async () => {
+  const { key } = await newWorkspace(w);
+  const before = await counts(w.db);
+  const res = await fetch(`${w.url}/v1/prompts`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: chunkedJson(50 * 1024 * 1024),
+    duplex: "half",
+  });
+  assert.equal(res.status, 413);
+  const body = await res.json();
+  assert.equal(body.error.code, "payload_too_large");
+  assert.equal(body.error.details.limit_bytes, 512 * 1024);
+  assert.deepEqual(await counts(w.db), before);
+  // A chunked body under the limit is read as usual.
+  const small = new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(JSON.stringify({ slug: "streamed", name: "Streamed", kind: "text" })));
+      c.close();
+    },
+  });
+  const ok = await fetch(`${w.url}/v1/prompts`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: small,
+    duplex: "half",
+  });
+  assert.equal(ok.status, 201);
+});
+
+test("3,000 includes of a 200 KB snippet are refused with 413 at once", async () => {
+  const { api } = await newWorkspace(w);
+  assert.equal((await api.post("/v1/prompts", { slug: "big", name: "Big", kind: "snippet" })).status, 201);
+  const snippet = await api.post("/v1/prompts/big/versions", { content: { text: "z".repeat(200 * 1024) }, parent_version: null });
+  assert.equal(snippet.status, 201, JSON.stringify(snippet.body).slice(0, 300));
+  assert.equal((await api.post("/v1/prompts/big/promote", { version: 1, environment: "production" })).status, 201);
+  assert.equal((await api.post("/v1/prompts", { slug: "many", name: "Many", kind: "text" })).status, 201);
+  const before = await counts(w.db);
+  const res = await api.post("/v1/prompts/many/versions", { content: { text: "{{> big}}".repeat(3000) }, parent_version: null });
+  assert.equal(res.status, 413);
+  assert.equal(res.body.error.code, "payload_too_large");
+  assert.equal(res.body.error.details.field, "content");
+  assert.deepEqual(await counts(w.db), before);
+  // Within the limit, includes expand as before.
+  const one = await api.post("/v1/prompts/many/versions", { content: { text: "{{> big}}" }, parent_version: null });
+  assert.equal(one.status, 201);
+  assert.equal(one.body.version.resolved_content.text.length, 200 * 1024);
+});
