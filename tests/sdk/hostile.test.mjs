@@ -314,24 +314,37 @@ test("a bundle fetch answered 429 with Retry-After: the cached bundle keeps serv
   }
 });
 
-test("a 503 with Retry-After holds telemetry back the same way; a 503 without it is retried and counted", async () => {
-  let first = true;
+test("a 503 with Retry-After holds telemetry back the same way; a 503 without it is retried as a failure, then counted as dropped", async () => {
+  let withRetryAfter = true;
   const server = await stub((req, res, { body }) => {
-    if (first) {
-      first = false;
+    const executions = JSON.parse(body).executions;
+    if (executions[0].id === "plain") return json(res, 503, { error: { code: "unavailable", message: "busy" } });
+    if (withRetryAfter) {
+      withRetryAfter = false;
       return json(res, 503, { error: { code: "unavailable", message: "busy" } }, { "retry-after": "1" });
     }
-    json(res, 202, { accepted: JSON.parse(body).executions.length, rejected: [] });
+    json(res, 202, { accepted: executions.length, rejected: [] });
   });
   try {
-    const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: server.url, flushIntervalMs: 600_000, onError: () => {} });
+    const errors = [];
+    const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: server.url, flushIntervalMs: 600_000, maxRetries: 2, onError: (e) => errors.push(e) });
     client.log({ id: "a", promptVersionId: "v", latencyMs: 1 });
     await client.flush();
     await client.flush();
     assert.equal(server.count("/v1/executions"), 1);
     assert.equal(client.stats().buffered, 1);
+    assert.deepEqual(errors.map((e) => [e.code, e.details.retryAfterMs]), [["unavailable", 1000]]);
     await until(() => client.stats().sent === 1, 20_000, "the held record");
     assert.ok(server.requests[1].at >= server.requests[0].at + 1000);
+
+    // Without Retry-After: the first try and maxRetries more, then dropped and counted.
+    client.log({ id: "plain", promptVersionId: "v", latencyMs: 1 });
+    await client.flush();
+    assert.equal(server.requests.filter((r) => JSON.parse(r.body).executions[0].id === "plain").length, 3);
+    const stats = client.stats();
+    assert.equal(stats.failedBatches, 1);
+    assert.equal(stats.dropped, 1);
+    assert.equal(stats.rateLimited, 1);
     await client.close();
   } finally {
     await server.close();
@@ -361,6 +374,40 @@ test("bodies that are not bundles, or hold a broken prompt: the core's error cod
     await assert.rejects(client.get("absent"), (e) => e.code === "not_deployed" && /absent/.test(e.message));
     await assert.rejects(client.get("__proto__"), (e) => e.code === "not_deployed");
     assert.equal(client.route("greet").versionId, "greet-v1");
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test("a refreshed bundle serves every change: changed prompts are compiled again, unchanged ones carried over", async () => {
+  let docs = [promptDoc("greet", "Hello {{name}}"), promptDoc("bye", "Bye {{name}}")];
+  let etag = 1;
+  const server = await stub((req, res) => json(res, 200, bundleOf(...docs), { etag: `"${etag}"` }));
+  try {
+    const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: server.url, cacheTtlMs: 3_600_000 });
+    assert.equal((await client.get("greet", { variables: { name: "Ada" } })).text, "Hello Ada");
+    assert.equal((await client.get("bye", { variables: { name: "Ada" } })).text, "Bye Ada");
+    const greet = client.route("greet");
+
+    docs = [docs[0], promptDoc("bye", "Farewell {{name}}", 2)];
+    etag++;
+    await client.refresh();
+    assert.equal((await client.get("bye", { variables: { name: "Ada" } })).text, "Farewell Ada");
+    assert.equal(client.route("bye").version, 2);
+    assert.equal((await client.get("greet", { variables: { name: "Ada" } })).text, "Hello Ada");
+    assert.equal(client.route("greet"), greet, "the unchanged prompt's compiled version is the same object");
+
+    // Down to one prompt, then that prompt changes.
+    docs = [promptDoc("greet", "Hi {{name}}", 3)];
+    etag++;
+    await client.refresh();
+    assert.equal((await client.get("greet", { variables: { name: "Bo" } })).text, "Hi Bo");
+    await assert.rejects(client.get("bye"), (e) => e.code === "not_deployed");
+    docs = [promptDoc("greet", "Hey {{name}}", 4)];
+    etag++;
+    await client.refresh();
+    assert.equal((await client.get("greet", { variables: { name: "Cy" } })).text, "Hey Cy");
     await client.close();
   } finally {
     await server.close();
