@@ -35,7 +35,7 @@ from .errors import PvctError
 from .render import Message
 from .routing import CACHE_USERS
 from .telemetry import Telemetry
-from .transport import Transport
+from .transport import MAX_RESPONSE_BYTES, DeadlineExceeded, Response, Transport
 
 __all__ = ["PromptClient", "Prompt", "DEFAULT_BASE_URL"]
 
@@ -202,9 +202,18 @@ class PromptClient:
     worker is unreachable. ``on_error`` is told about every problem the
     client absorbs (by default they are logged on the ``pvct`` logger).
 
+    ``timeout`` bounds each request as a whole (connecting, sending and
+    reading the answer, however slowly a server drips it), and
+    ``max_response_bytes`` (32 MiB) the answer after gzip decompression.
+    Redirects are never followed (the API key goes to ``base_url`` only):
+    a 3xx is a ``redirect`` error naming where it pointed.
+
     Thread-safe; use one client per process. As a context manager it
     closes (flushes) on exit; buffered logs are also flushed at interpreter
-    exit.
+    exit, within ``exit_timeout`` seconds (0: not at all), even if the
+    worker never answers. ``routing_cache_size`` is how many user keys'
+    buckets are kept per running experiment (0: none; see
+    :class:`pvct.routing.BucketCache`).
     """
 
     def __init__(
@@ -222,6 +231,8 @@ class PromptClient:
         max_buffer_size: int = 10_000,
         max_retries: int = 3,
         routing_cache_size: int = CACHE_USERS,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        exit_timeout: float = 2.0,
     ) -> None:
         api_key = api_key or os.environ.get("PVCT_API_KEY")
         if not api_key:
@@ -231,7 +242,9 @@ class PromptClient:
         self._routing_cache_size = max(0, int(routing_cache_size))
         self._fallback = fallback
         self._on_error = on_error
-        self._transport = Transport(base_url or os.environ.get("PVCT_URL") or DEFAULT_BASE_URL, api_key, timeout)
+        self._transport = Transport(
+            base_url or os.environ.get("PVCT_URL") or DEFAULT_BASE_URL, api_key, timeout, max_response_bytes
+        )
         self._init_locks()
         self._states: Dict[str, _State] = {}
         self._counters = {"bundle_fetches": 0, "not_modified": 0, "stale_serves": 0}
@@ -242,6 +255,7 @@ class PromptClient:
             max_batch_size=max_batch_size,
             max_buffer_size=max_buffer_size,
             max_retries=max_retries,
+            exit_timeout=exit_timeout,
         )
         _live_clients.add(self)
 
@@ -267,8 +281,12 @@ class PromptClient:
 
     # --- bundles ----------------------------------------------------------------
 
-    def _post(self, method: str, path: str, body: bytes) -> Any:
-        return self._transport.request(method, path, body)
+    def _post(self, method: str, path: str, body: bytes, deadline: Optional[float] = None) -> Response:
+        try:
+            return self._transport.request(method, path, body, None, deadline)
+        except DeadlineExceeded as e:
+            raise PvctError("network", f"{path}: {e} (timeout {self._transport.timeout:g} s)",
+                            {"reason": "timeout"}) from None
 
     def _begin(self, environment: str, cold: bool) -> Tuple[Optional[_Flight], bool, Optional[_State]]:
         """The flight loading ``environment`` (an existing one, or a new one
@@ -295,13 +313,14 @@ class PromptClient:
             # A cold start that failed: the fallback serves, installed before
             # the flight ends so that every caller, concurrent or later, gets
             # it from this one attempt.
+            error = flight.error
             try:
                 fallback = self._fallback_state(environment)
             except PvctError as e:
                 flight.error, fallback = e, None
             if fallback is not None:
-                self._report(flight.error)
-                self._retry_soon(fallback)
+                self._report(error)
+                self._retry_soon(fallback, error)
                 with self._lock:
                     self._states.setdefault(environment, fallback)
                 flight.state = fallback
@@ -335,13 +354,16 @@ class PromptClient:
             self._fly(environment, flight)
             if flight.error is not None:
                 # Stale-if-error: keep serving, try again soon.
-                self._retry_soon(state)
+                self._retry_soon(state, flight.error)
                 self._report(flight.error)
 
         threading.Thread(target=run, name="pvct-revalidate", daemon=True).start()
 
-    def _retry_soon(self, state: _State) -> None:
-        state.fresh_for(min(self.cache_ttl, _RETRY_AFTER))
+    def _retry_soon(self, state: _State, error: PvctError) -> None:
+        # In 5 s (or the TTL if shorter), or as late as a Retry-After asked.
+        wait = min(self.cache_ttl, _RETRY_AFTER)
+        asked = error.details.get("retry_after") if isinstance(error.details, dict) else None
+        state.fresh_for(max(wait, asked) if isinstance(asked, (int, float)) else wait)
 
     def _fetch_bundle(self, environment: str) -> _State:
         current = self._states.get(environment)
@@ -352,6 +374,10 @@ class PromptClient:
             res = self._transport.request(
                 "GET", "/v1/bundle?environment=" + urllib.parse.quote(environment, safe=""), None, headers
             )
+        except DeadlineExceeded as e:
+            raise PvctError(
+                "network", f"bundle fetch failed: {e} (timeout {self._transport.timeout:g} s)", {"reason": "timeout"}
+            ) from None
         except (OSError, ValueError) as e:
             raise PvctError("network", f"bundle fetch failed: {e}") from None
         if res.status == 304 and current is not None:
@@ -360,6 +386,13 @@ class PromptClient:
             with self._lock:
                 self._counters["not_modified"] += 1
             return current
+        if 300 <= res.status < 400 and res.status != 304:
+            raise PvctError(
+                "redirect",
+                f"bundle fetch answered {res.status} to {res.location}: redirects are not followed, so the API key "
+                "goes to base_url only; set base_url to the API's address",
+                {"status": res.status, "location": res.location},
+            )
         if res.status != 200:
             body: Any = None
             try:
@@ -368,10 +401,13 @@ class PromptClient:
                 pass  # not JSON: only the status is known
             err = body.get("error") if isinstance(body, dict) else None
             err = err if isinstance(err, dict) else {}
+            details: Dict[str, Any] = {"status": res.status}
+            if res.retry_after is not None:
+                details["retry_after"] = res.retry_after
             raise PvctError(
                 err.get("code") or ("server_error" if res.status >= 500 else "http_error"),
                 err.get("message") or f"bundle fetch answered {res.status}",
-                {"status": res.status},
+                details,
             )
         # The routing caches of the bundle this one replaces carry over (by salt).
         previous = current.bundle if current is not None else None
@@ -615,9 +651,8 @@ class PromptClient:
         out["routing_cache_users"] = sum(s.bundle.cached_users() for s in list(self._states.values()))
         return out
 
-    def _at_exit(self) -> None:
-        self._telemetry.exiting = True
-        self._telemetry.flush()
+    def _at_exit(self, started: float) -> None:
+        self._telemetry.flush_at_exit(started)
 
     def _after_fork(self) -> None:
         self._init_locks()
@@ -636,9 +671,11 @@ _live_clients: "weakref.WeakSet[PromptClient]" = weakref.WeakSet()
 
 @atexit.register
 def _flush_at_exit() -> None:
+    # One start for all clients: the whole exit flush ends within the largest exit_timeout.
+    started = time.monotonic()
     for client in list(_live_clients):
         try:
-            client._at_exit()
+            client._at_exit(started)
         except Exception:  # noqa: BLE001 - exiting anyway
             pass
 

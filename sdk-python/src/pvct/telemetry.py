@@ -11,6 +11,15 @@ As in the npm SDK (sdk-wasm/js/client.mjs):
 * network errors, 429 and 5xx are retried ``max_retries`` times with
   exponential backoff and jitter; other 4xx are not (they will not get
   better) and count as rejected;
+* a 429 or 503 that says when to come back (``Retry-After``, or the API's
+  ``details.retry_after_seconds``) is obeyed: the batch goes back to the
+  front of the buffer and nothing is sent before that time (at most an
+  hour), by the sender thread or by ``flush``, which returns at once
+  leaving the records buffered. ``close`` waits for that time if it comes
+  within ``exit_timeout``, else drops what is left (counted);
+* the flush at interpreter exit is bounded: everything, sending and waiting,
+  ends ``exit_timeout`` seconds after it starts, even against a server that
+  never answers; what could not be sent by then is dropped and counted;
 * nothing here ever raises into the caller: problems go to ``report``
   (the client's ``on_error``) and to the counters.
 """
@@ -25,7 +34,7 @@ from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 
 from .errors import PvctError
-from .transport import Response
+from .transport import Response, parse_retry_after
 
 __all__ = ["Telemetry", "MAX_BATCH_BYTES"]
 
@@ -38,7 +47,11 @@ _API_MAX_BATCH = 1000
 # joined into batches as it is.
 _Item = Tuple[str, str, int]
 
-Request = Callable[[str, str, bytes], Response]
+#: (method, path, body, deadline) -> the answer; deadline is a time.monotonic() value or None.
+Request = Callable[[str, str, bytes, Optional[float]], Response]
+
+#: _send's status for a batch the server asked to send later (it goes back in the buffer).
+_DEFERRED = -1
 
 
 class Telemetry:
@@ -51,6 +64,7 @@ class Telemetry:
         max_batch_size: int,
         max_buffer_size: int,
         max_retries: int,
+        exit_timeout: float = 2.0,
     ) -> None:
         self._request = request
         self._report = report
@@ -58,6 +72,9 @@ class Telemetry:
         self.max_batch_size = max(1, min(int(max_batch_size), _API_MAX_BATCH))
         self.max_buffer_size = max(1, int(max_buffer_size))
         self.max_retries = max(0, int(max_retries))
+        self.exit_timeout = max(0.0, float(exit_timeout))
+        #: No request before this time.monotonic(): what the last Retry-After asked.
+        self.not_before = 0.0
         self.counters: Dict[str, int] = {
             "sent": 0, "feedback_sent": 0, "dropped": 0, "rejected": 0, "failed_batches": 0,
         }
@@ -103,20 +120,53 @@ class Telemetry:
         return len(self._buffer)
 
     def flush(self) -> None:
-        """Sends everything buffered, in this thread; returns when done. Never raises."""
+        """Sends everything buffered, in this thread; returns when done. Never
+        raises. While the API asks to wait (Retry-After), returns at once and
+        the records stay buffered for the sender thread."""
         try:
             self._drain()
         except Exception as e:  # pragma: no cover - _drain reports its own failures
             self._report(e)
 
     def close(self) -> None:
-        """Flushes, then stops the sender; later records are dropped and counted."""
-        self.flush()
+        """Flushes, then stops the sender; later records are dropped and counted.
+        Waits for a Retry-After that ends within ``exit_timeout``; what the API
+        would not take by then is dropped and counted."""
+        wait_until = time.monotonic() + self.exit_timeout
+        self._finish(None, wait_until)
         with self._cond:
             self.closed = True
             self._cond.notify_all()
         # Anything logged between the flush and closing is still sent.
-        self.flush()
+        self._finish(None, wait_until)
+
+    def flush_at_exit(self, started: Optional[float] = None) -> None:
+        """The flush at interpreter exit: sends what it can within
+        ``exit_timeout`` seconds of ``started`` (now by default; requests,
+        retries and waits included), drops and counts the rest. Never
+        raises, never hangs."""
+        self.exiting = True
+        deadline = (time.monotonic() if started is None else started) + self.exit_timeout
+        self._finish(deadline, deadline)
+
+    def _finish(self, deadline: Optional[float], wait_until: float) -> None:
+        try:
+            self._drain(deadline, wait_until)
+        except Exception as e:  # pragma: no cover - _drain reports its own failures
+            self._report(e)
+        if self._buffer:
+            self._drop_all(
+                "the API asked to wait longer than exit_timeout" if time.monotonic() < self.not_before
+                else "exit_timeout passed before they could be sent"
+            )
+
+    def _drop_all(self, why: str) -> None:
+        with self._cond:
+            count = len(self._buffer)
+            self._buffer.clear()
+            self.counters["dropped"] += count
+        if count:
+            self._report(PvctError("network", f"{count} telemetry records dropped: {why}", {"dropped": count}))
 
     # --- the sender thread ----------------------------------------------------
 
@@ -134,6 +184,14 @@ class Telemetry:
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
+                # Nothing before the time the API asked for (Retry-After).
+                while not self.closed:
+                    remaining = self.not_before - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if self.closed:
+                    return
             try:
                 self._drain()
             except Exception as e:  # pragma: no cover - never let the thread die
@@ -151,34 +209,96 @@ class Telemetry:
                 batch.append(self._buffer.popleft())
             return batch
 
-    def _drain(self) -> None:
-        with self._send_lock:
+    def _put_back(self, items: List[_Item]) -> None:
+        """Returns deferred records to the front of the buffer, still bounded:
+        past max_buffer_size the oldest go (counted)."""
+        with self._cond:
+            self._buffer.extendleft(reversed(items))
+            while len(self._buffer) > self.max_buffer_size:
+                self._buffer.popleft()
+                self.counters["dropped"] += 1
+
+    def _drain(self, deadline: Optional[float] = None, wait_until: Optional[float] = None) -> None:
+        """Sends batches until the buffer is empty. Before each one, if the API
+        asked to wait: waits when that ends by ``wait_until``, else stops
+        (the records stay buffered). ``deadline`` bounds everything (exit),
+        waiting for a send in progress included."""
+        if deadline is None:
+            self._send_lock.acquire()
+        elif not self._send_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            return  # the sender thread is mid-request past the deadline: the caller drops the rest
+        try:
             while True:
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    return
+                if now < self.not_before:
+                    if wait_until is None or self.not_before > wait_until:
+                        return
+                    time.sleep(self.not_before - now)
                 batch = self._take()
                 if not batch:
                     return
-                executions = [text for kind, text, _ in batch if kind == "execution"]
+                deferred: List[_Item] = []
+                executions = [item for item in batch if item[0] == "execution"]
                 if executions:
-                    self._send_executions(executions)
-                for kind, text, _ in batch:
-                    if kind == "feedback":
-                        self._send("/v1/feedback", text.encode(), 1, "feedback_sent")
+                    deferred += self._send_executions(executions, deadline)
+                for item in batch:
+                    if item[0] != "feedback":
+                        continue
+                    if deferred or time.monotonic() < self.not_before:
+                        deferred.append(item)
+                    else:
+                        status = self._send("/v1/feedback", item[1].encode(), 1, "feedback_sent", deadline=deadline)
+                        if status == _DEFERRED:
+                            deferred.append(item)
+                if deferred:
+                    self._put_back(deferred)
+        finally:
+            self._send_lock.release()
 
-    def _send_executions(self, texts: List[str]) -> None:
-        body = ('{"executions":[' + ",".join(texts) + "]}").encode()
-        status = self._send("/v1/executions", body, len(texts), "sent", splittable=True)
-        if status == 413 and len(texts) > 1:
+    def _send_executions(self, items: List[_Item], deadline: Optional[float]) -> List[_Item]:
+        """Sends one batch; returns the records the server asked to send later."""
+        body = ('{"executions":[' + ",".join(text for _, text, _ in items) + "]}").encode()
+        status = self._send("/v1/executions", body, len(items), "sent", splittable=True, deadline=deadline)
+        if status == _DEFERRED:
+            return items
+        if status == 413 and len(items) > 1:
             # Too large after all: each half on its own.
-            half = (len(texts) + 1) // 2
-            self._send_executions(texts[:half])
-            self._send_executions(texts[half:])
+            half = (len(items) + 1) // 2
+            deferred = self._send_executions(items[:half], deadline)
+            if deferred or time.monotonic() < self.not_before:
+                return deferred + items[half:]
+            return self._send_executions(items[half:], deadline)
+        return []
 
-    def _send(self, path: str, body: bytes, count: int, counter: str, splittable: bool = False) -> int:
-        """Sends with retries; returns the final status (0: no answer)."""
+    def _asked_to_wait(self, res: Response) -> Optional[float]:
+        """Seconds a 429 or 503 asks to wait: Retry-After, else the API's details.retry_after_seconds."""
+        if res.status not in (429, 503):
+            return None
+        if res.retry_after is not None:
+            return res.retry_after
+        try:
+            details = json.loads(res.text)["error"]["details"]
+            return parse_retry_after(str(int(details["retry_after_seconds"])))
+        except (ValueError, TypeError, KeyError, IndexError):
+            return None
+
+    def _send(
+        self,
+        path: str,
+        body: bytes,
+        count: int,
+        counter: str,
+        splittable: bool = False,
+        deadline: Optional[float] = None,
+    ) -> int:
+        """Sends with retries; returns the final status (0: no answer; _DEFERRED:
+        the server asked to send later, and not_before says when)."""
         attempt = 0
         while True:
             try:
-                res = self._request("POST", path, body)
+                res = self._request("POST", path, body, deadline)
                 if res.status < 300:
                     rejected = 0
                     try:
@@ -193,8 +313,26 @@ class Telemetry:
                         self._report(PvctError("invalid_field", f"{rejected} execution records were rejected",
                                                answer.get("rejected")))
                     return res.status
+                wait = self._asked_to_wait(res)
+                if wait is not None:
+                    self.not_before = max(self.not_before, time.monotonic() + wait)
+                    self._report(PvctError(
+                        "rate_limited" if res.status == 429 else "server_error",
+                        f"{path} answered {res.status}; nothing is sent for {wait:g} s, as it asked",
+                        {"status": res.status, "retry_after": wait},
+                    ))
+                    return _DEFERRED
                 if res.status == 413 and splittable and count > 1:
                     return 413
+                if 300 <= res.status < 400:
+                    # Never followed: the API key goes to base_url only.
+                    with self._cond:
+                        self.counters["rejected"] += count
+                    self._report(PvctError(
+                        "redirect", f"{path} answered {res.status} to {res.location}; redirects are not followed",
+                        {"status": res.status, "location": res.location},
+                    ))
+                    return res.status
                 if res.status < 500 and res.status != 429:
                     # A client error will not get better by retrying.
                     with self._cond:
@@ -203,11 +341,13 @@ class Telemetry:
                     return res.status
                 raise PvctError("server_error", f"{path} answered {res.status}", {"status": res.status})
             except (OSError, PvctError, ValueError) as e:
-                if attempt >= self.max_retries or self.closed or self.exiting:
+                backoff = min(2.0, 0.1 * 2**attempt) * (0.5 + random.random())
+                out_of_time = deadline is not None and time.monotonic() + backoff >= deadline
+                if attempt >= self.max_retries or self.closed or self.exiting or out_of_time:
                     with self._cond:
                         self.counters["failed_batches"] += 1
                         self.counters["dropped"] += count
                     self._report(e if isinstance(e, PvctError) else PvctError("network", f"{path}: {e}"))
                     return 0
-                time.sleep(min(2.0, 0.1 * 2**attempt) * (0.5 + random.random()))
+                time.sleep(backoff)
                 attempt += 1
