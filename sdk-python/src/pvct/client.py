@@ -545,6 +545,7 @@ class PromptClient:
         info = state.bundle.route(slug, user_key if type(user_key) is str else _key(user_key))
         rendered: Union[str, List[Message], None] = None
         if variables is not None or not info.required_variables:
+            # RenderPlan.render takes the one-call path (plan.direct) when it can.
             rendered = info.plan.render(variables or {}, history, strict)
         return Prompt(info, rendered, history, strict, state.source)
 

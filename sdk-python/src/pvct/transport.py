@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from . import __version__
 from .errors import PvctError
@@ -176,7 +176,7 @@ class _DeadlineHTTPConnection(http.client.HTTPConnection):
             super().connect()
         except socket.timeout:
             raise DeadlineExceeded("no connection before the deadline") from None
-        self.sock = _DeadlineSocket(self.sock, self._deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(self.sock, self._deadline)
 
 
 class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
@@ -194,13 +194,13 @@ class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
             super().connect()
         except socket.timeout:
             raise DeadlineExceeded("no connection before the deadline") from None
-        self.sock = _DeadlineSocket(self.sock, self._deadline)  # type: ignore[assignment]
+        self.sock = _DeadlineSocket(self.sock, self._deadline)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         factory = functools.partial(_DeadlineHTTPConnection, deadline=getattr(req, "pvct_deadline"))
-        return self.do_open(factory, req)  # type: ignore[arg-type]
+        return self.do_open(factory, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -210,7 +210,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         factory = functools.partial(_DeadlineHTTPSConnection, deadline=getattr(req, "pvct_deadline"))
-        return self.do_open(factory, req, context=self._pvct_context)  # type: ignore[arg-type]
+        return self.do_open(factory, req, context=self._pvct_context)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -236,7 +236,7 @@ class Transport:
     def _open(self) -> urllib.request.OpenerDirector:
         if self._opener is None:
             # Proxies from the environment still apply (urllib's ProxyHandler).
-            handlers: list = [_NoRedirect(), _HTTPHandler()]  # type: ignore[type-arg]
+            handlers: List[urllib.request.BaseHandler] = [_NoRedirect(), _HTTPHandler()]
             if self.base_url.lower().startswith("https:"):
                 # One TLS context per client: loading the CA store per request is slow.
                 handlers.append(_HTTPSHandler(ssl.create_default_context()))
