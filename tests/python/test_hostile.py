@@ -526,6 +526,20 @@ def test_close_waits_for_a_short_retry_after_and_drops_past_exit_timeout(servers
     assert client.stats()["dropped"] == 5 and client.stats()["buffered"] == 0
 
 
+def test_retry_after_zero_is_not_a_busy_loop(servers: List[Any]) -> None:
+    stub = start(servers, Stub(lambda seen: (429, {"retry-after": "0"},
+                                             b'{"error":{"code":"rate_limited","message":"no"}}')))
+    client = client_for(stub.url, flush_interval=3600, max_batch_size=1000, exit_timeout=0)
+    for i in range(5):
+        client.log(prompt_version_id="v1", latency_ms=i)
+    finished, _ = in_thread(client.flush)
+    assert finished, "flush kept re-sending"
+    assert len(stub.requests) == 1
+    assert client.stats()["buffered"] == 5, "kept for later, not dropped"
+    client.close()  # exit_timeout=0: no waiting; dropped and counted
+    assert client.stats()["dropped"] == 5 and len(stub.requests) == 1
+
+
 def test_a_rate_limited_revalidation_waits_as_asked(servers: List[Any]) -> None:
     def respond(seen: Seen) -> Answer:
         if len(stub.requests) == 1:

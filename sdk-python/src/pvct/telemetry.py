@@ -13,8 +13,8 @@ As in the npm SDK (sdk-wasm/js/client.mjs):
   better) and count as rejected;
 * a 429 or 503 that says when to come back (``Retry-After``, or the API's
   ``details.retry_after_seconds``) is obeyed: the batch goes back to the
-  front of the buffer and nothing is sent before that time (at most an
-  hour), by the sender thread or by ``flush``, which returns at once
+  front of the buffer and nothing is sent before that time (at least a
+  second, at most an hour), by the sender thread or by ``flush``, which returns at once
   leaving the records buffered. ``close`` waits for that time if it comes
   within ``exit_timeout``, else drops what is left (counted);
 * the flush at interpreter exit is bounded: everything, sending and waiting,
@@ -52,6 +52,8 @@ Request = Callable[[str, str, bytes, Optional[float]], Response]
 
 #: _send's status for a batch the server asked to send later (it goes back in the buffer).
 _DEFERRED = -1
+#: The shortest wait a Retry-After imposes.
+_MIN_DEFER = 1.0
 
 
 class Telemetry:
@@ -315,6 +317,8 @@ class Telemetry:
                     return res.status
                 wait = self._asked_to_wait(res)
                 if wait is not None:
+                    # At least a second: "Retry-After: 0" on every answer must not become a busy loop.
+                    wait = max(wait, _MIN_DEFER)
                     self.not_before = max(self.not_before, time.monotonic() + wait)
                     self._report(PvctError(
                         "rate_limited" if res.status == 429 else "server_error",
