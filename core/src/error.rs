@@ -66,6 +66,8 @@ pub enum ErrorKind {
     IncludeTooDeep,
     /// The caller sent too many requests; details carry `retry_after_seconds`.
     RateLimited,
+    /// The workspace has as many of these as it may; details carry `quota` and `limit`.
+    QuotaExceeded,
     /// Something failed on our side; the message never carries internal text.
     Internal,
 }
@@ -100,6 +102,7 @@ impl ErrorKind {
             ErrorKind::IncludeCycle => "include_cycle",
             ErrorKind::IncludeTooDeep => "include_too_deep",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
             ErrorKind::Internal => "internal",
         }
     }
@@ -126,7 +129,8 @@ impl ErrorKind {
             | ErrorKind::Conflict
             | ErrorKind::ExperimentRunning
             | ErrorKind::StaleApproval
-            | ErrorKind::VariablesChanged => 409,
+            | ErrorKind::VariablesChanged
+            | ErrorKind::QuotaExceeded => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::GatesFailed => 422,
             ErrorKind::UnsupportedMediaType => 415,

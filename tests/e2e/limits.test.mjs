@@ -77,3 +77,36 @@ test("3,000 includes of a 200 KB snippet are refused with 413 at once", async ()
   assert.equal(one.status, 201);
   assert.equal(one.body.version.resolved_content.text.length, 200 * 1024);
 });
+
+test("per-workspace caps: webhooks, environments and active keys stop at their limit with 409 quota_exceeded", async () => {
+  const { api } = await newWorkspace(w);
+  const hooks = [];
+  for (let i = 0; i < 20; i++) {
+    const res = await api.post("/v1/webhooks", { url: `https://example.com/h${i}`, events: ["*"] });
+    assert.equal(res.status, 201);
+    hooks.push(res.body.id);
+  }
+  const over = await api.post("/v1/webhooks", { url: "https://example.com/one-more", events: ["*"] });
+  assert.equal(over.status, 409);
+  assert.equal(over.body.error.code, "quota_exceeded");
+  assert.deepEqual(over.body.error.details, { quota: "webhooks", limit: 20 });
+  assert.equal((await api.del(`/v1/webhooks/${hooks[0]}`)).status, 200);
+  assert.equal((await api.post("/v1/webhooks", { url: "https://example.com/again", events: ["*"] })).status, 201);
+
+  // A workspace starts with dev, staging and production.
+  for (let i = 0; i < 17; i++) assert.equal((await api.put(`/v1/environments/env-${i}`, { position: 10 + i })).status, 201);
+  const tooMany = await api.put("/v1/environments/one-more", { position: 99 });
+  assert.equal(tooMany.status, 409);
+  assert.equal(tooMany.body.error.details.quota, "environments");
+  assert.equal((await api.put("/v1/environments/env-0", { position: 50 })).status, 200, "updating one is not creating one");
+
+  const before = await counts(w.db);
+  let keys = (await api.get("/v1/keys")).body.items.filter((k) => !k.revoked_at).length;
+  for (; keys < 200; keys++) assert.equal((await api.post("/v1/keys", { name: `k${keys}`, role: "reader" })).status, 201);
+  const after = await counts(w.db);
+  const extra = await api.post("/v1/keys", { name: "one-more", role: "reader" });
+  assert.equal(extra.status, 409);
+  assert.equal(extra.body.error.details.quota, "active_keys");
+  assert.deepEqual(await counts(w.db), after, "a refused create writes nothing");
+  assert.ok(after.api_keys > before.api_keys);
+});

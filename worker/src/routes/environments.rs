@@ -3,6 +3,7 @@
 use pvct_core::api::{EnvironmentView, Items};
 use pvct_core::audit::AuditAction;
 use pvct_core::names::EnvironmentName;
+use pvct_core::quota::Quota;
 use pvct_core::request::PutEnvironment;
 use pvct_core::Error;
 use serde_json::json as j;
@@ -42,6 +43,14 @@ pub async fn put(ctx: &Ctx, name: &EnvironmentName, req: &mut Request) -> ApiRes
         .await
         .or_internal("environment")?
         .is_some();
+    if !existed {
+        let usage = ctx
+            .store
+            .quota_usage(ws, Quota::Environments)
+            .await
+            .or_internal("quota")?;
+        Quota::Environments.admit(usage)?;
+    }
     let policy = serde_json::to_value(&input.policy).or_internal("policy json")?;
     let at = now();
     ctx.store

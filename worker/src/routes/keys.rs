@@ -2,6 +2,7 @@
 
 use pvct_core::api::{ApiKeyCreatedView, ApiKeyView, EdgeStatus, Items, KeyRevokedView, MeView};
 use pvct_core::audit::AuditAction;
+use pvct_core::quota::Quota;
 use pvct_core::request::CreateKey;
 use pvct_core::Error;
 use serde_json::json as j;
@@ -22,6 +23,12 @@ pub fn me(ctx: &Ctx) -> ApiResult {
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let input = CreateKey::parse(&body(req).await?)?;
+    let usage = ctx
+        .store
+        .quota_usage(&ctx.who.workspace_id, Quota::ActiveKeys)
+        .await
+        .or_internal("quota")?;
+    Quota::ActiveKeys.admit(usage)?;
     let key = new_api_key();
     let id = new_id();
     let at = now();

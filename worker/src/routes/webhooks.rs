@@ -3,6 +3,7 @@
 
 use pvct_core::api::{Items, WebhookCreatedView, WebhookDeletedView, WebhookView};
 use pvct_core::audit::AuditAction;
+use pvct_core::quota::Quota;
 use pvct_core::webhook::NewWebhook;
 use pvct_core::Error;
 use serde_json::json;
@@ -35,6 +36,12 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let input = NewWebhook::parse(&body(req).await?)?;
+    let usage = ctx
+        .store
+        .quota_usage(&ctx.who.workspace_id, Quota::Webhooks)
+        .await
+        .or_internal("quota")?;
+    Quota::Webhooks.admit(usage)?;
     let row = WebhookRow {
         id: new_id(),
         url: input.url,

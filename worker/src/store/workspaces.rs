@@ -4,10 +4,28 @@ use worker::Result;
 
 use pvct_core::api::WorkspaceView;
 use pvct_core::audit::AuditEntry;
+use pvct_core::quota::Quota;
 
 use super::{Arg, NewKey, Store};
 
 impl Store {
+    /// How many of what `quota` caps the workspace has now.
+    pub async fn quota_usage(&self, workspace_id: &str, quota: Quota) -> Result<u32> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            n: u32,
+        }
+        let sql = match quota {
+            Quota::Webhooks => "SELECT COUNT(*) AS n FROM webhooks WHERE workspace_id = ? AND deleted_at IS NULL",
+            Quota::Environments => "SELECT COUNT(*) AS n FROM environments WHERE workspace_id = ?",
+            Quota::ActiveKeys => "SELECT COUNT(*) AS n FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
+        };
+        Ok(self
+            .first::<Count>(sql, &[workspace_id.into()])
+            .await?
+            .map_or(0, |c| c.n))
+    }
+
     pub async fn workspace_name(&self, id: &str) -> Result<Option<String>> {
         #[derive(serde::Deserialize)]
         struct Row {
