@@ -171,10 +171,13 @@ function diffRows(results) {
 // compiles the prompt, route + render). Langfuse: `new LangfuseClient` +
 // `prompt.get` (a cache miss: GET /api/public/v2/prompts/{name}) +
 // `compile`. Both against the same kind of local server: one node:http
-// stub replaying answers recorded from the worker (the bundle for pvct; the
-// worker's Langfuse-compatible API's answer for Langfuse), gzipped when the
-// request accepts gzip (both clients' fetch asks for it, and the worker
-// compresses). The two alternate call by call; median of `rounds` each.
+// stub (in this process) replaying answers recorded from the worker (the
+// bundle for pvct; the worker's Langfuse-compatible API's answer for
+// Langfuse), gzipped when the request accepts gzip (both clients' fetch
+// asks for it, and the worker compresses). Each client runs in its own
+// Node process (its own heap and JIT: one client's garbage is not collected
+// on the other's time), 400 cold starts after 100 unmeasured, the two
+// alternated over 5 rounds; the ratio is the median of the rounds' ratios.
 // Also, for the picture: a 20-prompt environment (pvct fetches the whole
 // bundle, Langfuse one prompt), both against the worker itself (workerd),
 // and a fresh Node process (import + new client + first get).
@@ -182,22 +185,58 @@ function diffRows(results) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
- * Median ns of each cold start, alternating `a` and `b` call by call; what
- * a call returns (a cleanup) runs untimed after it.
+ * Cold starts of both clients, each in its own process running `runner`
+ * (warm-up, then `n` timed cold starts; it prints the median ns), alternated
+ * over an odd number of `rounds`: the times of the round whose ratio is the
+ * median of the rounds' ratios, and every round's.
  */
-async function measurePair(a, b, { rounds = 400, warmup = 50 } = {}) {
-  const times = [[], []];
-  for (let i = 0; i < warmup + rounds; i++) {
-    for (const [k, fn] of [a, b].entries()) {
-      const t = process.hrtime.bigint();
-      const cleanup = await fn(i);
-      const took = Number(process.hrtime.bigint() - t);
-      if (i >= warmup) times[k].push(took);
-      await cleanup?.();
-    }
+async function pairedProcesses(runner, pvctArgs, langfuseArgs, { rounds = 5, n = 400, warmup = 100 } = {}) {
+  const run = (args) => new Promise((resolve, reject) =>
+    execFile(process.execPath, [runner, JSON.stringify({ ...args, n, warmup })], (e, so, se) => (e ? reject(new Error(se || e.message)) : resolve(Number(so)))));
+  const per = { pvct: [], langfuse: [] };
+  const ratios = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ["pvct", "langfuse"] : ["langfuse", "pvct"];
+    const got = {};
+    for (const side of order) got[side] = await run(side === "pvct" ? { side, ...pvctArgs } : { side, ...langfuseArgs });
+    per.pvct.push(got.pvct);
+    per.langfuse.push(got.langfuse);
+    ratios.push(got.pvct / got.langfuse);
   }
-  return times.map(median);
+  const mid = ratios.indexOf(median(ratios));
+  return { pvct_ns: per.pvct[mid], langfuse_ns: per.langfuse[mid], ratio: ratios[mid], rounds: { pvct_ns: per.pvct, langfuse_ns: per.langfuse } };
 }
+
+/** The child of pairedProcesses, written into the project where "pvct" resolves. */
+const coldRunner = (langfuseHref) => `const a = JSON.parse(process.argv[2]);
+const variables = ${JSON.stringify(variables)};
+let once;
+if (a.side === "pvct") {
+  const { PromptClient } = await import("pvct");
+  once = async (i) => {
+    const client = new PromptClient({ apiKey: a.apiKey, baseUrl: a.baseUrl });
+    const p = await client.get("support", { userKey: "cold-" + i, variables });
+    if (!p.text.includes("the X100 kettle")) throw new Error("pvct did not render");
+    return () => client.close();
+  };
+} else {
+  const { LangfuseClient } = await import(${JSON.stringify(langfuseHref)});
+  once = async () => {
+    const langfuse = new LangfuseClient({ publicKey: a.publicKey, secretKey: a.secretKey, baseUrl: a.baseUrl });
+    if (!(await langfuse.prompt.get("support")).compile(variables).includes("the X100 kettle")) throw new Error("langfuse did not compile");
+  };
+}
+const times = [];
+for (let i = 0; i < a.warmup + a.n; i++) {
+  const t = process.hrtime.bigint();
+  const cleanup = await once(i);
+  if (i >= a.warmup) times.push(Number(process.hrtime.bigint() - t));
+  await cleanup?.();
+}
+times.sort((x, y) => x - y);
+console.log(times[times.length >> 1]);
+process.exit(0);
+`;
 
 /** A stub replaying recorded answers by path prefix; gzip when the request accepts it. */
 async function replayStub(answers) {
@@ -228,7 +267,7 @@ async function freshProcesses(files, runs = 10) {
   }]));
 }
 
-async function coldStartBench({ w, pvct, pkg, api, key, results }) {
+async function coldStartBench({ w, pkg, api, key, results }) {
   // The Langfuse-compatible API takes pk-pvct-<key id> as the public key.
   const me = (await api.get("/v1/keys")).body.items.find((k) => key.startsWith(k.key_prefix));
   const lfCredentials = { publicKey: me.public_key, secretKey: key };
@@ -258,24 +297,13 @@ async function coldStartBench({ w, pvct, pkg, api, key, results }) {
     { prefix: "/api/public/v2/prompts/", body: lfPrompt.body },
   ]);
   const stub20 = await replayStub([{ prefix: "/v1/bundle", body: bundle20.body, headers: { etag: bundle20.etag } }]);
-  const pvctCold = (baseUrl, apiKey) => async (i) => {
-    const client = new pvct.PromptClient({ apiKey, baseUrl });
-    const p = await client.get("support", { userKey: `cold-${i}`, variables });
-    if (!p.text.includes("the X100 kettle")) throw new Error("pvct did not render");
-    return () => client.close();
-  };
-  const langfuseCold = (baseUrl) => async () => {
-    const langfuse = new LangfuseClient({ ...lfCredentials, baseUrl });
-    if (!(await langfuse.prompt.get("support")).compile(variables).includes("the X100 kettle")) throw new Error("langfuse did not compile");
-  };
+  const runner = path.join(pkg.project, "cold-runner.mjs");
+  writeFileSync(runner, coldRunner(pathToFileURL(peers.resolve("@langfuse/client")).href));
   try {
-    const [pvctNs, langfuseNs] = await measurePair(pvctCold(stub.url, key), langfuseCold(stub.url));
-    const [pvct20Ns, langfuse20Ns] = await measurePair(pvctCold(stub20.url, many.key), langfuseCold(stub.url));
-    const [pvctWorkerNs, langfuseWorkerNs] = await measurePair(pvctCold(w.url, key), langfuseCold(w.url), { rounds: 200, warmup: 20 });
     results.cold_start = {
-      stub: { pvct_ns: pvctNs, langfuse_ns: langfuseNs },
-      stub_20_prompts: { pvct_ns: pvct20Ns, langfuse_ns: langfuse20Ns },
-      worker: { pvct_ns: pvctWorkerNs, langfuse_ns: langfuseWorkerNs },
+      stub: await pairedProcesses(runner, { baseUrl: stub.url, apiKey: key }, { baseUrl: stub.url, ...lfCredentials }),
+      stub_20_prompts: await pairedProcesses(runner, { baseUrl: stub20.url, apiKey: many.key }, { baseUrl: stub.url, ...lfCredentials }),
+      worker: await pairedProcesses(runner, { baseUrl: w.url, apiKey: key }, { baseUrl: w.url, ...lfCredentials }, { n: 200, warmup: 20 }),
       bytes: {
         bundle: Buffer.byteLength(bundle.body), bundle_gzip: gzipSync(bundle.body).length,
         bundle_20_prompts: Buffer.byteLength(bundle20.body), bundle_20_prompts_gzip: gzipSync(bundle20.body).length,
@@ -404,7 +432,7 @@ try {
     growthbook_ns: await measure((i) => gb.evalFeature("support", { attributes: { id: users[i & 4095] } }).value),
   };
 
-  await coldStartBench({ w, pvct, pkg, api, key, results });
+  await coldStartBench({ w, pkg, api, key, results });
   await diffBench(pvct, results);
   const dist = path.join(root, "sdk-wasm/dist");
   const gz = (f) => gzipSync(readFileSync(path.join(dist, f)), { level: 9 }).length;
@@ -423,7 +451,11 @@ printRows([
   ...coldRows(results),
   ...diffRows(results),
 ]);
-const fresh = results.cold_start.fresh_process;
+const cold = results.cold_start;
+const spread = (r) => r.rounds.pvct_ns.map((x, i) => (x / r.rounds.langfuse_ns[i]).toFixed(2)).join(", ");
+console.log(`\ncold start rows: the round with the median ratio of ${cold.stub.rounds.pvct_ns.length} (each client in its own process); ratios of every round: ` +
+  `stub ${spread(cold.stub)}; 20 prompts ${spread(cold.stub_20_prompts)}; worker ${spread(cold.worker)}`);
+const fresh = cold.fresh_process;
 console.log(`\nfresh process (median of 10): pvct import ${fresh.pvct.import_ms.toFixed(1)} ms + first get ${fresh.pvct.get_ms.toFixed(1)} ms; ` +
   `@langfuse/client import ${fresh.langfuse.import_ms.toFixed(1)} ms + first get ${fresh.langfuse.get_ms.toFixed(1)} ms`);
 console.log(`\nSDK WASM gzipped: prompts ${results.sizes.prompts_wasm_gzip_bytes} bytes (limit ${results.sizes.limit_bytes}), diff ${results.sizes.diff_wasm_gzip_bytes} bytes (loaded only by diffWords)`);
