@@ -71,6 +71,14 @@ if ! wrangler secret list --env "$env" 2>/dev/null | grep -q PVCT_ADMIN_KEY; the
   echo "==> bootstrap admin key for $env (shown once; keep it in your secret store): $key"
 fi
 
+# The key that seals secrets at rest (AES-256-GCM). Set once; rotating it
+# is README "Secrets at rest". Losing it loses the stored judge keys and
+# webhook secrets (they must be set again), nothing else.
+if ! wrangler secret list --env "$env" 2>/dev/null | grep -q '"PVCT_ENCRYPTION_KEY"'; then
+  head -c 32 /dev/urandom | base64 | tr -d '\n' | wrangler secret put PVCT_ENCRYPTION_KEY --env "$env"
+  echo "==> PVCT_ENCRYPTION_KEY set for $env (keep a copy in your secret store: secrets sealed with it need it)"
+fi
+
 make build
 wrangler deploy --env "$env"
 scripts/deploy.sh --check "$env"

@@ -38,7 +38,12 @@ if [ -n "${PVCT_STATE:-}" ]; then
   state=(--persist-to "$PVCT_STATE")
   vars="$PVCT_STATE/.dev.vars"
 fi
-printf 'PVCT_ADMIN_KEY=%s\n' "$key" >"$vars"
+# The key that seals secrets at rest (judge keys, webhook secrets): kept
+# beside the admin key, so secrets stored by an earlier run still open.
+if [ ! -f "$keep/dev-encryption-key" ]; then
+  head -c 32 /dev/urandom | base64 >"$keep/dev-encryption-key"
+fi
+printf 'PVCT_ADMIN_KEY=%s\nPVCT_ENCRYPTION_KEY=%s\n' "$key" "$(cat "$keep/dev-encryption-key")" >"$vars"
 
 scripts/local-db.sh "$key" ${PVCT_STATE:+"$PVCT_STATE"}
 

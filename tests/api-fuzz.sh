@@ -20,11 +20,18 @@ key="pvct_$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 scripts/local-db.sh "$key" "$state"
 vars="$state/.dev.vars"
-printf 'PVCT_ADMIN_KEY=%s\n' "$key" >"$vars"
-setsid npx --no-install wrangler dev --ip 127.0.0.1 --port "$port" --persist-to "$state" --env-file "$vars" \
+printf 'PVCT_ADMIN_KEY=%s\nPVCT_ENCRYPTION_KEY=%s\n' "$key" "$(head -c 32 /dev/urandom | base64)" >"$vars"
+# wrangler.toml with the rate limits raised a thousandfold: the fuzzer sends
+# thousands of requests (many without a key) and checks answers, not limits
+# (tests/e2e/ratelimit.test.mjs does). Beside wrangler.toml, so its relative
+# paths hold; removed on exit.
+config="$root/.wrangler-fuzz.toml"
+sed -E 's/^simple = \{ limit = ([0-9]+), period/simple = { limit = \1000, period/' wrangler.toml >"$config"
+grep -q 'limit = 20000, period = 60' "$config" || { echo "api-fuzz: could not raise the rate limits in $config" >&2; exit 1; }
+setsid npx --no-install wrangler dev -c "$config" --ip 127.0.0.1 --port "$port" --persist-to "$state" --env-file "$vars" \
   --show-interactive-dev-session=false >"$state/wrangler.log" 2>&1 &
 pid=$!
-trap 'kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$state"' EXIT
+trap 'kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$state" "$config"' EXIT
 url="http://127.0.0.1:$port"
 for _ in $(seq 1 60); do curl -sf "$url/healthz" >/dev/null && break; sleep 0.5; done
 # Some data so path parameters can hit real objects.

@@ -68,6 +68,8 @@ pub enum ErrorKind {
     RateLimited,
     /// The workspace has as many of these as it may; details carry `quota` and `limit`.
     QuotaExceeded,
+    /// The change would make its environment's bundle larger than one KV value.
+    BundleTooLarge,
     /// Something failed on our side; the message never carries internal text.
     Internal,
 }
@@ -103,6 +105,7 @@ impl ErrorKind {
             ErrorKind::IncludeTooDeep => "include_too_deep",
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::BundleTooLarge => "bundle_too_large",
             ErrorKind::Internal => "internal",
         }
     }
@@ -130,7 +133,8 @@ impl ErrorKind {
             | ErrorKind::ExperimentRunning
             | ErrorKind::StaleApproval
             | ErrorKind::VariablesChanged
-            | ErrorKind::QuotaExceeded => 409,
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::BundleTooLarge => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::GatesFailed => 422,
             ErrorKind::UnsupportedMediaType => 415,

@@ -188,6 +188,18 @@ pub fn plan_replay(letter: &DeadLetter) -> Result<Replay> {
     Ok(Replay { queue: letter.queue })
 }
 
+/// Raw executions one retention job deletes (with their scores and
+/// feedback) in one transaction: small enough for one D1 batch and one
+/// consumer invocation, whatever the workspace's volume.
+pub const PRUNE_CHUNK: u32 = 2_000;
+
+/// After a retention job deleted `deleted` executions: is there more to do?
+/// A full chunk queues the next job, which resumes where this one stopped
+/// (the oldest rows left); a short one ends the workspace's run.
+pub fn prune_again(deleted: u32) -> bool {
+    deleted >= PRUNE_CHUNK
+}
+
 /// What a cron trigger (wrangler.toml `[triggers]`) runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheduled {
@@ -258,6 +270,13 @@ mod tests {
         assert_eq!(after_failure(5, Some(10)), AfterFailure::RetryIn(16));
         assert_eq!(after_failure(1, Some(u32::MAX)), AfterFailure::RetryIn(12 * 3600));
         assert_eq!(after_failure(MAX_ATTEMPTS + 3, Some(1)), AfterFailure::DeadLetter);
+    }
+
+    #[test]
+    fn retention_goes_on_while_chunks_are_full() {
+        assert!(prune_again(PRUNE_CHUNK));
+        assert!(!prune_again(PRUNE_CHUNK - 1));
+        assert!(!prune_again(0));
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod resolved;
 pub mod role;
 pub mod route;
 pub mod routing;
+pub mod secrets;
 pub mod settings;
 pub mod stats;
 pub mod telemetry;

@@ -1,9 +1,12 @@
 //! A bundle (every prompt deployed in one environment, as `GET /v1/bundle`
-//! serves it) made ready for an SDK: every version's templates parsed once,
-//! so that routing a caller and rendering for them is a hash and a
-//! concatenation, with no network and no parsing. The npm and Python SDKs
-//! hold one per environment.
+//! serves it) made ready for an SDK: each version's templates are parsed
+//! once, the first time a caller is served that version, so that routing a
+//! caller and rendering for them is a hash and a concatenation, with no
+//! network and no parsing; a cold start compiles only what it serves (an
+//! experiment's other variants wait until someone is routed to them). The
+//! npm and Python SDKs hold one per environment.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -123,8 +126,39 @@ pub struct RoutingPlan {
 #[derive(Debug, Clone)]
 struct PreparedPrompt {
     doc: ResolvedPrompt,
-    deployed: Servable,
-    variants: Vec<Servable>,
+    /// Compiled on first use; a version whose templates do not compile
+    /// keeps its error, answered to every caller it would serve.
+    deployed: OnceCell<Result<Servable>>,
+    variants: Vec<OnceCell<Result<Servable>>>,
+}
+
+impl PreparedPrompt {
+    /// The deployed version (None) or experiment variant `i`, compiled.
+    fn servable(&self, slug: &str, variant: Option<usize>) -> Result<&Servable> {
+        let doc = &self.doc;
+        let compiled = match variant {
+            None => self
+                .deployed
+                .get_or_init(|| servable(doc, &doc.content, &doc.model_params, &doc.variables, None)),
+            Some(i) => {
+                let (cell, v) = self
+                    .variants
+                    .get(i)
+                    .zip(doc.experiment.as_ref().and_then(|e| e.variants.get(i)))
+                    .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("'{slug}' has no variant {i}")))?;
+                cell.get_or_init(|| {
+                    servable(
+                        doc,
+                        &v.content,
+                        &v.model_params,
+                        &v.variables,
+                        Some((i, v.version, &v.version_id)),
+                    )
+                })
+            }
+        };
+        compiled.as_ref().map_err(Clone::clone)
+    }
 }
 
 /// Every prompt of one environment, ready to route and render.
@@ -222,7 +256,7 @@ fn servable(
 }
 
 impl PreparedBundle {
-    /// Parses a bundle body and prepares every version in it.
+    /// Parses a bundle body; its versions are compiled when first served.
     pub fn parse(json: &str) -> Result<Self> {
         let bad =
             |e: &dyn std::fmt::Display| Error::new(ErrorKind::MalformedJson, format!("not a PromptVault bundle: {e}"));
@@ -237,21 +271,15 @@ impl PreparedBundle {
         let mut prompts = Vec::with_capacity(docs.len());
         for (slug, doc) in docs {
             let doc = ResolvedPrompt::deserialize(doc).map_err(|e| bad(&e))?;
-            let deployed = servable(&doc, &doc.content, &doc.model_params, &doc.variables, None)?;
+            // The kind is checked now: it says how to read every version.
+            PromptKind::parse(&doc.kind)?;
             let variants = doc
                 .experiment
                 .iter()
-                .flat_map(|e| e.variants.iter().enumerate())
-                .map(|(i, v)| {
-                    servable(
-                        &doc,
-                        &v.content,
-                        &v.model_params,
-                        &v.variables,
-                        Some((i, v.version, &v.version_id)),
-                    )
-                })
-                .collect::<Result<_>>()?;
+                .flat_map(|e| e.variants.iter())
+                .map(|_| OnceCell::new())
+                .collect();
+            let deployed = OnceCell::new();
             prompts.push((
                 slug.clone(),
                 PreparedPrompt {
@@ -289,14 +317,7 @@ impl PreparedBundle {
     }
 
     fn servable(&self, slug: &str, variant: Option<usize>) -> Result<&Servable> {
-        let p = self.prompt(slug)?;
-        match variant {
-            None => Ok(&p.deployed),
-            Some(i) => p
-                .variants
-                .get(i)
-                .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("'{slug}' has no variant {i}"))),
-        }
+        self.prompt(slug)?.servable(slug, variant)
     }
 
     /// The version a choice serves.
@@ -414,5 +435,27 @@ mod tests {
         assert_eq!(b.info("greet", Some(9)).unwrap_err().kind().code(), "not_found");
         assert_eq!(PreparedBundle::parse("{").unwrap_err().kind().code(), "malformed_json");
         assert_eq!(b.slugs().collect::<Vec<_>>(), ["chat", "greet"]);
+    }
+
+    #[test]
+    fn versions_compile_when_first_served_and_keep_their_errors() {
+        let mut doc: Value = serde_json::from_str(&bundle()).unwrap();
+        // Break one variant's template: the bundle still loads, the other
+        // versions still serve, and the broken one answers its error.
+        let variants = doc["prompts"]["greet"]["experiment"]["variants"]
+            .as_array_mut()
+            .unwrap();
+        let broken = variants.len() - 1;
+        variants[broken]["content"]["text"] = json!("Hi {{unclosed");
+        let b = PreparedBundle::parse(&doc.to_string()).unwrap();
+        assert!(b.info("greet", None).is_ok());
+        assert!(b.info("greet", Some(0)).is_ok());
+        for _ in 0..2 {
+            assert_eq!(b.info("greet", Some(broken)).unwrap_err().code(), "template_syntax");
+        }
+        // A kind no version can be read as is refused at once.
+        let mut odd: Value = serde_json::from_str(&bundle()).unwrap();
+        odd["prompts"]["greet"]["kind"] = json!("poem");
+        assert!(PreparedBundle::parse(&odd.to_string()).is_err());
     }
 }

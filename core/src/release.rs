@@ -48,6 +48,9 @@ pub struct VersionFacts {
     pub number: u32,
     pub id: String,
     pub variables: VersionVariables,
+    /// What the version adds to its environment's bundle: its expanded
+    /// content, model parameters and variables, in bytes.
+    pub bytes: u64,
     /// Measured in the environment the gates read ([`EnvState::measured_in`]).
     pub measurements: Measurements,
 }
@@ -86,7 +89,13 @@ pub struct EnvState {
     pub pending: Vec<String>,
     /// Every version the change names, and those of the deployment stack.
     pub versions: BTreeMap<u32, VersionFacts>,
+    /// What the environment's bundle holds for its other prompts, in bytes.
+    pub other_prompts_bytes: u64,
 }
+
+/// The largest bundle a change may make: KV takes values up to 25 MiB, and
+/// the bundle's JSON adds names, hashes and escapes to the bytes counted.
+pub const MAX_BUNDLE_BYTES: u64 = 20 * 1024 * 1024;
 
 /// A requested change. One is built per request, so the size spread of
 /// its variants does not matter.
@@ -331,13 +340,44 @@ impl Planner<'_> {
             .ok_or_else(|| Error::not_found(&format!("version {version} of '{}'", self.state.slug)))
     }
 
+    /// The environment's bundle with `versions` served (and the live one,
+    /// which a split keeps in the document) must fit in one KV value: a
+    /// bundle that does not would fail every later publish, so the change
+    /// is refused now.
+    fn check_bundle_size(&self, versions: &[u32]) -> Result<()> {
+        let mut served: Vec<u32> = versions.to_vec();
+        if versions.len() > 1 {
+            served.extend(self.live_version());
+        }
+        served.sort_unstable();
+        served.dedup();
+        let mut bytes = self.state.other_prompts_bytes;
+        for v in &served {
+            bytes += self.facts(*v)?.bytes;
+        }
+        if bytes > MAX_BUNDLE_BYTES {
+            return Err(Error::new(
+                ErrorKind::BundleTooLarge,
+                format!(
+                    "the {} bundle would be {bytes} bytes with this change; the limit is {MAX_BUNDLE_BYTES} \
+                     (one KV value): make prompts smaller or split them across environments",
+                    self.state.environment
+                ),
+            )
+            .with_details(json!({ "bundle_bytes": bytes, "limit_bytes": MAX_BUNDLE_BYTES })));
+        }
+        Ok(())
+    }
+
     fn live_version(&self) -> Option<u32> {
         self.state.live.as_ref().map(|l| l.version)
     }
 
-    /// Gates and the variable contract, for every version not live already.
+    /// Gates, the variable contract and the bundle's size, for every
+    /// version not live already.
     fn check(&self, versions: &[u32], accept_variable_changes: bool) -> Result<()> {
         let live = self.live_version();
+        self.check_bundle_size(versions)?;
         let candidates: Vec<&VersionFacts> = versions
             .iter()
             .filter(|v| Some(**v) != live)

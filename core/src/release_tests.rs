@@ -37,6 +37,7 @@ fn version(n: u32) -> VersionFacts {
         } else {
             vars(&["name"])
         },
+        bytes: 1_000,
         measurements: if n == 4 {
             Measurements::default()
         } else {
@@ -119,6 +120,7 @@ impl World {
                 experiment: None,
                 pending: Vec::new(),
                 versions: (1..=5).map(|n| (n, version(n))).collect(),
+                other_prompts_bytes: 0,
             },
             approvals: BTreeMap::new(),
             audits: Vec::new(),
@@ -332,6 +334,33 @@ fn every_change_bumps_the_sequence_and_the_deploy_carries_it() {
 }
 
 // ---- experiments are promotions of each variant ------------------------------
+
+#[test]
+fn a_change_that_would_outgrow_one_kv_value_is_refused_before_it_is_made() {
+    let mut w = World::new(GatePolicy::default());
+    w.run(&promote(1), EDITOR).unwrap();
+    let room = MAX_BUNDLE_BYTES - 1_000;
+    w.state.other_prompts_bytes = room;
+    // Version 2 is as large as 1: the bundle stays at the limit.
+    w.run(&promote(2), EDITOR).unwrap();
+    w.state.versions.get_mut(&3).unwrap().bytes = 1_001;
+    let seq = w.state.env_seq;
+    let refused = w.run(&promote(3), EDITOR).unwrap_err();
+    assert_eq!((refused.status(), refused.code()), (409, "bundle_too_large"));
+    assert_eq!(refused.details()["bundle_bytes"], MAX_BUNDLE_BYTES + 1);
+    assert_eq!(w.state.env_seq, seq, "nothing was written");
+    assert_eq!(w.served("anyone"), Some(2));
+    // A split keeps the live version in the document beside its variants.
+    w.state.other_prompts_bytes = room - 1_000;
+    let split = w
+        .run(&Change::SetExperiment(spec(&[(1, 50.0), (4, 50.0)], "s")), EDITOR)
+        .unwrap_err();
+    assert_eq!(split.code(), "bundle_too_large");
+    // Rollback is the brake: never refused for size.
+    w.state.other_prompts_bytes = MAX_BUNDLE_BYTES;
+    w.run(&rollback(), EDITOR).unwrap();
+    assert_eq!(w.served("anyone"), Some(1));
+}
 
 #[test]
 fn a_split_passes_gates_and_the_variable_contract_for_each_variant() {

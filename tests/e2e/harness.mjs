@@ -65,7 +65,8 @@ class WorkerQueue {
 export default function (env) { return new WorkerQueue(env); }`;
 
 /** `rateLimits`: limits to use instead of wrangler.toml's, by binding (e.g. { RATE_LIMIT_KEY: 30 }). */
-export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {} } = {}) {
+/** `encryption`: bindings that replace the generated PVCT_ENCRYPTION_KEY (e.g. a rotation's two keys). */
+export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {}, encryption = {} } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
   const adminKey = newKey();
   // The same script `make dev` uses: schema.sql, then the demo seed.
@@ -97,7 +98,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
       ),
       "pvct-dead-letters": { maxBatchTimeout: 1, maxRetries: 10, retryDelay: 1 },
     },
-    bindings: { PVCT_ADMIN_KEY: adminKey },
+    bindings: { PVCT_ADMIN_KEY: adminKey, PVCT_ENCRYPTION_KEY: randomBytes(32).toString("base64"), ...encryption },
     ratelimits: Object.fromEntries(
       Object.entries(RATE_LIMITS).map(([name, { limit, period }]) => [name, { simple: { limit: rateLimits[name] ?? limit, period } }]),
     ),

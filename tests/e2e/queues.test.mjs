@@ -6,11 +6,23 @@
 // refuses one workspace's executions.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen } from "./harness.mjs";
 
 let w;
-before(async () => (w = await startWorker()));
-after(async () => w?.stop());
+// A judge (outside our system) that takes every request and never answers.
+let silentJudge;
+const judgeRequests = [];
+before(async () => {
+  w = await startWorker();
+  silentJudge = http.createServer((req) => judgeRequests.push(req.url));
+  await new Promise((r) => silentJudge.listen(0, "127.0.0.1", r));
+});
+after(async () => {
+  silentJudge?.closeAllConnections?.();
+  silentJudge?.close();
+  await w?.stop();
+});
 
 const calls = (items, version) => items.find((i) => i.version === version)?.metrics.calls ?? 0;
 
@@ -100,4 +112,27 @@ test("a job that keeps failing becomes a dead letter; replayed once, nothing is 
   const audit = await api.get("/v1/audit?action=dead_letter.replay");
   assert.equal(audit.status, 200);
   assert.equal(audit.body.items.filter((e) => e.action === "dead_letter.replay" && e.target === letter.id).length, 1);
+});
+
+test("a judge that never answers in one workspace does not delay another workspace's telemetry", async () => {
+  const a = await newWorkspace(w);
+  const b = await newWorkspace(w);
+  const url = `http://127.0.0.1:${silentJudge.address().port}/v1/chat/completions`;
+  assert.equal((await a.api.put("/v1/settings", { judge: { url, model: "slow" } })).status, 200);
+  const va = await deployedVersion(a.api, "judged");
+  assert.equal((await a.api.put("/v1/prompts/judged/evaluators", { evaluators: [{ name: "helpful", type: "judge", criteria: "Helpful?" }] })).status, 200);
+  const runs = Array.from({ length: 40 }, (_, i) => ({ id: `a-${i}`, prompt_version_id: va, environment: "production", latency_ms: 5, output: `answer ${i}` }));
+  assert.equal((await a.api.post("/v1/executions", { executions: runs })).status, 202);
+  await metricsWhen(a.api, "judged", (items) => calls(items, 1) === 40);
+  // A's judge calls are hanging now.
+  for (let i = 0; i < 100 && judgeRequests.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(judgeRequests.length > 0, "the judge was asked");
+  assert.ok(judgeRequests.length <= 8, `judge calls in flight are bounded (${judgeRequests.length})`);
+
+  // B's telemetry is counted while A's evaluations wait on the judge.
+  const vb = await deployedVersion(b.api, "fast");
+  assert.equal((await b.api.post("/v1/executions", { executions: [{ id: "b-1", prompt_version_id: vb, environment: "production", latency_ms: 5 }] })).status, 202);
+  await metricsWhen(b.api, "fast", (items) => calls(items, 1) === 1);
+  const scored = await w.db.prepare("SELECT COUNT(*) AS n FROM execution_scores WHERE workspace_id = ?").bind(a.id).first();
+  assert.equal(scored.n, 0, "A's judge has still not answered");
 });

@@ -181,20 +181,39 @@ test("cost comes from the price table when the client sends none; workspace pric
   assert.equal((await api.get("/v1/prices")).body.overrides[0].model, "house-model");
 });
 
-test("the daily cron drops raw executions past the retention and keeps the rollups", async () => {
+test("the daily cron prunes raw telemetry past the retention in chunks, with its feedback, and keeps the rollups", async () => {
   const { api, id: ws } = await newWorkspace(w);
   await promptWithVersions(api, "ret", ["one"]);
   const v = (await versionIds(api, "ret"))[1];
+  // More than one retention chunk (2,000) of old executions, and three recent ones.
+  const old = Array.from({ length: 2300 }, (_, i) => ({ id: `old-${i}`, prompt_version_id: v, environment: "production", latency_ms: 10 }));
+  for (let i = 0; i < old.length; i += 1000) {
+    assert.equal((await api.post("/v1/executions", { executions: old.slice(i, i + 1000) })).status, 202);
+  }
   await api.post("/v1/executions", { executions: [1, 2, 3].map((i) => ({ id: `r${i}`, prompt_version_id: v, environment: "production", latency_ms: 10 })) });
-  await metricsWhen(api, "ret", (items) => calls(items, 1) === 3);
-  // Age two of them past the 30-day retention.
-  await w.db.prepare("UPDATE executions SET day = '2020-01-01' WHERE workspace_id = ? AND id IN ('r1', 'r2')").bind(ws).run();
+  await metricsWhen(api, "ret", (items) => calls(items, 1) === 2303);
+  await api.post("/v1/feedback", { execution_id: "old-0", value: 1 });
+  await api.post("/v1/feedback", { execution_id: "r1", value: -1 });
+  // Feedback for an execution that never arrived.
+  await api.post("/v1/feedback", { execution_id: "never-arrived", value: 1 });
+  await metricsWhen(api, "ret", (items) => items[0]?.metrics.feedback_down === 1 && items[0]?.metrics.feedback_up === 1);
+  const feedbackRows = async () => (await w.db.prepare("SELECT execution_id FROM feedback WHERE workspace_id = ? ORDER BY execution_id").bind(ws).all()).results.map((r) => r.execution_id);
+  for (let i = 0; i < 50 && (await feedbackRows()).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await feedbackRows(), ["never-arrived", "old-0", "r1"]);
+  // Age the old ones (and the orphan feedback) past the 30-day retention.
+  await w.db.prepare("UPDATE executions SET day = '2020-01-01' WHERE workspace_id = ? AND id LIKE 'old-%'").bind(ws).run();
+  await w.db.prepare("UPDATE feedback SET created_at = '2020-01-01T00:00:00Z' WHERE workspace_id = ? AND execution_id = 'never-arrived'").bind(ws).run();
   const result = await w.scheduled();
   assert.equal(result.outcome, "ok");
-  const left = await w.db.prepare("SELECT id FROM executions WHERE workspace_id = ? ORDER BY id").bind(ws).all();
-  assert.deepEqual(left.results.map((r) => r.id), ["r3"]);
+  const left = async () => (await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE workspace_id = ?").bind(ws).first()).n;
+  for (let i = 0; i < 300 && (await left()) > 3; i++) await new Promise((r) => setTimeout(r, 100));
+  const ids = await w.db.prepare("SELECT id FROM executions WHERE workspace_id = ? ORDER BY id").bind(ws).all();
+  assert.deepEqual(ids.results.map((r) => r.id), ["r1", "r2", "r3"], "every chunk went, the recent rows stayed");
+  assert.deepEqual(await feedbackRows(), ["r1"], "feedback went with its execution; orphans past the retention too");
   const m = (await api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics;
-  assert.equal(m.calls, 3, "rollups survive retention");
+  assert.equal(m.calls, 2303, "rollups survive retention");
+  assert.equal(m.feedback_up, 1);
+  assert.equal(m.feedback_down, 1);
 });
 
 test("a consumer failure mid-batch rolls back that message alone; its redelivery makes the counts exact", async () => {

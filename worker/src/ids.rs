@@ -3,7 +3,7 @@
 use pvct_core::apikey::{ApiKey, KeySeed};
 use pvct_core::time::iso8601_from_millis;
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     // crypto.getRandomValues cannot fail for buffers this small.
     getrandom::fill(&mut buf).expect("crypto.getRandomValues is available");

@@ -16,6 +16,7 @@ mod queue;
 mod rate_limit;
 mod release;
 mod routes;
+mod secrets;
 mod store;
 mod webhook_delivery;
 
@@ -57,7 +58,7 @@ impl Ctx {
     ) -> Result<Ctx, Error> {
         rate_limit::refuse_blocked(address)?;
         rate_limit::count(env, limiter, &key.hash()).await?;
-        let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
+        let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?, secrets::keyring(env));
         let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
         let who = match auth::authenticate(key, &kv, &store).await {
             Ok((who, _)) => who,
@@ -89,7 +90,7 @@ fn start() {
 
 #[event(queue)]
 async fn consume(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -> Result<()> {
-    let store = Store::new(env.d1(D1_BINDING)?);
+    let store = Store::new(env.d1(D1_BINDING)?, secrets::keyring(&env));
     queue::consume(&env, &store, batch).await
 }
 
@@ -99,7 +100,7 @@ async fn consume(batch: worker::MessageBatch<String>, env: Env, _ctx: Context) -
 async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     use pvct_core::jobs::Scheduled;
     let store = match env.d1(D1_BINDING) {
-        Ok(db) => Store::new(db),
+        Ok(db) => Store::new(db, secrets::keyring(&env)),
         Err(e) => return worker::console_error!("cron: no D1 binding: {e}"),
     };
     match Scheduled::of_cron(&event.cron()) {
@@ -108,10 +109,25 @@ async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::Schedu
             Err(e) => worker::console_error!("sweep failed: {e}"),
         },
         Some(Scheduled::Retention) => {
+            // One job per workspace, each deleting in bounded chunks.
             let today = ids::now()[..10].to_owned();
-            match store.drop_expired_executions(&today).await {
-                Ok(()) => worker::console_log!("retention: dropped executions past each workspace's retention"),
-                Err(e) => worker::console_error!("retention failed: {e}"),
+            let queued = match store.workspace_ids().await {
+                Ok(ids) => {
+                    let jobs: Vec<queue::Job> = ids
+                        .into_iter()
+                        .map(|workspace_id| queue::Job::Prune {
+                            workspace_id,
+                            today: today.clone(),
+                        })
+                        .collect();
+                    let n = jobs.len();
+                    queue::send(&env, jobs).await.map(|()| n)
+                }
+                Err(e) => Err(e),
+            };
+            match queued {
+                Ok(n) => worker::console_log!("retention: queued {n} workspaces"),
+                Err(e) => worker::console_error!("retention not queued: {e}"),
             }
         }
         None => worker::console_error!("cron {} runs nothing", event.cron()),
@@ -160,7 +176,7 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
                     "creating workspaces needs the deployment's bootstrap key (PVCT_ADMIN_KEY)",
                 ));
             }
-            let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?);
+            let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?, secrets::keyring(env));
             let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
             routes::workspaces::create(&store, &kv, req, &presented).await
         }

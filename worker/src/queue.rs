@@ -4,7 +4,7 @@
 //! messages and stores dead letters. Every job is idempotent, so running
 //! one again after a failure is harmless.
 
-use pvct_core::jobs::{after_failure, AfterFailure, Consumer, DeadReason, JobQueue};
+use pvct_core::jobs::{after_failure, prune_again, AfterFailure, Consumer, DeadReason, JobQueue, PRUNE_CHUNK};
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageBatch, MessageExt, Result};
@@ -70,6 +70,9 @@ pub enum Job {
         #[serde(default)]
         round: u32,
     },
+    /// Delete one chunk of a workspace's raw telemetry past its retention;
+    /// a full chunk queues the next.
+    Prune { workspace_id: String, today: String },
 }
 
 /// Queue messages stay well under the 128 KB limit.
@@ -101,7 +104,7 @@ impl Job {
     /// The queue that carries this kind of work.
     pub fn queue(&self) -> JobQueue {
         match self {
-            Job::Executions { .. } | Job::Feedback { .. } => JobQueue::Telemetry,
+            Job::Executions { .. } | Job::Feedback { .. } | Job::Prune { .. } => JobQueue::Telemetry,
             Job::Evaluate { .. } => JobQueue::Evaluations,
             Job::Deliver { .. } => JobQueue::Deliveries,
             Job::Publish { .. } => JobQueue::Publish,
@@ -115,6 +118,7 @@ impl Job {
             Job::Evaluate { .. } => "evaluate",
             Job::Deliver { .. } => "deliver",
             Job::Publish { .. } => "publish",
+            Job::Prune { .. } => "prune",
         }
     }
 
@@ -124,20 +128,32 @@ impl Job {
             | Job::Feedback { workspace_id, .. }
             | Job::Evaluate { workspace_id, .. }
             | Job::Deliver { workspace_id, .. }
-            | Job::Publish { workspace_id, .. } => workspace_id,
+            | Job::Publish { workspace_id, .. }
+            | Job::Prune { workspace_id, .. } => workspace_id,
         }
     }
 }
 
-/// A job as it travels: the job and how many times it has run. Sent as
-/// JSON text, so a message that no longer reads as a job can still be
-/// stored as it came.
+/// A job as it travels: `{"job": …, "attempt": n}`, sent as JSON text, so
+/// a message that no longer reads as a job can still be stored as it came.
+/// (Not flattened: serde's flatten path costs the worker's wasm ~40 KB.)
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
-    #[serde(flatten)]
     pub job: Job,
     #[serde(default)]
     pub attempt: u32,
+}
+
+impl Envelope {
+    /// Reads a message body: an envelope, or a bare job as messages were
+    /// sent before envelopes (a first attempt).
+    fn read(text: &str) -> serde_json::Result<Envelope> {
+        serde_json::from_str::<Envelope>(text).or_else(|e| {
+            serde_json::from_str::<Job>(text)
+                .map(|job| Envelope { job, attempt: 0 })
+                .map_err(|_| e)
+        })
+    }
 }
 
 fn rust_error(e: impl std::fmt::Display) -> worker::Error {
@@ -249,6 +265,17 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             send_delayed(env, next, pvct_core::release::publish_retry_seconds(*round)).await?;
             Ok(None)
         }
+        Job::Prune { workspace_id, today } => {
+            let deleted = store.prune_executions(workspace_id, today, PRUNE_CHUNK).await?;
+            if prune_again(deleted) {
+                let next = Job::Prune {
+                    workspace_id: workspace_id.clone(),
+                    today: today.clone(),
+                };
+                send(env, vec![next]).await?;
+            }
+            Ok(None)
+        }
     }
 }
 
@@ -266,6 +293,8 @@ fn body_text(body: &JsValue) -> String {
 /// What a dead letter can say about a message it could not read.
 fn unreadable_identity(text: &str) -> (String, String) {
     let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    // An envelope's job, or a bare job.
+    let value = value.get("job").unwrap_or(&value);
     let field = |name: &str| value.get(name).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
     let kind = Some(field("kind"))
         .filter(|k| !k.is_empty())
@@ -302,7 +331,7 @@ pub async fn consume(env: &Env, store: &Store, batch: MessageBatch<String>) -> R
 }
 
 async fn handle(env: &Env, store: &Store, queue: JobQueue, text: &str) -> Result<()> {
-    let envelope: Envelope = match serde_json::from_str(text) {
+    let envelope: Envelope = match Envelope::read(text) {
         Ok(envelope) => envelope,
         Err(e) => {
             let (workspace_id, kind) = unreadable_identity(text);
@@ -367,7 +396,7 @@ async fn handle(env: &Env, store: &Store, queue: JobQueue, text: &str) -> Result
 /// answered for it.
 async fn bury_crashed(store: &Store, text: &str) -> Result<()> {
     let id = crate::ids::new_id();
-    let (workspace_id, kind, queue, attempt) = match serde_json::from_str::<Envelope>(text) {
+    let (workspace_id, kind, queue, attempt) = match Envelope::read(text) {
         Ok(e) => (
             e.job.workspace_id().to_owned(),
             e.job.kind().to_owned(),
@@ -396,7 +425,7 @@ async fn bury_crashed(store: &Store, text: &str) -> Result<()> {
 
 /// Sends a stored dead letter's job again, as a first attempt.
 pub async fn replay(env: &Env, queue: JobQueue, body: &str) -> Result<()> {
-    let text = match serde_json::from_str::<Envelope>(body) {
+    let text = match Envelope::read(body) {
         Ok(mut envelope) => {
             envelope.attempt = 0;
             text_of(&envelope)?

@@ -12,6 +12,7 @@ use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, Result};
 
 use pvct_core::audit::AuditEntry;
+use pvct_core::secrets::{context, is_sealed, Keyring};
 
 mod approvals;
 mod audit;
@@ -123,11 +124,41 @@ fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
 
 pub struct Store {
     db: D1Database,
+    /// Seals and opens secret columns; None when no key is configured.
+    keys: Option<Keyring>,
 }
 
 impl Store {
-    pub fn new(db: D1Database) -> Self {
-        Store { db }
+    pub fn new(db: D1Database, keys: Option<Keyring>) -> Self {
+        Store { db, keys }
+    }
+
+    /// `plain` sealed for storage in `field` of the workspace.
+    fn seal(&self, workspace_id: &str, field: &str, plain: &str) -> Result<String> {
+        let keys = self.keys.as_ref().ok_or_else(|| {
+            worker::Error::RustError("PVCT_ENCRYPTION_KEY is not set: secrets cannot be stored".into())
+        })?;
+        Ok(keys.seal(&context(workspace_id, field), plain, crate::ids::random_bytes::<12>()))
+    }
+
+    /// A stored secret opened (a value from before encryption as it is).
+    fn open(&self, workspace_id: &str, field: &str, stored: &str) -> Result<String> {
+        let ctx = context(workspace_id, field);
+        let opened = match &self.keys {
+            Some(keys) => keys.open(&ctx, stored),
+            None if !is_sealed(stored) => Ok(pvct_core::secrets::Opened {
+                plain: stored.to_owned(),
+                reseal: true,
+            }),
+            None => {
+                return Err(worker::Error::RustError(
+                    "PVCT_ENCRYPTION_KEY is not set: a sealed secret cannot be read".into(),
+                ))
+            }
+        };
+        opened
+            .map(|o| o.plain)
+            .map_err(|e| worker::Error::RustError(e.message().to_owned()))
     }
 
     fn stmt(&self, sql: &str, args: &[Arg<'_>]) -> Result<D1PreparedStatement> {

@@ -28,7 +28,8 @@ pub async fn put(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let update = SettingsUpdate::parse(&body(req).await?)?;
     let row = update.apply(current(ctx).await?, &now());
     // Never the key itself.
-    let details = json!({ "retention_days": row.retention_days, "judge_url": row.judge_url,
+    let details = json!({ "retention_days": row.retention_days,
+                          "judge_url": row.judge_url.as_deref().map(pvct_core::secrets::redact_url),
                           "judge_model": row.judge_model, "judge_api_key_set": row.judge_api_key.is_some() });
     let audit = ctx.audit(AuditAction::SettingsPut, &ctx.who.workspace_id, &row.updated_at);
     ctx.store

@@ -4,6 +4,7 @@
 use pvct_core::api::{Items, WebhookCreatedView, WebhookDeletedView, WebhookView};
 use pvct_core::audit::AuditAction;
 use pvct_core::quota::Quota;
+use pvct_core::secrets::redact_url;
 use pvct_core::webhook::NewWebhook;
 use pvct_core::Error;
 use serde_json::json;
@@ -55,7 +56,7 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
             &ctx.who.workspace_id,
             &row,
             &ctx.audit(AuditAction::WebhookCreate, &row.id, &row.created_at)
-                .details(json!({ "url": row.url, "events": row.events })),
+                .details(json!({ "url": redact_url(&row.url), "events": row.events })),
         )
         .await
         .or_internal("create webhook")?;

@@ -34,6 +34,7 @@ pub struct StateQuery<'a> {
 struct FactsRow {
     id: String,
     number: u32,
+    bytes: u64,
     #[serde(deserialize_with = "json_column_or_default")]
     variables: VersionVariables,
 }
@@ -55,6 +56,10 @@ struct Seq {
 /// `json()` of malformed text raises an SQL error, which rolls back every
 /// statement of the batch (a D1 batch is one transaction).
 const FAIL: &str = "json('release guard: the state changed')";
+
+/// What a version (`v`) adds to a bundle, in bytes of its stored JSON.
+const VERSION_BYTES: &str =
+    "length(COALESCE(v.resolved_content, v.content)) + length(v.model_params) + length(v.variables)";
 
 impl Store {
     /// The environment's release sequence (0 before its first change).
@@ -104,8 +109,10 @@ impl Store {
         let numbers = serde_json::to_string(&wanted).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let rows: Vec<FactsRow> = self
             .all(
-                "SELECT id, number, variables FROM prompt_versions \
-                 WHERE prompt_id = ? AND number IN (SELECT value FROM json_each(?))",
+                &format!(
+                    "SELECT id, number, variables, {VERSION_BYTES} AS bytes FROM prompt_versions v \
+                     WHERE prompt_id = ? AND number IN (SELECT value FROM json_each(?))"
+                ),
                 &[q.prompt_id.into(), (&numbers).into()],
             )
             .await?;
@@ -124,6 +131,7 @@ impl Store {
                         number: r.number,
                         id: r.id,
                         variables: r.variables,
+                        bytes: r.bytes,
                         measurements: m,
                     },
                 )
@@ -149,7 +157,32 @@ impl Store {
             experiment,
             pending: pending.into_iter().map(|p| p.id).collect(),
             versions,
+            other_prompts_bytes: self.other_prompts_bytes(q.environment_id, q.prompt_id).await?,
         })
+    }
+
+    /// What the environment's bundle holds for every prompt but this one:
+    /// the live versions and the variants of running experiments.
+    async fn other_prompts_bytes(&self, environment_id: &str, prompt_id: &str) -> Result<u64> {
+        #[derive(Deserialize)]
+        struct Bytes {
+            bytes: u64,
+        }
+        let row: Option<Bytes> = self
+            .first(
+                &format!(
+                    "SELECT (SELECT COALESCE(SUM({VERSION_BYTES}), 0) FROM deployments d \
+                     JOIN prompt_versions v ON v.id = d.version_id \
+                     WHERE d.environment_id = ?1 AND d.prompt_id != ?2 AND d.seq = (SELECT MAX(seq) FROM deployments d2 \
+                     WHERE d2.prompt_id = d.prompt_id AND d2.environment_id = d.environment_id)) \
+                     + (SELECT COALESCE(SUM({VERSION_BYTES}), 0) FROM experiments x, json_each(x.variants) j \
+                     JOIN prompt_versions v ON v.prompt_id = x.prompt_id AND v.number = json_extract(j.value, '$.version') \
+                     WHERE x.environment_id = ?1 AND x.prompt_id != ?2 AND x.status = 'running') AS bytes"
+                ),
+                &[environment_id.into(), prompt_id.into()],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.bytes))
     }
 
     /// What the gates read, per version id, over all time.

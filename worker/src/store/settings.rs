@@ -7,17 +7,36 @@ use pvct_core::settings::Settings;
 
 use super::Store;
 
+/// The secret field's name in the sealed value's associated data.
+const JUDGE_KEY: &str = "judge_api_key";
+
 impl Store {
+    /// The workspace's settings, the judge's key opened.
     pub async fn settings(&self, workspace_id: &str) -> Result<Option<Settings>> {
-        self.first(
-            "SELECT retention_days, judge_url, judge_model, judge_api_key, updated_at FROM workspace_settings \
-             WHERE workspace_id = ?",
-            &[workspace_id.into()],
-        )
-        .await
+        let row: Option<Settings> = self
+            .first(
+                "SELECT retention_days, judge_url, judge_model, judge_api_key, updated_at FROM workspace_settings \
+                 WHERE workspace_id = ?",
+                &[workspace_id.into()],
+            )
+            .await?;
+        row.map(|mut s| {
+            s.judge_api_key = s
+                .judge_api_key
+                .map(|k| self.open(workspace_id, JUDGE_KEY, &k))
+                .transpose()?;
+            Ok(s)
+        })
+        .transpose()
     }
 
+    /// Writes the settings, the judge's key sealed.
     pub async fn put_settings(&self, workspace_id: &str, row: &Settings, audit: &AuditEntry) -> Result<()> {
+        let sealed = row
+            .judge_api_key
+            .as_deref()
+            .map(|k| self.seal(workspace_id, JUDGE_KEY, k))
+            .transpose()?;
         self.audited(
             self.stmt(
                 "INSERT INTO workspace_settings (workspace_id, retention_days, judge_url, judge_model, judge_api_key, \
@@ -30,7 +49,7 @@ impl Store {
                     row.retention_days.into(),
                     row.judge_url.as_deref().into(),
                     row.judge_model.as_deref().into(),
-                    row.judge_api_key.as_deref().into(),
+                    sealed.as_deref().into(),
                     (&row.updated_at).into(),
                 ],
             )?,

@@ -9,6 +9,16 @@ use pvct_core::settings::DEFAULT_RETENTION_DAYS;
 
 use super::{decode, Arg, Store};
 
+/// The ids of a chunk of executions (a JSON array of rows) as a JSON array.
+fn ids_json(rows: &str) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let ids: Vec<Id> = decode(rows)?;
+    super::encode(&ids.iter().map(|i| i.id.as_str()).collect::<Vec<_>>())
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct RollupRow {
     pub version: u32,
@@ -41,25 +51,61 @@ pub struct EvaluatorRollupRow {
 }
 
 impl Store {
-    /// Drops rolled-up raw executions (and their evaluator scores) older
-    /// than each workspace's retention, counted back from `today`.
-    pub async fn drop_expired_executions(&self, today: &str) -> Result<()> {
-        let expired = format!(
-            "day < date(?1, '-' || COALESCE((SELECT retention_days FROM workspace_settings s \
-             WHERE s.workspace_id = executions.workspace_id), {DEFAULT_RETENTION_DAYS}) || ' days') AND rolled_up = 1"
+    /// Every workspace's id, for the daily retention jobs.
+    pub async fn workspace_ids(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+        }
+        let rows: Vec<Row> = self.all("SELECT id FROM workspaces ORDER BY id", &[]).await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Deletes up to `chunk` of the workspace's oldest rolled-up raw
+    /// executions past its retention (counted back from `today`), with
+    /// their evaluator scores and feedback, in one transaction, through the
+    /// (workspace_id, day) index; then feedback past the retention whose
+    /// execution never arrived. Rollups stay. Returns how many executions
+    /// went: a full chunk means there may be more.
+    pub async fn prune_executions(&self, workspace_id: &str, today: &str, chunk: u32) -> Result<u32> {
+        let cutoff = format!(
+            "date(?2, '-' || COALESCE((SELECT retention_days FROM workspace_settings WHERE workspace_id = ?1), \
+             {DEFAULT_RETENTION_DAYS}) || ' days')"
         );
-        self.batch(vec![
-            self.stmt(
-                &format!(
-                    "DELETE FROM execution_scores WHERE rolled_up = 1 AND EXISTS (SELECT 1 FROM executions \
-                     WHERE executions.workspace_id = execution_scores.workspace_id \
-                     AND executions.id = execution_scores.execution_id AND {expired})"
-                ),
-                &[today.into()],
-            )?,
-            self.stmt(&format!("DELETE FROM executions WHERE {expired}"), &[today.into()])?,
-        ])
-        .await
+        let doomed = format!(
+            "SELECT id FROM executions WHERE workspace_id = ?1 AND day < {cutoff} AND rolled_up = 1 ORDER BY day, id LIMIT ?3"
+        );
+        let args = || -> [Arg; 3] { [workspace_id.into(), today.into(), chunk.into()] };
+        let results = self
+            .db
+            .batch(vec![
+                self.stmt(
+                    &format!("DELETE FROM execution_scores WHERE workspace_id = ?1 AND execution_id IN ({doomed})"),
+                    &args(),
+                )?,
+                self.stmt(
+                    &format!("DELETE FROM feedback WHERE workspace_id = ?1 AND execution_id IN ({doomed})"),
+                    &args(),
+                )?,
+                self.stmt(
+                    &format!("DELETE FROM executions WHERE workspace_id = ?1 AND id IN ({doomed})"),
+                    &args(),
+                )?,
+                self.stmt(
+                    &format!(
+                        "DELETE FROM feedback WHERE rowid IN (SELECT rowid FROM feedback WHERE workspace_id = ?1 \
+                         AND rolled_up = 0 AND substr(created_at, 1, 10) < {cutoff} LIMIT ?3)"
+                    ),
+                    &args(),
+                )?,
+            ])
+            .await?;
+        let deleted = results
+            .get(2)
+            .and_then(|r| r.meta().ok().flatten())
+            .and_then(|m| m.changes)
+            .unwrap_or(0);
+        Ok(u32::try_from(deleted).unwrap_or(u32::MAX))
     }
 
     /// Inserts a chunk of executions (a JSON array) and rolls up the ones
@@ -113,29 +159,34 @@ impl Store {
                 &format!("UPDATE executions SET rolled_up = 1 WHERE workspace_id = ?1 AND rolled_up = 0 AND id IN {ids}"),
                 &[workspace_id.into(), rows.into()],
             )?,
-            self.feedback_rollup_stmt(workspace_id)?,
-            self.feedback_mark_stmt(workspace_id)?,
+            self.feedback_rollup_stmt(workspace_id, &ids_json(rows)?)?,
+            self.feedback_mark_stmt(workspace_id, &ids_json(rows)?)?,
         ])
         .await
     }
 
-    fn feedback_rollup_stmt(&self, workspace_id: &str) -> Result<D1PreparedStatement> {
+    /// Rolls up the uncounted feedback of the executions in `execution_ids`
+    /// (a JSON array) whose execution is stored: by primary key, never a
+    /// scan of the workspace's uncounted feedback.
+    fn feedback_rollup_stmt(&self, workspace_id: &str, execution_ids: &str) -> Result<D1PreparedStatement> {
         self.stmt(
             "INSERT INTO version_rollups (workspace_id, version_id, environment, hour, feedback_up, feedback_down) \
              SELECT e.workspace_id, e.version_id, e.environment, e.hour, SUM(f.value > 0), SUM(f.value < 0) \
              FROM feedback f JOIN executions e ON e.workspace_id = f.workspace_id AND e.id = f.execution_id \
-             WHERE f.workspace_id = ?1 AND f.rolled_up = 0 GROUP BY e.version_id, e.environment, e.hour \
+             WHERE f.workspace_id = ?1 AND f.execution_id IN (SELECT value FROM json_each(?2)) AND f.rolled_up = 0 \
+             GROUP BY e.version_id, e.environment, e.hour \
              ON CONFLICT (version_id, environment, hour) DO UPDATE SET \
              feedback_up = feedback_up + excluded.feedback_up, feedback_down = feedback_down + excluded.feedback_down",
-            &[workspace_id.into()],
+            &[workspace_id.into(), execution_ids.into()],
         )
     }
 
-    fn feedback_mark_stmt(&self, workspace_id: &str) -> Result<D1PreparedStatement> {
+    fn feedback_mark_stmt(&self, workspace_id: &str, execution_ids: &str) -> Result<D1PreparedStatement> {
         self.stmt(
-            "UPDATE feedback SET rolled_up = 1 WHERE workspace_id = ?1 AND rolled_up = 0 AND EXISTS \
+            "UPDATE feedback SET rolled_up = 1 WHERE workspace_id = ?1 AND execution_id IN (SELECT value FROM json_each(?2)) \
+             AND rolled_up = 0 AND EXISTS \
              (SELECT 1 FROM executions e WHERE e.workspace_id = feedback.workspace_id AND e.id = feedback.execution_id)",
-            &[workspace_id.into()],
+            &[workspace_id.into(), execution_ids.into()],
         )
     }
 
@@ -149,13 +200,14 @@ impl Store {
         comment: Option<&str>,
         at: &str,
     ) -> Result<()> {
+        let one = super::encode(&[execution_id])?;
         self.batch(vec![
             self.stmt(
                 "INSERT OR IGNORE INTO feedback (workspace_id, execution_id, value, comment, created_at) VALUES (?, ?, ?, ?, ?)",
                 &[workspace_id.into(), execution_id.into(), Arg::Int(i64::from(value)), comment.into(), at.into()],
             )?,
-            self.feedback_rollup_stmt(workspace_id)?,
-            self.feedback_mark_stmt(workspace_id)?,
+            self.feedback_rollup_stmt(workspace_id, &one)?,
+            self.feedback_mark_stmt(workspace_id, &one)?,
         ])
         .await
     }

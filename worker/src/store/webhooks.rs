@@ -9,6 +9,9 @@ use pvct_core::webhook::Outgoing;
 
 use super::{decode, encode, json_column_or_default, Arg, Store};
 
+/// The secret field's name in the sealed value's associated data.
+const WEBHOOK_SECRET: &str = "webhook_secret";
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct WebhookRow {
     pub id: String,
@@ -41,7 +44,7 @@ pub struct DeliveryRow {
 }
 
 impl Store {
-    /// Live webhooks of a workspace, with their secrets (for emitting only).
+    /// Live webhooks of a workspace (their secrets as stored: sealed).
     pub async fn webhooks_for(&self, workspace_id: &str) -> Result<Vec<WebhookRow>> {
         self.all(
             "SELECT id, url, secret, events, created_by, created_at FROM webhooks \
@@ -51,8 +54,10 @@ impl Store {
         .await
     }
 
+    /// Records a webhook, its signing secret sealed.
     pub async fn create_webhook(&self, workspace_id: &str, w: &WebhookRow, audit: &AuditEntry) -> Result<()> {
         let events = encode(&w.events)?;
+        let secret = self.seal(workspace_id, WEBHOOK_SECRET, &w.secret)?;
         self.audited(
             self.stmt(
                 "INSERT INTO webhooks (id, workspace_id, url, secret, events, created_by, created_at) \
@@ -61,7 +66,7 @@ impl Store {
                     (&w.id).into(),
                     workspace_id.into(),
                     (&w.url).into(),
-                    (&w.secret).into(),
+                    (&secret).into(),
                     (&events).into(),
                     (&w.created_by).into(),
                     (&w.created_at).into(),
@@ -144,15 +149,21 @@ impl Store {
         .await
     }
 
-    /// A delivery with what sending it needs.
+    /// A delivery with what sending it needs, the signing secret opened.
     pub async fn delivery(&self, workspace_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
-        self.first(
-            "SELECT d.id, d.event, d.payload, d.status, d.attempts, w.url, w.secret, w.deleted_at IS NOT NULL AS deleted \
-             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-             WHERE d.workspace_id = ? AND d.id = ?",
-            &[workspace_id.into(), id.into()],
-        )
-        .await
+        let row: Option<DeliveryRow> = self
+            .first(
+                "SELECT d.id, d.event, d.payload, d.status, d.attempts, w.url, w.secret, w.deleted_at IS NOT NULL AS deleted \
+                 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                 WHERE d.workspace_id = ? AND d.id = ?",
+                &[workspace_id.into(), id.into()],
+            )
+            .await?;
+        row.map(|mut d| {
+            d.secret = self.open(workspace_id, WEBHOOK_SECRET, &d.secret)?;
+            Ok(d)
+        })
+        .transpose()
     }
 
     /// `due_at`: when the sweeper may take it up again if no job does.
