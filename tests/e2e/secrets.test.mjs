@@ -41,7 +41,9 @@ async function until(check, what) {
 test("webhook secrets are sealed at rest, deliveries still verify, the audit keeps no credentials in URLs", async () => {
   const { api, id } = await newWorkspace(w);
   const secret = "whsec_" + "ab".repeat(24);
-  const url = `http://hook:pass@127.0.0.1:${receiver.address().port}/sealed?token=t0ps3cret`;
+  // Userinfo is refused at validation; a token in the query string is a
+  // common way receivers authenticate, and must not reach the audit trail.
+  const url = `http://127.0.0.1:${receiver.address().port}/sealed?token=t0ps3cret`;
   const created = await api.post("/v1/webhooks", { url, events: ["version.created"], secret });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   const row = await w.db.prepare("SELECT secret FROM webhooks WHERE workspace_id = ?").bind(id).first();
@@ -50,7 +52,7 @@ test("webhook secrets are sealed at rest, deliveries still verify, the audit kee
   const audit = await api.get("/v1/audit?action=webhook.create");
   const details = JSON.stringify(audit.body.items[0].details);
   assert.ok(details.includes(`127.0.0.1:${receiver.address().port}/sealed`));
-  assert.ok(!details.includes("pass") && !details.includes("t0ps3cret"), details);
+  assert.ok(!details.includes("t0ps3cret"), details);
 
   await promptWithVersions(api, "bot", ["hello"]);
   const delivery = await until(() => received.find((r) => r.url.startsWith("/sealed")), "the delivery");
