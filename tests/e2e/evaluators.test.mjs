@@ -185,7 +185,11 @@ test("the daily cron applies each workspace's retention", async () => {
   assert.equal((await w.scheduled()).outcome, "ok");
   const left = async (ws) =>
     (await w.db.prepare("SELECT id FROM executions WHERE workspace_id = ? ORDER BY id").bind(ws.id).all()).results.map((r) => r.id);
+  // The cron queues one retention job per workspace; wait for the short one's.
+  for (let i = 0; i < 300 && (await left(short)).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await left(short), ["new"]);
+  // The long workspace's job has run too (jobs are queued together), and kept both.
+  await new Promise((r) => setTimeout(r, 1500));
   assert.deepEqual(await left(long), ["new", "old"]);
   assert.equal((await short.api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics.calls, 2);
 });
