@@ -498,6 +498,8 @@ def test_the_flusher_waits_as_long_as_retry_after_says(servers: List[Any], statu
             client.log(prompt_version_id="v1", latency_ms=i)
         until(lambda: len(limiter.records) == 40, "every record arrived after the wait", tries=400)
         assert limiter.early == 0, "nothing was sent before the server allowed it"
+        # The server has the records before the client has read its answer.
+        until(lambda: client.stats()["sent"] == 40, "the client counted the last batch sent")
         stats = client.stats()
         assert stats["sent"] == 40 and stats["dropped"] == 0 and stats["failed_batches"] == 0
         assert sorted(r["latency_ms"] for r in limiter.records) == [float(i) for i in range(40)]
