@@ -267,6 +267,16 @@ export async function counts(db) {
   return out;
 }
 
+/** Polls `check` (every 100 ms, 30 s at most) until it gives a truthy value, which it returns. */
+export async function until(check, what) {
+  for (let i = 0; i < 300; i++) {
+    const v = await check();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
 /** Polls a prompt's metrics until `done(items)` holds (queue delivery is async). */
 export async function metricsWhen(api, slug, done, env = "production") {
   for (let i = 0; i < 300; i++) {

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startWorker, newWorkspace, promptWithVersions } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, until } from "./harness.mjs";
 
 let w;
 let receiver;
@@ -28,15 +28,6 @@ after(async () => {
   receiver?.close();
   await w?.stop();
 });
-
-async function until(check, what) {
-  for (let i = 0; i < 300; i++) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test("a delivery whose queue send failed is committed with its change and arrives through the sweep", async () => {
   const { api } = await newWorkspace(w);

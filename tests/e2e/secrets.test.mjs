@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { createHmac } from "node:crypto";
-import { startWorker, newWorkspace, promptWithVersions } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, until } from "./harness.mjs";
 
 let w;
 let receiver;
@@ -28,15 +28,6 @@ after(async () => {
   receiver?.close();
   await w?.stop();
 });
-
-async function until(check, what) {
-  for (let i = 0; i < 300; i++) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test("webhook secrets are sealed at rest, deliveries still verify, the audit keeps no credentials in URLs", async () => {
   const { api, id } = await newWorkspace(w);

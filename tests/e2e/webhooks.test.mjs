@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { startWorker, newWorkspace, promptWithVersions, counts } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, counts, until } from "./harness.mjs";
 
 let w;
 let receiver;
@@ -43,15 +43,6 @@ function verify(secret, header, body) {
   const { t, v1 } = Object.fromEntries(header.split(",").map((kv) => kv.split("=")));
   const expected = createHmac("sha256", secret).update(`${t}.${body}`).digest("hex");
   return timingSafeEqual(Buffer.from(expected), Buffer.from(v1)) && Math.abs(Date.now() / 1000 - Number(t)) < 300;
-}
-
-async function until(check, what) {
-  for (let i = 0; i < 300; i++) {
-    const v = await check();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 test("subscribed events arrive signed; others are filtered out; the log says what happened", async () => {
