@@ -142,10 +142,15 @@ test("in Chromium the console works under the policy with zero violations: sign 
   await page.getByRole("link", { name: "Edit" }).click();
   const editor = page.getByTestId("editor-text");
   await editor.locator(".view-lines").getByText("Hello").waitFor();
-  assert.ok(
-    await editor.locator(".view-lines span").evaluateAll((spans) => spans.some((s) => s.textContent.includes("{{name}}") && getComputedStyle(s).fontWeight === "700")),
-    "Monaco's token styles apply",
-  );
+  // Monaco tokenizes after it paints the text: wait for the token styles.
+  const bold = () =>
+    editor.locator(".view-lines span").evaluateAll((spans) => spans.some((s) => s.textContent.includes("{{name}}") && getComputedStyle(s).fontWeight === "700"));
+  let styled = await bold();
+  for (let i = 0; i < 100 && !styled; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    styled = await bold();
+  }
+  assert.ok(styled, "Monaco's token styles apply");
   await editor.locator(".view-lines").click();
   await page.keyboard.press("Control+A");
   await page.keyboard.press("Delete");
