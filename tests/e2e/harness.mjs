@@ -66,7 +66,7 @@ export default function (env) { return new WorkerQueue(env); }`;
 
 /** `rateLimits`: limits to use instead of wrangler.toml's, by binding (e.g. { RATE_LIMIT_KEY: 30 }). */
 /** `encryption`: bindings that replace the generated PVCT_ENCRYPTION_KEY (e.g. a rotation's two keys). */
-export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {}, encryption = {} } = {}) {
+export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {}, encryption = {}, onLog = null } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
   const adminKey = newKey();
   // The same script `make dev` uses: schema.sql, then the demo seed.
@@ -108,7 +108,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
     kvPersist: path.join(dir, "v3", "kv"),
     host: "127.0.0.1",
     port: 0,
-    ...runtimeLog(),
+    ...(onLog ? logLines(onLog) : runtimeLog()),
   };
   const faultWorkers = [
     ...(kvFaults ? [{ name: "kv-faults", modules: true, script: KV_FAULTS, kvNamespaces: { INNER: KV_ID, FAULTS: "faults" } }] : []),
@@ -158,6 +158,23 @@ function runtimeLog() {
     handleRuntimeStdio(stdout, stderr) {
       stdout.pipe(out, { end: false });
       stderr.pipe(out, { end: false });
+    },
+  };
+}
+
+/** The worker's console output, line by line, to `onLog` (what the bench
+ * reads the consumer's `telemetry_ingest … rows_written=N` lines from). */
+function logLines(onLog) {
+  return {
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        let rest = "";
+        stream.on("data", (chunk) => {
+          const lines = (rest + chunk).split("\n");
+          rest = lines.pop();
+          lines.forEach(onLog);
+        });
+      }
     },
   };
 }

@@ -217,7 +217,8 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
     match job {
         Job::Executions { workspace_id, rows } => {
             let json = serde_json::to_string(rows).map_err(rust_error)?;
-            store.ingest_executions(workspace_id, &json).await?;
+            let written = store.ingest_executions(workspace_id, &json).await?;
+            worker::console_log!("telemetry_ingest executions={} rows_written={written}", rows.len());
             // After the rows are stored: a failure here retries the message,
             // whose ingest is then a no-op.
             done(evaluation::schedule(env, store, workspace_id, rows).await)

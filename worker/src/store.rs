@@ -183,6 +183,17 @@ impl Store {
         self.db.batch(statements).await.map(|_| ())
     }
 
+    /// A batch, answering the rows it wrote (D1's `meta.rows_written`,
+    /// indexes included): what telemetry ingest is measured by.
+    async fn batch_rows_written(&self, statements: Vec<D1PreparedStatement>) -> Result<u64> {
+        let results = self.db.batch(statements).await?;
+        Ok(results
+            .iter()
+            .filter_map(|r| r.meta().ok().flatten()?.rows_written)
+            .map(|n| n as u64)
+            .sum())
+    }
+
     /// The change `statement` and its audit row, in one transaction.
     async fn audited(&self, statement: D1PreparedStatement, audit: &AuditEntry) -> Result<()> {
         self.batch(vec![statement, self.audit_stmt(audit)?]).await

@@ -112,10 +112,10 @@ impl Store {
     /// not counted yet, in one transaction: a redelivered chunk changes
     /// nothing. Feedback that arrived before its execution is rolled up here
     /// too.
-    pub async fn ingest_executions(&self, workspace_id: &str, rows: &str) -> Result<()> {
+    pub async fn ingest_executions(&self, workspace_id: &str, rows: &str) -> Result<u64> {
         let ws: Arg = workspace_id.into();
         let ids = "(SELECT json_extract(value, '$.id') FROM json_each(?2))";
-        self.batch(vec![
+        self.batch_rows_written(vec![
             self.stmt(
                 "INSERT OR IGNORE INTO executions (workspace_id, id, prompt_id, version_id, environment, variant, \
                  latency_ms, latency_bucket, tokens_in, tokens_out, cost_usd, score, is_error, error, model, output, \
