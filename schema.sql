@@ -156,35 +156,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS experiments_one_running
   ON experiments (prompt_id, environment_id) WHERE status = 'running';
 CREATE INDEX IF NOT EXISTS experiments_prompt ON experiments (prompt_id, started_at);
 
--- Telemetry. Raw executions carry their hour and day; rollups survive the
--- retention of raw rows. Ingest is idempotent: the client chooses the id,
--- inserts are INSERT OR IGNORE, and only rows not yet rolled up are counted.
-CREATE TABLE IF NOT EXISTS executions (
-  workspace_id   TEXT NOT NULL,
-  id             TEXT NOT NULL,
-  prompt_id      TEXT NOT NULL,
-  version_id     TEXT NOT NULL,
-  environment    TEXT NOT NULL,
-  variant        INTEGER,
-  latency_ms     REAL NOT NULL,
-  latency_bucket INTEGER NOT NULL,
-  tokens_in      INTEGER NOT NULL,
-  tokens_out     INTEGER NOT NULL,
-  cost_usd       REAL,
-  score          REAL,
-  is_error       INTEGER NOT NULL,
-  error          TEXT,
-  model          TEXT,
-  output         TEXT,
-  hour           TEXT NOT NULL,
-  day            TEXT NOT NULL,
-  created_at     TEXT NOT NULL,
-  rolled_up      INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (workspace_id, id)
-);
-CREATE INDEX IF NOT EXISTS executions_day ON executions (workspace_id, day);
-CREATE INDEX IF NOT EXISTS executions_pending ON executions (workspace_id, rolled_up);
-
+-- Telemetry. Raw executions, feedback and scores are NDJSON objects in R2
+-- (the TELEMETRY_LOG bucket), never rows here: D1 holds the hourly rollups
+-- per version, one row per (version, environment, hour), and a ledger of
+-- the queue messages already counted (one row per message, not per
+-- execution). See core/src/rollup.rs and core/src/raw_log.rs.
 CREATE TABLE IF NOT EXISTS version_rollups (
   workspace_id  TEXT NOT NULL,
   version_id    TEXT NOT NULL,
@@ -200,27 +176,22 @@ CREATE TABLE IF NOT EXISTS version_rollups (
   score_count   INTEGER NOT NULL DEFAULT 0,
   feedback_up   INTEGER NOT NULL DEFAULT 0,
   feedback_down INTEGER NOT NULL DEFAULT 0,
+  -- Latency counts by histogram bucket, {"12": 3} (core/src/histogram.rs).
+  latency       TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (version_id, environment, hour)
 );
 
-CREATE TABLE IF NOT EXISTS latency_buckets (
-  version_id  TEXT NOT NULL,
-  environment TEXT NOT NULL,
-  hour        TEXT NOT NULL,
-  bucket      INTEGER NOT NULL,
-  count       INTEGER NOT NULL,
-  PRIMARY KEY (version_id, environment, hour, bucket)
-);
-
-CREATE TABLE IF NOT EXISTS feedback (
+-- Queue messages counted into the rollups, by content key: a message
+-- counts only if this run's nonce is the one stored (Store::count_once).
+-- Kept for the workspace's retention, like the raw log.
+CREATE TABLE IF NOT EXISTS telemetry_ledger (
   workspace_id TEXT NOT NULL,
-  execution_id TEXT NOT NULL,
-  value        INTEGER NOT NULL CHECK (value IN (-1, 1)),
-  comment      TEXT,
-  created_at   TEXT NOT NULL,
-  rolled_up    INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (workspace_id, execution_id)
-);
+  key          TEXT NOT NULL,
+  nonce        TEXT NOT NULL,
+  day          TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS telemetry_ledger_day ON telemetry_ledger (workspace_id, day);
 
 -- Changes into environments that require approval (a promotion or a
 -- traffic split) wait here until an approver other than the requester
@@ -287,18 +258,6 @@ CREATE TABLE IF NOT EXISTS prompt_evaluators (
   evaluators   TEXT NOT NULL,
   updated_at   TEXT NOT NULL
 );
-
--- One score per execution and evaluator; rolled up once, like executions.
-CREATE TABLE IF NOT EXISTS execution_scores (
-  workspace_id TEXT NOT NULL,
-  execution_id TEXT NOT NULL,
-  evaluator    TEXT NOT NULL,
-  score        REAL NOT NULL,
-  created_at   TEXT NOT NULL,
-  rolled_up    INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (workspace_id, execution_id, evaluator)
-);
-CREATE INDEX IF NOT EXISTS execution_scores_pending ON execution_scores (workspace_id, rolled_up);
 
 CREATE TABLE IF NOT EXISTS evaluator_rollups (
   version_id   TEXT NOT NULL,

@@ -62,6 +62,10 @@ for kind in telemetry evaluations deliveries publish dead-letters; do
   grep -qE "(^|[^a-z-])$q([^a-z-]|$)" <<<"$queues" || { echo "==> creating queue $q"; wrangler queues create "$q"; }
 done
 
+# The raw telemetry log (R2).
+bucket="pvct-telemetry-$env"
+wrangler r2 bucket list 2>/dev/null | grep -qE "(^|[^a-z-])$bucket([^a-z-]|$)" || { echo "==> creating R2 bucket $bucket"; wrangler r2 bucket create "$bucket"; }
+
 echo "==> applying schema.sql to $db (and migrating a database made by an earlier version)"
 "$root/scripts/migrate-db.sh" --remote --env "$env"
 

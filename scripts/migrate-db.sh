@@ -34,3 +34,17 @@ if ! has "$@" --command "SELECT due_at FROM webhook_deliveries LIMIT 0"; then
   d1 "$@" --command "ALTER TABLE webhook_deliveries ADD COLUMN due_at TEXT"
 fi
 d1 "$@" --command "CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (status, due_at)"
+# Databases made before the raw telemetry moved to R2: latency histograms
+# move into version_rollups.latency (summed from latency_buckets once). The
+# old raw tables (executions, feedback, execution_scores, latency_buckets)
+# are no longer written or read; drop them once their rows are not needed.
+if ! has "$@" --command "SELECT latency FROM version_rollups LIMIT 0"; then
+  d1 "$@" --command "ALTER TABLE version_rollups ADD COLUMN latency TEXT NOT NULL DEFAULT '{}'"
+  if has "$@" --command "SELECT bucket FROM latency_buckets LIMIT 0"; then
+    d1 "$@" --command "UPDATE version_rollups SET latency = (SELECT json_group_object(b.bucket, b.count) \
+      FROM latency_buckets b WHERE b.version_id = version_rollups.version_id \
+      AND b.environment = version_rollups.environment AND b.hour = version_rollups.hour) \
+      WHERE EXISTS (SELECT 1 FROM latency_buckets b WHERE b.version_id = version_rollups.version_id \
+      AND b.environment = version_rollups.environment AND b.hour = version_rollups.hour)"
+  fi
+fi

@@ -32,8 +32,8 @@ pub use registry::{
     RenderRouting, RenderView, VersionView,
 };
 pub use telemetry::{
-    CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, MetricsView, PriceOverrideView,
-    PricesView, PromotionStatsView, VersionMetricsView, WeekPromotionsView,
+    CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, LogObjectView, MetricsView,
+    PriceOverrideView, PricesView, PromotionStatsView, TelemetryLogView, VersionMetricsView, WeekPromotionsView,
 };
 
 /// One row of an environment's deployment history.

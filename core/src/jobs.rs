@@ -188,16 +188,17 @@ pub fn plan_replay(letter: &DeadLetter) -> Result<Replay> {
     Ok(Replay { queue: letter.queue })
 }
 
-/// Raw executions one retention job deletes (with their scores and
-/// feedback) in one transaction: small enough for one D1 batch and one
-/// consumer invocation, whatever the workspace's volume.
+/// Ledger rows one retention job deletes in one statement: small enough
+/// for one D1 batch and one consumer invocation, whatever the workspace's
+/// volume. (Raw log objects go 1,000 per R2 listing page.)
 pub const PRUNE_CHUNK: u32 = 2_000;
 
-/// After a retention job deleted `deleted` executions: is there more to do?
-/// A full chunk queues the next job, which resumes where this one stopped
-/// (the oldest rows left); a short one ends the workspace's run.
-pub fn prune_again(deleted: u32) -> bool {
-    deleted >= PRUNE_CHUNK
+/// After a retention job deleted `deleted` ledger rows and a raw log page
+/// (`page_full`: every object of a full listing page was expired): is there
+/// more to do? Either queues the next job, which resumes where this one
+/// stopped (the oldest left); otherwise the workspace's run ends.
+pub fn prune_again(deleted: u32, page_full: bool) -> bool {
+    deleted >= PRUNE_CHUNK || page_full
 }
 
 /// What a cron trigger (wrangler.toml `[triggers]`) runs.
@@ -274,9 +275,10 @@ mod tests {
 
     #[test]
     fn retention_goes_on_while_chunks_are_full() {
-        assert!(prune_again(PRUNE_CHUNK));
-        assert!(!prune_again(PRUNE_CHUNK - 1));
-        assert!(!prune_again(0));
+        assert!(prune_again(PRUNE_CHUNK, false));
+        assert!(!prune_again(PRUNE_CHUNK - 1, false));
+        assert!(!prune_again(0, false));
+        assert!(prune_again(0, true));
     }
 
     #[test]

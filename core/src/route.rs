@@ -3,6 +3,7 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::names::{EnvironmentName, Slug};
+use crate::raw_log::LogObjectId;
 use crate::role::Permission;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +48,9 @@ pub enum Route {
     Audit,
     GetEvaluators(Slug),
     PutEvaluators(Slug),
-    GetExecution(String),
+    /// The raw telemetry log of a day (admins: it holds model outputs).
+    ListTelemetryLog,
+    GetTelemetryLog(LogObjectId),
     GetSettings,
     PutSettings,
     ListWebhooks,
@@ -96,7 +99,6 @@ impl Route {
             | Route::Compare(_)
             | Route::Bundle
             | Route::GetEvaluators(_)
-            | Route::GetExecution(_)
             | Route::ListEnvironments => Access::Workspace(Read),
             // Experiments need Approve instead in environments whose policy
             // requires approval; the handler raises the bar from the policy.
@@ -116,7 +118,9 @@ impl Route {
             | Route::DeleteWebhook(_)
             | Route::ListDeliveries(_)
             | Route::ListDeadLetters
-            | Route::ReplayDeadLetter(_) => Access::Workspace(Administer),
+            | Route::ReplayDeadLetter(_)
+            | Route::ListTelemetryLog
+            | Route::GetTelemetryLog(_) => Access::Workspace(Administer),
             Route::PutEnvironment(_) | Route::ListKeys | Route::CreateKey | Route::RevokeKey(_) | Route::Audit => {
                 Access::Workspace(Administer)
             }
@@ -240,9 +244,10 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ),
         ["v1", "stats", "promotions"] => (&["GET"], (method == "GET").then_some(Route::PromotionStats)),
         ["v1", "executions"] => (&["POST"], (method == "POST").then_some(Route::Executions)),
-        ["v1", "executions", id] => (
+        ["v1", "telemetry", "log"] => (&["GET"], (method == "GET").then_some(Route::ListTelemetryLog)),
+        ["v1", "telemetry", "log", id] => (
             &["GET"],
-            (method == "GET").then(|| Route::GetExecution((*id).to_owned())),
+            gate(method, "GET", || Ok(Route::GetTelemetryLog(LogObjectId::parse(id)?)))?,
         ),
         ["v1", "webhooks"] => (
             &["GET", "POST"],
@@ -374,9 +379,23 @@ mod tests {
             Route::PutEvaluators(slug("x"))
         );
         assert_eq!(match_route("PUT", "/v1/settings").unwrap(), Route::PutSettings);
+        let log = "2026-12-04T10_executions_0123456789abcdef0123456789abcdef";
         assert_eq!(
-            match_route("GET", "/v1/executions/e-1").unwrap(),
-            Route::GetExecution("e-1".into())
+            match_route("GET", &format!("/v1/telemetry/log/{log}")).unwrap(),
+            Route::GetTelemetryLog(LogObjectId::parse(log).unwrap())
+        );
+        assert_eq!(
+            match_route("GET", "/v1/telemetry/log/x").unwrap_err().code(),
+            "not_found"
+        );
+        assert_eq!(
+            Route::ListTelemetryLog.access(),
+            Access::Workspace(Permission::Administer)
+        );
+        // Raw executions are not in D1: there is no lookup by id.
+        assert_eq!(
+            match_route("GET", "/v1/executions/e-1").unwrap_err().code(),
+            "route_not_found"
         );
         assert_eq!(Route::GetSettings.access(), Access::Workspace(Permission::Administer));
         assert_eq!(

@@ -60,6 +60,33 @@ pub struct ExecutionRecord {
     pub reference: Option<String>,
 }
 
+/// One execution as the API queues it: validated and enriched (its prompt,
+/// latency bucket, price, hour). The raw log stores it without `reference`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRow {
+    pub id: String,
+    pub prompt_id: String,
+    pub version_id: String,
+    pub environment: String,
+    pub variant: Option<u32>,
+    pub latency_ms: f64,
+    pub latency_bucket: usize,
+    pub tokens_in: u32,
+    pub tokens_out: u32,
+    pub cost_usd: Option<f64>,
+    pub score: Option<f64>,
+    pub is_error: u8,
+    pub error: Option<String>,
+    pub model: Option<String>,
+    pub output: Option<String>,
+    /// The expected answer for evaluators; passed on, never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    pub hour: String,
+    pub day: String,
+    pub created_at: String,
+}
+
 /// A record the batch refused, by position.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rejected {
@@ -172,6 +199,10 @@ pub struct Feedback {
     pub value: i8,
     #[serde(default)]
     pub comment: Option<String>,
+    /// The version that produced the execution: feedback is counted on it
+    /// without looking the execution up (raw executions are not in D1).
+    pub prompt_version_id: String,
+    pub environment: EnvironmentName,
 }
 
 impl Feedback {
@@ -181,6 +212,12 @@ impl Feedback {
             return Err(Error::invalid_field(
                 "execution_id",
                 "execution_id must be an execution id",
+            ));
+        }
+        if !is_id(&f.prompt_version_id) {
+            return Err(Error::invalid_field(
+                "prompt_version_id",
+                "prompt_version_id must be a version id",
             ));
         }
         if f.value != 1 && f.value != -1 {
@@ -332,9 +369,18 @@ mod tests {
 
     #[test]
     fn feedback_is_plus_or_minus_one() {
-        assert!(Feedback::parse(br#"{"execution_id":"e1","value":1}"#).is_ok());
-        assert!(Feedback::parse(br#"{"execution_id":"e1","value":0}"#).is_err());
-        assert!(Feedback::parse(br#"{"execution_id":"e1","value":5}"#).is_err());
+        let with = |rest: &str| format!(r#"{{"execution_id":"e1",{rest}}}"#);
+        let ok = r#""prompt_version_id":"v1","environment":"production""#;
+        assert!(Feedback::parse(with(&format!(r#""value":1,{ok}"#)).as_bytes()).is_ok());
+        assert!(Feedback::parse(with(&format!(r#""value":0,{ok}"#)).as_bytes()).is_err());
+        assert!(Feedback::parse(with(&format!(r#""value":5,{ok}"#)).as_bytes()).is_err());
+        // Counted on the version the client names: without it there is nothing to count on.
+        assert!(Feedback::parse(with(r#""value":1"#).as_bytes()).is_err());
+        assert!(Feedback::parse(with(r#""value":1,"prompt_version_id":"v1""#).as_bytes()).is_err());
+        assert!(
+            Feedback::parse(with(r#""value":1,"prompt_version_id":"v 1","environment":"production""#).as_bytes())
+                .is_err()
+        );
     }
 
     #[test]

@@ -82,6 +82,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
     ],
     compatibilityDate: COMPAT,
     d1Databases: { DB: D1_ID },
+    r2Buckets: { TELEMETRY_LOG: "pvct-telemetry" },
     ...(kvFaults ? {} : { kvNamespaces: { KV: KV_ID } }),
     wrappedBindings: {
       ...(kvFaults ? { KV: { scriptName: "kv-faults" } } : {}),
@@ -106,6 +107,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
   const shared = {
     d1Persist: path.join(dir, "v3", "d1"),
     kvPersist: path.join(dir, "v3", "kv"),
+    r2Persist: path.join(dir, "v3", "r2"),
     host: "127.0.0.1",
     port: 0,
     ...(onLog ? logLines(onLog) : runtimeLog()),
@@ -119,6 +121,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
   const mf = new Miniflare(faultWorkers.length ? { ...shared, workers: [worker, ...faultWorkers] } : { ...shared, ...worker });
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
+  const rawLog = await mf.getR2Bucket("TELEMETRY_LOG", faultWorkers.length ? "pvct" : undefined);
   const kv = kvFaults ? await mf.getKVNamespace("INNER", "kv-faults") : await mf.getKVNamespace("KV");
   const faults = faultWorkers.length ? await mf.getKVNamespace("FAULTS", faultWorkers[0].name) : null;
   return {
@@ -126,6 +129,8 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
     adminKey,
     db,
     kv,
+    /** The raw telemetry log (R2), as the worker writes it. */
+    rawLog,
     /** With kvFaults: fail KV `op` ("put" | "delete") on keys under `prefix` until cleared;
      * with queueFaults: `fault("send", "deliveries")` fails sends to the deliveries queue. */
     async fault(op, prefix, on = true) {
@@ -250,7 +255,7 @@ export async function rowCount(db, table) {
 
 export const TABLES = [
   "workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log", "experiments", "approvals",
-  "model_prices", "workspace_settings", "prompt_evaluators", "executions", "feedback", "execution_scores", "webhooks",
+  "model_prices", "workspace_settings", "prompt_evaluators", "telemetry_ledger", "webhooks",
   "webhook_deliveries", "dead_letters",
 ];
 

@@ -1,29 +1,32 @@
-//! Evaluators at work: after executions are stored, the consumer queues an
+//! Evaluators at work: after executions are counted, the consumer queues an
 //! `Evaluate` job for those with output whose prompt has evaluators; the job
 //! scores them (the core decides; judge evaluators call the workspace's
-//! endpoint) and records the scores once. Scores already recorded are
-//! skipped, so a retried job only redoes what failed.
+//! endpoint) and counts the scores once (`ingest::scores`). Rule scores of
+//! a job are counted under one key; each judge score under its own, so a
+//! retried job asks the judge only what is not counted yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use pvct_core::evaluator::{Evaluator, Verdict};
 use pvct_core::judge;
+use pvct_core::rollup::{MessageKey, ScoreRow};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use worker::{Env, Result};
 
-use crate::ids::now;
 use crate::outbound::post_json;
 use crate::queue::{chunk, send, ExecutionRow, Job};
 use crate::store::Store;
 use futures_util::StreamExt;
 use pvct_core::settings::Settings;
 
-/// One execution to score.
+/// One execution to score, with the group its scores count in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evaluation {
     pub execution_id: String,
     pub prompt_id: String,
+    pub version_id: String,
+    pub environment: String,
+    pub hour: String,
     pub output: String,
     #[serde(default)]
     pub reference: Option<String>,
@@ -57,6 +60,9 @@ pub async fn schedule(env: &Env, store: &Store, workspace_id: &str, rows: &[Exec
             Some(Evaluation {
                 execution_id: r.id.clone(),
                 prompt_id: r.prompt_id.clone(),
+                version_id: r.version_id.clone(),
+                environment: r.environment.clone(),
+                hour: r.hour.clone(),
                 output: r.output.clone()?,
                 reference: r.reference.clone(),
             })
@@ -76,19 +82,10 @@ pub async fn schedule(env: &Env, store: &Store, workspace_id: &str, rows: &[Exec
 /// Scores `items` and records the scores; Ok(Some(s)) asks the Queue to
 /// run the job again in `s` seconds because judge calls that may succeed
 /// later failed. A judge reply that can never be read is logged, not retried.
-pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Result<Option<u32>> {
+pub async fn run(env: &Env, store: &Store, workspace_id: &str, items: &[Evaluation]) -> Result<Option<u32>> {
     let prompt_ids: BTreeSet<&str> = items.iter().map(|i| i.prompt_id.as_str()).collect();
     let evaluators: BTreeMap<String, Vec<Evaluator>> = store
         .evaluators_of(workspace_id, &serde_json::to_string(&prompt_ids).map_err(rust_error)?)
-        .await?
-        .into_iter()
-        .collect();
-    let execution_ids: Vec<&str> = items.iter().map(|i| i.execution_id.as_str()).collect();
-    let done: BTreeSet<(String, String)> = store
-        .scored(
-            workspace_id,
-            &serde_json::to_string(&execution_ids).map_err(rust_error)?,
-        )
         .await?
         .into_iter()
         .collect();
@@ -97,9 +94,6 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
     let (mut scores, mut asks) = (Vec::new(), Vec::new());
     for item in items {
         for evaluator in evaluators.get(&item.prompt_id).into_iter().flatten() {
-            if done.contains(&(item.execution_id.clone(), evaluator.name.to_string())) {
-                continue;
-            }
             match evaluator.evaluate(&item.output, item.reference.as_deref()) {
                 Verdict::Score(s) => scores.push(score_row(item, evaluator, s)),
                 Verdict::NotApplicable => {}
@@ -108,10 +102,32 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
         }
     }
     if !scores.is_empty() {
-        store
-            .record_scores(workspace_id, &serde_json::Value::Array(scores).to_string(), &now())
-            .await?;
+        // The same items and evaluators give the same scores and the same key.
+        let key = MessageKey::of(
+            "rules",
+            scores
+                .iter()
+                .flat_map(|s| [s.execution_id.as_str(), s.evaluator.as_str()]),
+        );
+        crate::ingest::scores(env, store, workspace_id, &key, &scores).await?;
     }
+    if asks.is_empty() {
+        return Ok(None);
+    }
+    let keys: Vec<MessageKey> = asks
+        .iter()
+        .map(|(item, evaluator, _)| ScoreRow::judge_key(&item.execution_id, evaluator.name.as_str()))
+        .collect();
+    let counted: BTreeSet<String> = store
+        .counted(workspace_id, &keys.iter().collect::<Vec<_>>())
+        .await?
+        .into_iter()
+        .collect();
+    let asks: Vec<_> = asks
+        .into_iter()
+        .zip(keys)
+        .filter(|(_, key)| !counted.contains(key.as_str()))
+        .collect();
     if asks.is_empty() {
         return Ok(None);
     }
@@ -121,17 +137,19 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
         return Ok(None);
     };
     let endpoint = &endpoint;
-    let mut answers = futures_util::stream::iter(asks)
-        .map(|(item, evaluator, criteria)| async move { (item, evaluator, endpoint.ask(criteria, item).await) })
-        .buffer_unordered(JUDGE_CONCURRENCY);
+    let mut answers =
+        futures_util::stream::iter(asks)
+            .map(|((item, evaluator, criteria), key)| async move {
+                (item, evaluator, key, endpoint.ask(criteria, item).await)
+            })
+            .buffer_unordered(JUDGE_CONCURRENCY);
     let mut failures = 0usize;
-    // Each score is recorded as it comes: a consumer stopped midway loses
-    // only the calls in flight, and the retry skips what is recorded.
-    while let Some((item, evaluator, answer)) = answers.next().await {
+    // Each score is counted as it comes: a consumer stopped midway loses
+    // only the calls in flight, and the retry skips what is counted.
+    while let Some((item, evaluator, key, answer)) = answers.next().await {
         match answer {
             Ok(s) => {
-                let row = serde_json::Value::Array(vec![score_row(item, evaluator, s)]);
-                store.record_scores(workspace_id, &row.to_string(), &now()).await?;
+                crate::ingest::scores(env, store, workspace_id, &key, &[score_row(item, evaluator, s)]).await?;
             }
             Err((e, retriable)) => {
                 worker::console_error!("judge call failed for {}: {e}", item.execution_id);
@@ -140,12 +158,19 @@ pub async fn run(store: &Store, workspace_id: &str, items: &[Evaluation]) -> Res
         }
     }
     // Retry later, not at once: a judge that failed (rate limit, outage)
-    // needs time. Scores recorded above are skipped on the retry.
+    // needs time. Scores counted above are skipped on the retry.
     Ok((failures > 0).then_some(JUDGE_RETRY_SECONDS))
 }
 
-fn score_row(item: &Evaluation, evaluator: &Evaluator, score: f64) -> serde_json::Value {
-    json!({ "execution_id": item.execution_id, "evaluator": evaluator.name, "score": score })
+fn score_row(item: &Evaluation, evaluator: &Evaluator, score: f64) -> ScoreRow {
+    ScoreRow {
+        execution_id: item.execution_id.clone(),
+        evaluator: evaluator.name.to_string(),
+        score,
+        version_id: item.version_id.clone(),
+        environment: item.environment.clone(),
+        hour: item.hour.clone(),
+    }
 }
 
 /// Executions per `Evaluate` job: with the evaluators of a prompt, this

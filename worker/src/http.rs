@@ -47,6 +47,16 @@ pub fn raw_json(status: u16, mut body: String) -> ApiResult {
     Ok(response)
 }
 
+/// NDJSON records (the raw telemetry log), one JSON object per line.
+pub fn ndjson(body: String) -> ApiResult {
+    let mut response = Response::ok(body).or_internal("build response")?;
+    response
+        .headers_mut()
+        .set("content-type", "application/x-ndjson")
+        .or_internal("set header")?;
+    Ok(response)
+}
+
 pub fn error_response(err: &Error) -> Response {
     let body = err.to_body();
     let mut response = raw_json(err.status(), serde_json::to_string(&body).unwrap_or_default())

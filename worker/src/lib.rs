@@ -8,12 +8,14 @@ mod auth;
 mod evaluation;
 mod http;
 mod ids;
+mod ingest;
 mod isolate_cache;
 mod kv;
 mod outbound;
 mod publish;
 mod queue;
 mod rate_limit;
+mod raw_log;
 mod release;
 mod routes;
 mod secrets;
@@ -238,7 +240,8 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::Audit => audit::list(ctx).await,
         Route::GetEvaluators(slug) => evaluators::get(ctx, &slug).await,
         Route::PutEvaluators(slug) => evaluators::put(ctx, &slug, req).await,
-        Route::GetExecution(id) => telemetry::execution(ctx, &id).await,
+        Route::ListTelemetryLog => telemetry::log_objects(ctx).await,
+        Route::GetTelemetryLog(id) => telemetry::log_object(ctx, &id).await,
         Route::GetSettings => settings::get(ctx).await,
         Route::ListWebhooks => webhooks::list(ctx).await,
         Route::CreateWebhook => webhooks::create(ctx, req).await,

@@ -5,38 +5,16 @@
 //! one again after a failure is harmless.
 
 use pvct_core::jobs::{after_failure, prune_again, AfterFailure, Consumer, DeadReason, JobQueue, PRUNE_CHUNK};
+use pvct_core::raw_log::first_kept_day;
+use pvct_core::rollup::FeedbackRow;
+use pvct_core::settings::DEFAULT_RETENTION_DAYS;
+pub use pvct_core::telemetry::ExecutionRow;
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageBatch, MessageExt, Result};
 
 use crate::evaluation::{self, Evaluation};
 use crate::store::Store;
-
-/// One execution as stored, already validated and enriched by the API.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExecutionRow {
-    pub id: String,
-    pub prompt_id: String,
-    pub version_id: String,
-    pub environment: String,
-    pub variant: Option<u32>,
-    pub latency_ms: f64,
-    pub latency_bucket: usize,
-    pub tokens_in: u32,
-    pub tokens_out: u32,
-    pub cost_usd: Option<f64>,
-    pub score: Option<f64>,
-    pub is_error: u8,
-    pub error: Option<String>,
-    pub model: Option<String>,
-    pub output: Option<String>,
-    /// The expected answer for evaluators; passed on, never stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reference: Option<String>,
-    pub hour: String,
-    pub day: String,
-    pub created_at: String,
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -47,12 +25,9 @@ pub enum Job {
     },
     Feedback {
         workspace_id: String,
-        execution_id: String,
-        value: i8,
-        comment: Option<String>,
-        at: String,
+        feedback: FeedbackRow,
     },
-    /// Score stored executions with their prompts' evaluators.
+    /// Score executions with their prompts' evaluators.
     Evaluate {
         workspace_id: String,
         items: Vec<Evaluation>,
@@ -70,8 +45,8 @@ pub enum Job {
         #[serde(default)]
         round: u32,
     },
-    /// Delete one chunk of a workspace's raw telemetry past its retention;
-    /// a full chunk queues the next.
+    /// Delete one page of a workspace's raw log and one chunk of its ledger
+    /// past its retention; a full page or chunk queues the next.
     Prune { workspace_id: String, today: String },
 }
 
@@ -216,25 +191,15 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
     let done = |r: Result<()>| r.map(|()| None);
     match job {
         Job::Executions { workspace_id, rows } => {
-            let json = serde_json::to_string(rows).map_err(rust_error)?;
-            let written = store.ingest_executions(workspace_id, &json).await?;
-            worker::console_log!("telemetry_ingest executions={} rows_written={written}", rows.len());
-            // After the rows are stored: a failure here retries the message,
-            // whose ingest is then a no-op.
+            crate::ingest::executions(env, store, workspace_id, rows).await?;
+            // After the rows are counted: a failure here retries the
+            // message, whose counting is then a no-op.
             done(evaluation::schedule(env, store, workspace_id, rows).await)
         }
-        Job::Feedback {
-            workspace_id,
-            execution_id,
-            value,
-            comment,
-            at,
-        } => done(
-            store
-                .ingest_feedback(workspace_id, execution_id, *value, comment.as_deref(), at)
-                .await,
-        ),
-        Job::Evaluate { workspace_id, items } => evaluation::run(store, workspace_id, items).await,
+        Job::Feedback { workspace_id, feedback } => {
+            done(crate::ingest::feedback(env, store, workspace_id, feedback).await)
+        }
+        Job::Evaluate { workspace_id, items } => evaluation::run(env, store, workspace_id, items).await,
         Job::Deliver {
             workspace_id,
             delivery_id,
@@ -267,8 +232,17 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             Ok(None)
         }
         Job::Prune { workspace_id, today } => {
-            let deleted = store.prune_executions(workspace_id, today, PRUNE_CHUNK).await?;
-            if prune_again(deleted) {
+            let retention = store
+                .settings(workspace_id)
+                .await?
+                .map_or(DEFAULT_RETENTION_DAYS, |s| s.retention_days);
+            let first_kept = first_kept_day(today, retention)
+                .ok_or_else(|| worker::Error::RustError(format!("prune job with a bad day: {today}")))?;
+            let page_full = crate::raw_log::RawLog::new(env)?
+                .prune(workspace_id, &first_kept)
+                .await?;
+            let deleted = store.prune_ledger(workspace_id, &first_kept, PRUNE_CHUNK).await?;
+            if prune_again(deleted, page_full) {
                 let next = Job::Prune {
                     workspace_id: workspace_id.clone(),
                     today: today.clone(),

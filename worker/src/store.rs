@@ -41,6 +41,7 @@ pub use keys::NewKey;
 pub use langfuse::NamedPrompt;
 pub use prompts::PromptRow;
 pub use release::StateQuery;
+pub use telemetry::Claim;
 pub use versions::{NewVersion, VersionRow};
 pub use webhooks::WebhookRow;
 

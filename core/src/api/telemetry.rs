@@ -23,6 +23,24 @@ pub struct FeedbackAcceptedView {
     pub execution_id: String,
 }
 
+/// One object of the raw telemetry log (`GET /v1/telemetry/log`): the
+/// NDJSON records of one queue message, fetched by `id`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogObjectView {
+    pub id: String,
+    pub kind: &'static str,
+    pub hour: String,
+    pub bytes: u64,
+}
+
+/// `GET /v1/telemetry/log?day=…`: a page of one day's objects, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TelemetryLogView {
+    pub day: String,
+    pub items: Vec<LogObjectView>,
+    pub next_cursor: Option<String>,
+}
+
 /// `GET /v1/prompts/{slug}/metrics`: per version, over an hour range of
 /// one environment.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -4,13 +4,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use pvct_core::api::{
-    CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, MetricsView, PriceOverrideView,
-    PricesView, PromotionStatsView, VersionMetricsView, WeekPromotionsView,
+    CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, LogObjectView, MetricsView,
+    PriceOverrideView, PricesView, PromotionStatsView, TelemetryLogView, VersionMetricsView, WeekPromotionsView,
 };
 use pvct_core::audit::AuditAction;
 use pvct_core::histogram::{bucket_of, Histogram, RELATIVE_ERROR_BOUND};
 use pvct_core::names::{EnvironmentName, Slug};
 use pvct_core::pricing::{cost_usd, ModelPrice};
+use pvct_core::raw_log::LogObjectId;
+use pvct_core::rollup::FeedbackRow;
 use pvct_core::telemetry::{
     compare as compare_versions, hour_and_day, parse_batch, summarize, EvaluatorScore, Feedback, ParsedBatch, Rejected,
     RollupSums,
@@ -24,6 +26,7 @@ use super::find_prompt;
 use crate::http::{body, json, ApiResult, OrInternal, Query};
 use crate::ids::now;
 use crate::queue::{chunk, ExecutionRow, Job};
+use crate::raw_log::RawLog;
 use crate::Ctx;
 
 async fn enqueue(ctx: &Ctx, jobs: Vec<Job>) -> Result<(), Error> {
@@ -118,16 +121,43 @@ pub async fn ingest(ctx: &Ctx, bytes: &[u8]) -> Result<ExecutionsAcceptedView, E
     Ok(ExecutionsAcceptedView { accepted, rejected })
 }
 
+/// Queues feedback on one execution, counted on the version and
+/// environment the client names (they must be this workspace's).
 pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let f = Feedback::parse(&body(req).await?)?;
+    let ws = &ctx.who.workspace_id;
+    let ids = serde_json::to_string(&[f.prompt_version_id.as_str()]).or_internal("ids json")?;
+    if ctx
+        .store
+        .versions_in_workspace(ws, &ids)
+        .await
+        .or_internal("versions")?
+        .is_empty()
+    {
+        return Err(Error::invalid_field("prompt_version_id", "no such prompt version"));
+    }
+    if !ctx
+        .store
+        .environments(ws)
+        .await
+        .or_internal("environments")?
+        .iter()
+        .any(|e| e.name == f.environment.as_str())
+    {
+        return Err(Error::invalid_field("environment", "no such environment"));
+    }
     enqueue(
         ctx,
         vec![Job::Feedback {
-            workspace_id: ctx.who.workspace_id.clone(),
-            execution_id: f.execution_id.clone(),
-            value: f.value,
-            comment: f.comment,
-            at: now(),
+            workspace_id: ws.clone(),
+            feedback: FeedbackRow {
+                execution_id: f.execution_id.clone(),
+                value: f.value,
+                comment: f.comment,
+                version_id: f.prompt_version_id,
+                environment: f.environment.to_string(),
+                at: now(),
+            },
         }],
     )
     .await?;
@@ -140,17 +170,53 @@ pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
     )
 }
 
-/// One execution with its feedback and evaluator scores.
-pub async fn execution(ctx: &Ctx, id: &str) -> ApiResult {
-    match ctx
-        .store
-        .execution(&ctx.who.workspace_id, id)
+/// `GET /v1/telemetry/log?day=YYYY-MM-DD[&cursor=…][&limit=…]`: the raw
+/// log objects of one day, oldest first.
+pub async fn log_objects(ctx: &Ctx) -> ApiResult {
+    let q = Query::of(&ctx.url);
+    let day = q.parse("day", |s| parse_day(s).map(|_| s.to_owned()))?.ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidQuery,
+            "the query parameter 'day' (YYYY-MM-DD) is required",
+        )
+    })?;
+    let limit = q
+        .parse("limit", |s| s.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)))?
+        .unwrap_or(100);
+    let cursor = q.get("cursor").filter(|c| !c.is_empty());
+    let (items, next_cursor) = RawLog::new(&ctx.env)
+        .or_internal("raw log binding")?
+        .list(&ctx.who.workspace_id, &day, cursor, limit)
         .await
-        .or_internal("execution")?
-    {
-        Some(e) => json(200, &e),
-        None => Err(Error::not_found("execution")),
-    }
+        .or_internal("raw log list")?;
+    let items = items
+        .into_iter()
+        .map(|o| LogObjectView {
+            id: o.id.id(),
+            kind: o.id.kind().as_str(),
+            hour: o.id.hour().to_owned(),
+            bytes: o.bytes,
+        })
+        .collect();
+    json(
+        200,
+        &TelemetryLogView {
+            day,
+            items,
+            next_cursor,
+        },
+    )
+}
+
+/// `GET /v1/telemetry/log/{id}`: one object's records as NDJSON.
+pub async fn log_object(ctx: &Ctx, id: &LogObjectId) -> ApiResult {
+    let text = RawLog::new(&ctx.env)
+        .or_internal("raw log binding")?
+        .get(&ctx.who.workspace_id, id)
+        .await
+        .or_internal("raw log get")?
+        .ok_or_else(|| Error::not_found("raw log object"))?;
+    crate::http::ndjson(text)
 }
 
 /// The environment and hour range of a metrics query.
