@@ -14,7 +14,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::time::{iso8601_from_millis, parse_day};
+use crate::time::{is_date, iso8601_from_millis, parse_day};
 
 /// What an object holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,7 @@ impl LogObjectId {
         let hour_ok = hour.len() == 13
             && hour.is_ascii()
             && hour.as_bytes()[10] == b'T'
-            && is_day(&hour[..10])
+            && is_date(&hour[..10])
             && hour[11..].parse::<u8>().is_ok_and(|h| h < 24);
         let key_ok = key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit());
         match LogKind::parse(kind) {
@@ -105,11 +105,6 @@ impl LogObjectId {
         let (_day, file) = rest.split_once('/')?;
         Self::parse(file.strip_suffix(".ndjson")?).ok()
     }
-}
-
-/// `YYYY-MM-DD` naming a real date (parse_day alone accepts month 13).
-fn is_day(day: &str) -> bool {
-    parse_day(day).is_some_and(|d| date_of(d).as_deref() == Some(day))
 }
 
 /// The date of `days` since the epoch.

@@ -65,6 +65,15 @@ pub fn parse_day(day: &str) -> Option<i64> {
     Some(days_from_civil(i64::from(num(0..4)?), num(5..7)?, num(8..10)?))
 }
 
+/// Whether `day` is `YYYY-MM-DD` naming a real date (`parse_day` alone
+/// reads 2026-13-01 as a day of 2027).
+pub fn is_date(day: &str) -> bool {
+    parse_day(day).is_some_and(|d| {
+        let (y, m, dd) = civil_from_days(d);
+        format!("{y:04}-{m:02}-{dd:02}") == day
+    })
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`) → milliseconds since the
 /// epoch, if well formed and in UTC.
 pub fn parse_iso_millis(at: &str) -> Option<i64> {
@@ -90,6 +99,14 @@ pub fn parse_iso_millis(at: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_real_dates_are_dates() {
+        assert!(is_date("2024-02-29"));
+        assert!(!is_date("2026-02-29"));
+        assert!(!is_date("2026-13-01"));
+        assert!(!is_date("2026-1-01"));
+    }
 
     #[test]
     fn weeks_start_on_mondays_and_round_trip() {

@@ -210,7 +210,7 @@ export function client(url, key) {
     } catch {
       parsed = text;
     }
-    return { status: res.status, body: parsed, headers: res.headers };
+    return { status: res.status, body: parsed, text, headers: res.headers };
   }
   return {
     get: (p, headers) => call("GET", p, undefined, headers),
@@ -308,4 +308,22 @@ export async function metricsWhen(api, slug, done, env = "production") {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error("the queue did not deliver in time");
+}
+
+/** Every record of a workspace's raw telemetry log for `day` (default today) of `kind`, through the API
+ * (`GET /v1/telemetry/log`, paged, then each object's NDJSON); `api` must be an admin client. */
+export async function rawRecords(api, kind, day = new Date().toISOString().slice(0, 10)) {
+  const records = [];
+  let cursor = "";
+  do {
+    const page = await api.get(`/v1/telemetry/log?day=${day}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    if (page.status !== 200) throw new Error(`log: ${page.status} ${JSON.stringify(page.body)}`);
+    for (const item of page.body.items.filter((i) => i.kind === kind)) {
+      const object = await api.get(`/v1/telemetry/log/${item.id}`);
+      if (object.status !== 200) throw new Error(`log object: ${object.status}`);
+      records.push(...object.text.trim().split("\n").map((line) => JSON.parse(line)));
+    }
+    cursor = page.body.next_cursor ?? "";
+  } while (cursor);
+  return records;
 }

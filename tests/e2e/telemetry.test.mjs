@@ -1,9 +1,10 @@
 // Telemetry through the real local Queue: executions and feedback are
-// accepted with 202, delivered to the consumer, rolled up idempotently, and
-// read back as per-version metrics with percentiles from histograms.
+// accepted with 202, delivered to the consumer, written to the raw log (R2)
+// and rolled up once per message (D1), and read back as per-version metrics
+// with percentiles from histograms.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen, rawRecords } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker()));
@@ -59,32 +60,85 @@ test("executions are validated by index, queued, and rolled up exactly once", as
   await reader.post("/v1/executions", { executions: [{ id: "marker", prompt_version_id: ids[2], environment: "production", latency_ms: 1 }] });
   const after = await metricsWhen(api, "bot", (items) => calls(items, 2) === 1);
   assert.equal(calls(after.items, 1), 200);
-  const stored = await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE version_id = ?").bind(ids[1]).first();
-  assert.equal(stored.n, 200);
+  // The raw log holds each record once, as sent (the retry rewrote the same object), without raw rows in D1.
+  const raw = (await rawRecords(api, "executions")).filter((r) => r.version_id === ids[1]);
+  assert.equal(raw.length, 200);
+  assert.deepEqual(new Set(raw.map((r) => r.id)), new Set(records.map((r) => r.id)));
+  const r7 = raw.find((r) => r.id === "run-7");
+  assert.deepEqual([r7.latency_ms, r7.tokens_in, r7.score, r7.environment], [records[7].latency_ms, 100, 1, "production"]);
+  // Admins only: the log holds model outputs.
+  assert.equal((await reader.get(`/v1/telemetry/log?day=${new Date().toISOString().slice(0, 10)}`)).status, 403);
 });
 
-test("feedback is counted once per execution, even when it arrives first", async () => {
+test("the raw log API validates its query and names only its own workspace's objects", async () => {
+  const { api } = await newWorkspace(w);
+  await promptWithVersions(api, "logq", ["one"]);
+  const v = (await versionIds(api, "logq"))[1];
+  await api.post("/v1/executions", { executions: [{ id: "only", prompt_version_id: v, environment: "production", latency_ms: 3, output: "hello" }] });
+  await metricsWhen(api, "logq", (items) => calls(items, 1) === 1);
+  const day = new Date().toISOString().slice(0, 10);
+  const page = await api.get(`/v1/telemetry/log?day=${day}`);
+  assert.equal(page.status, 200);
+  assert.equal(page.body.items.length, 1);
+  const [item] = page.body.items;
+  assert.equal(item.kind, "executions");
+  assert.ok(item.bytes > 0);
+  const object = await api.get(`/v1/telemetry/log/${item.id}`);
+  assert.match(object.headers.get("content-type"), /application\/x-ndjson/);
+  assert.equal(JSON.parse(object.text.trim()).output, "hello");
+  const other = await newWorkspace(w);
+  assert.equal((await other.api.get(`/v1/telemetry/log/${item.id}`)).status, 404, "another workspace's object is not found");
+  assert.deepEqual((await other.api.get(`/v1/telemetry/log?day=${day}`)).body.items, []);
+  for (const q of ["", "?day=2026-13-01", "?day=yesterday", `?day=${day}&limit=0`, `?day=${day}&limit=1001`]) {
+    assert.equal((await api.get(`/v1/telemetry/log${q}`)).status, 400, q);
+  }
+  assert.equal((await api.get("/v1/telemetry/log/../../x")).status, 404);
+  assert.equal((await api.get("/v1/telemetry/log/2026-12-04T10_executions_00000000000000000000000000000000")).status, 404);
+  assert.equal((await api.get("/v1/executions/only")).status, 404, "raw executions are not looked up by id");
+});
+
+test("feedback is counted once per execution on the version it names, and logged with its comment", async () => {
   const { api } = await newWorkspace(w);
   await promptWithVersions(api, "fb", ["one"]);
   const v = (await versionIds(api, "fb"))[1];
-  // Feedback for an execution the worker has not seen yet.
-  assert.equal((await api.post("/v1/feedback", { execution_id: "late", value: -1 })).status, 202);
+  const other = await newWorkspace(w);
+  await promptWithVersions(other.api, "theirs", ["x"]);
+  const foreign = (await versionIds(other.api, "theirs"))[1];
+  const fb = (execution_id, value, extra = {}) => api.post("/v1/feedback", { execution_id, value, prompt_version_id: v, environment: "production", ...extra });
+  // Feedback needs no stored execution: it may arrive before its execution, or for one sent elsewhere.
+  assert.equal((await fb("late", -1)).status, 202);
   const records = ["a", "b", "c", "late"].map((id) => ({ id, prompt_version_id: v, environment: "production", latency_ms: 10 }));
   await api.post("/v1/executions", { executions: records });
   for (const [id, value] of [["a", 1], ["b", 1], ["a", -1], ["c", -1]]) {
-    assert.equal((await api.post("/v1/feedback", { execution_id: id, value })).status, 202);
+    assert.equal((await fb(id, value, id === "b" ? { comment: "spot on" } : {})).status, 202);
   }
   const body = await metricsWhen(api, "fb", (items) => {
     const m = items[0]?.metrics;
-    return m && m.feedback_up + m.feedback_down === 4;
+    return m && m.calls === 4 && m.feedback_up + m.feedback_down === 4;
   });
   const m = body.items[0].metrics;
   assert.deepEqual([m.feedback_up, m.feedback_down, m.feedback_rate], [2, 2, 0.5], "a's second vote is ignored");
-  assert.equal((await api.post("/v1/feedback", { execution_id: "a", value: 3 })).status, 400);
+  const logged = await rawRecords(api, "feedback");
+  assert.equal(logged.find((f) => f.execution_id === "b").comment, "spot on");
+  // Bad feedback is refused before it is queued, with the field named.
+  assert.equal((await fb("a", 3)).status, 400);
+  for (const [extra, field] of [
+    [{ prompt_version_id: undefined }, "prompt_version_id"],
+    [{ prompt_version_id: foreign }, "prompt_version_id"],
+    [{ environment: "qa" }, "environment"],
+  ]) {
+    const res = await fb("d", 1, extra);
+    assert.equal(res.status, 400, JSON.stringify(extra));
+    assert.equal(res.body.error.code, "invalid_field");
+    if (extra.prompt_version_id !== undefined || extra.environment) assert.equal(res.body.error.details.field, field);
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  const after = (await api.get("/v1/prompts/fb/metrics?environment=production")).body.items[0].metrics;
+  assert.equal(after.feedback_up + after.feedback_down, 4, "refused feedback counted nowhere");
 });
 
 test("50,000 executions in batches of 1,000, with repeated batches, count exactly and keep percentiles within the bound", async () => {
-  const { api } = await newWorkspace(w);
+  const { api, id: ws } = await newWorkspace(w);
   await promptWithVersions(api, "load", ["one"]);
   const v = (await versionIds(api, "load"))[1];
   const batches = [];
@@ -118,8 +172,11 @@ test("50,000 executions in batches of 1,000, with repeated batches, count exactl
     const exact = latencies[Math.ceil(q * latencies.length) - 1];
     assert.ok(Math.abs(m[key] - exact) / exact <= again.latency_relative_error_bound + 1e-9, `${key}: ${m[key]} vs ${exact}`);
   }
-  const stored = await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE version_id = ?").bind(v).first();
-  assert.equal(stored.n, 50000, "one row per execution id");
+  // D1 holds rollups and one ledger row per queue message, not rows per execution.
+  const ledger = (await w.db.prepare("SELECT COUNT(*) AS n FROM telemetry_ledger WHERE workspace_id = ?").bind(ws).first()).n;
+  assert.ok(ledger > 0 && ledger <= 500, `ledger rows: ${ledger}`);
+  const rollupRows = (await w.db.prepare("SELECT COUNT(*) AS n FROM version_rollups WHERE version_id = ?").bind(v).first()).n;
+  assert.ok(rollupRows <= 2, "one row per hour");
 });
 
 test("metrics validate their query", async () => {
@@ -181,39 +238,47 @@ test("cost comes from the price table when the client sends none; workspace pric
   assert.equal((await api.get("/v1/prices")).body.overrides[0].model, "house-model");
 });
 
-test("the daily cron prunes raw telemetry past the retention in chunks, with its feedback, and keeps the rollups", async () => {
+test("the daily cron prunes the raw log and the ledger past the retention, page by page, and keeps the rollups", async () => {
   const { api, id: ws } = await newWorkspace(w);
   await promptWithVersions(api, "ret", ["one"]);
   const v = (await versionIds(api, "ret"))[1];
-  // More than one retention chunk (2,000) of old executions, and three recent ones.
-  const old = Array.from({ length: 2300 }, (_, i) => ({ id: `old-${i}`, prompt_version_id: v, environment: "production", latency_ms: 10 }));
-  for (let i = 0; i < old.length; i += 1000) {
-    assert.equal((await api.post("/v1/executions", { executions: old.slice(i, i + 1000) })).status, 202);
-  }
   await api.post("/v1/executions", { executions: [1, 2, 3].map((i) => ({ id: `r${i}`, prompt_version_id: v, environment: "production", latency_ms: 10 })) });
-  await metricsWhen(api, "ret", (items) => calls(items, 1) === 2303);
-  await api.post("/v1/feedback", { execution_id: "old-0", value: 1 });
-  await api.post("/v1/feedback", { execution_id: "r1", value: -1 });
-  // Feedback for an execution that never arrived.
-  await api.post("/v1/feedback", { execution_id: "never-arrived", value: 1 });
-  await metricsWhen(api, "ret", (items) => items[0]?.metrics.feedback_down === 1 && items[0]?.metrics.feedback_up === 1);
-  const feedbackRows = async () => (await w.db.prepare("SELECT execution_id FROM feedback WHERE workspace_id = ? ORDER BY execution_id").bind(ws).all()).results.map((r) => r.execution_id);
-  for (let i = 0; i < 50 && (await feedbackRows()).length < 3; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(await feedbackRows(), ["never-arrived", "old-0", "r1"]);
-  // Age the old ones (and the orphan feedback) past the 30-day retention.
-  await w.db.prepare("UPDATE executions SET day = '2020-01-01' WHERE workspace_id = ? AND id LIKE 'old-%'").bind(ws).run();
-  await w.db.prepare("UPDATE feedback SET created_at = '2020-01-01T00:00:00Z' WHERE workspace_id = ? AND execution_id = 'never-arrived'").bind(ws).run();
+  await api.post("/v1/feedback", { execution_id: "r1", value: -1, prompt_version_id: v, environment: "production" });
+  await metricsWhen(api, "ret", (items) => items[0]?.metrics.calls === 3 && items[0]?.metrics.feedback_down === 1);
+  // More than one R2 listing page (1,000) of objects from days past the 30-day retention, and their
+  // ledger rows, as months of traffic would have left them; plus one object of the last kept day.
+  const key = (i) => i.toString(16).padStart(32, "0");
+  const old = Array.from({ length: 1100 }, (_, i) => `${ws}/2020-01-0${1 + (i % 5)}/2020-01-0${1 + (i % 5)}T10_executions_${key(i)}.ndjson`);
+  const keptDay = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+  const kept = `${ws}/${keptDay}/${keptDay}T10_executions_${key(99999)}.ndjson`;
+  for (let i = 0; i < old.length; i += 100) await Promise.all(old.slice(i, i + 100).map((k) => w.rawLog.put(k, "{}\n")));
+  await w.rawLog.put(kept, "{}\n");
+  const ledger = w.db.prepare("INSERT INTO telemetry_ledger (workspace_id, key, nonce, day) VALUES (?, ?, 'n', '2020-01-01')");
+  await w.db.batch(Array.from({ length: 2300 }, (_, i) => ledger.bind(ws, `old-${i}`)));
+  const objects = async () => {
+    let n = 0;
+    let cursor;
+    do {
+      const page = await w.rawLog.list({ prefix: `${ws}/`, cursor });
+      n += page.objects.length;
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return n;
+  };
+  assert.equal(await objects(), 1100 + 1 + 2);
   const result = await w.scheduled();
   assert.equal(result.outcome, "ok");
-  const left = async () => (await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE workspace_id = ?").bind(ws).first()).n;
-  for (let i = 0; i < 300 && (await left()) > 3; i++) await new Promise((r) => setTimeout(r, 100));
-  const ids = await w.db.prepare("SELECT id FROM executions WHERE workspace_id = ? ORDER BY id").bind(ws).all();
-  assert.deepEqual(ids.results.map((r) => r.id), ["r1", "r2", "r3"], "every chunk went, the recent rows stayed");
-  assert.deepEqual(await feedbackRows(), ["r1"], "feedback went with its execution; orphans past the retention too");
+  for (let i = 0; i < 300 && (await objects()) > 3; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await objects(), 3, "every page of old objects went; today's two and the last kept day's stayed");
+  assert.ok(await w.rawLog.head(kept), "the last day of the retention is kept");
+  const oldLedger = async () => (await w.db.prepare("SELECT COUNT(*) AS n FROM telemetry_ledger WHERE workspace_id = ? AND day = '2020-01-01'").bind(ws).first()).n;
+  for (let i = 0; i < 100 && (await oldLedger()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await oldLedger(), 0, "old ledger rows went in chunks");
+  assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM telemetry_ledger WHERE workspace_id = ?").bind(ws).first()).n, 2);
   const m = (await api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics;
-  assert.equal(m.calls, 2303, "rollups survive retention");
-  assert.equal(m.feedback_up, 1);
+  assert.equal(m.calls, 3, "rollups survive retention");
   assert.equal(m.feedback_down, 1);
+  assert.equal((await rawRecords(api, "executions")).length, 3, "today's log is whole");
 });
 
 test("a consumer failure mid-batch rolls back that message alone; its redelivery makes the counts exact", async () => {
@@ -224,24 +289,27 @@ test("a consumer failure mid-batch rolls back that message alone; its redelivery
   const records = Array.from({ length: 50 }, (_, i) => ({
     id: `f${i}`, prompt_version_id: v, environment: "production", latency_ms: 10, tokens_in: 1, tokens_out: 1, output: "o".repeat(8000),
   }));
-  // Fault injection in the real D1: inserting one record's row aborts its message's transaction.
-  await w.db.prepare(`CREATE TRIGGER IF NOT EXISTS inject_fault BEFORE INSERT ON executions WHEN NEW.id = 'f27'
+  // Fault injection in the real D1: once two of this workspace's messages are counted, counting
+  // another aborts its transaction (its ledger row and its upserts).
+  await w.db.prepare(`CREATE TRIGGER IF NOT EXISTS inject_fault BEFORE INSERT ON telemetry_ledger
+    WHEN NEW.workspace_id = '${ws}' AND (SELECT COUNT(*) FROM telemetry_ledger WHERE workspace_id = '${ws}') >= 2
     BEGIN SELECT RAISE(ABORT, 'injected fault'); END`).run();
   try {
     assert.equal((await api.post("/v1/executions", { executions: records })).body.accepted, 50);
-    // Every other message lands; the failing one leaves no trace (no row, no count).
-    const partial = await metricsWhen(api, "faulty", (items) => (items[0]?.metrics.calls ?? 0) >= 35);
-    const counted = partial.items[0].metrics.calls;
-    assert.ok(counted < 50, `the failing message was not counted (${counted})`);
-    const rows = (await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE workspace_id = ?").bind(ws).first()).n;
-    assert.equal(rows, counted, "rows and rollups agree: the failed message wrote nothing");
-    assert.equal((await w.db.prepare("SELECT COUNT(*) AS n FROM executions WHERE id = 'f26' AND workspace_id = ?").bind(ws).first()).n, 0);
+    const partial = await metricsWhen(api, "faulty", (items) => (items[0]?.metrics.calls ?? 0) > 0);
+    await new Promise((r) => setTimeout(r, 1500));
+    const counted = (await api.get("/v1/prompts/faulty/metrics?environment=production")).body.items[0].metrics.calls;
+    assert.ok(partial && counted > 0 && counted < 50, `only the first two messages were counted (${counted})`);
+    const ledger = (await w.db.prepare("SELECT COUNT(*) AS n FROM telemetry_ledger WHERE workspace_id = ?").bind(ws).first()).n;
+    assert.equal(ledger, 2, "the failed messages wrote nothing to D1");
   } finally {
     await w.db.prepare("DROP TRIGGER IF EXISTS inject_fault").run();
   }
-  // The Queue redelivers the failed message; now it lands, once.
+  // The Queue redelivers the failed messages; now they land, once.
   const body = await metricsWhen(api, "faulty", (items) => items[0]?.metrics.calls === 50);
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal((await api.get("/v1/prompts/faulty/metrics?environment=production")).body.items[0].metrics.calls, 50);
   assert.equal(body.items[0].metrics.tokens_out, 50);
+  const raw = await rawRecords(api, "executions");
+  assert.equal(raw.length, 50, "each record is in the raw log once, though its message was written more than once");
 });

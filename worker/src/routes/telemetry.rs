@@ -17,7 +17,7 @@ use pvct_core::telemetry::{
     compare as compare_versions, hour_and_day, parse_batch, summarize, EvaluatorScore, Feedback, ParsedBatch, Rejected,
     RollupSums,
 };
-use pvct_core::time::{parse_day, week_starts};
+use pvct_core::time::{is_date, parse_day, week_starts};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::Request;
@@ -174,7 +174,7 @@ pub async fn feedback(ctx: &Ctx, req: &mut Request) -> ApiResult {
 /// log objects of one day, oldest first.
 pub async fn log_objects(ctx: &Ctx) -> ApiResult {
     let q = Query::of(&ctx.url);
-    let day = q.parse("day", |s| parse_day(s).map(|_| s.to_owned()))?.ok_or_else(|| {
+    let day = q.parse("day", |s| is_date(s).then(|| s.to_owned()))?.ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidQuery,
             "the query parameter 'day' (YYYY-MM-DD) is required",
