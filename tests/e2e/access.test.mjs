@@ -133,6 +133,9 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     if (!letter) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(letter, "A has a dead letter");
+  const today = new Date().toISOString().slice(0, 10);
+  const logObject = (await a.api.get(`/v1/telemetry/log?day=${today}`)).body.items[0];
+  assert.ok(logObject, "A has a raw log object");
 
   const missing = await b.api.get("/v1/prompts/never-existed");
   const probes = [
@@ -155,7 +158,7 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["PUT", "/v1/prompts/secret/evaluators", { evaluators: [] }],
     ["GET", "/v1/prompts/secret/metrics?environment=production"],
     ["GET", "/v1/prompts/secret/compare?environment=production&a=1&b=2"],
-    ["GET", "/v1/executions/a-run"],
+    ["GET", `/v1/telemetry/log/${logObject.id}`],
     ["POST", `/v1/approvals/${pending.body.approval_id}/approve`, {}],
     ["POST", `/v1/approvals/${pending.body.approval_id}/reject`, {}],
     ["DELETE", `/v1/webhooks/${hook.id}`],
@@ -182,7 +185,10 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   // B's telemetry cannot land on A's versions or executions.
   const foreign = await b.api.post("/v1/executions", { executions: [{ id: "b-run", prompt_version_id: v1, environment: "production", latency_ms: 1 }] });
   assert.deepEqual(foreign.body.rejected.map((r) => r.code), ["unknown_version"]);
-  assert.equal((await b.api.post("/v1/feedback", { execution_id: "a-run", value: -1 })).status, 202);
+  const foreignFeedback = await b.api.post("/v1/feedback", { execution_id: "a-run", value: -1, prompt_version_id: v1, environment: "production" });
+  assert.equal(foreignFeedback.status, 400);
+  assert.equal(foreignFeedback.body.error.details.field, "prompt_version_id");
+  assert.deepEqual((await b.api.get(`/v1/telemetry/log?day=${today}`)).body.items, [], "B lists none of A's raw log");
   await new Promise((r) => setTimeout(r, 1500));
   const aMetrics = (await a.api.get("/v1/prompts/secret/metrics?environment=production")).body.items[0].metrics;
   assert.equal(aMetrics.feedback_down, 0, "B's feedback never counts on A's execution");

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen, newKey } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, versionIds, metricsWhen, rawRecords, newKey } from "./harness.mjs";
 
 let w;
 let judge;
@@ -142,12 +142,16 @@ test("executions are scored by every evaluator once, into the rollups and per ev
   const calls = judged.filter((j) => j.auth === `Bearer ${secret}`);
   assert.equal(calls.length, 4, "three outputs, one of them asked twice after a 503");
   assert.ok(calls.every((c) => c.model === "judge-1" && c.system.includes("helpful to the customer")));
-  const one = await api.get("/v1/executions/good-1");
-  assert.equal(one.status, 200);
-  const { close, ...exact } = one.body.scores;
+  // Each score is in the raw log with the execution and the version it counts on.
+  const scores = await rawRecords(api, "scores");
+  assert.equal(scores.length, 15);
+  const good = Object.fromEntries(scores.filter((s) => s.execution_id === "good-1").map((s) => [s.evaluator, s.score]));
+  const { close, ...exact } = good;
   assert.deepEqual(exact, { helpful: 0.9, polite: 1, shape: 1, ticket: 1 });
   assert.ok(Math.abs(close - 4 / 7) < 1e-9);
-  assert.equal((await api.get("/v1/executions/nope")).status, 404);
+  assert.ok(scores.every((s) => s.version_id === v && s.environment === "production"));
+  // The expected answer is handed to evaluators, never stored.
+  assert.ok((await rawRecords(api, "executions")).every((e) => !("reference" in e)));
 
   // A repeated batch and a repeated evaluation change nothing.
   await api.post("/v1/executions", { executions: batch });
@@ -164,32 +168,33 @@ test("another workspace sees none of these executions", async () => {
   const v = (await versionIds(api, "mine"))[1];
   await api.post("/v1/executions", { executions: [{ id: "private-1", prompt_version_id: v, environment: "production", latency_ms: 1 }] });
   await metricsWhen(api, "mine", (items) => items[0]?.metrics.calls === 1);
-  assert.equal((await api.get("/v1/executions/private-1")).status, 200);
+  assert.deepEqual((await rawRecords(api, "executions")).map((e) => e.id), ["private-1"]);
   const other = await newWorkspace(w);
-  assert.equal((await other.api.get("/v1/executions/private-1")).status, 404);
+  assert.deepEqual(await rawRecords(other.api, "executions"), []);
 });
 
 test("the daily cron applies each workspace's retention", async () => {
   const short = await newWorkspace(w);
   const long = await newWorkspace(w);
   await short.api.put("/v1/settings", { retention_days: 7 });
+  // Ten days old: past 7, within the default 30.
+  const tenDaysAgo = new Date(Date.now() - 10 * 86400000).toISOString().slice(0, 10);
+  const objectOf = (ws) => `${ws.id}/${tenDaysAgo}/${tenDaysAgo}T08_executions_${"0".repeat(32)}.ndjson`;
   for (const ws of [short, long]) {
     await promptWithVersions(ws.api, "ret", ["one"]);
     const v = (await versionIds(ws.api, "ret"))[1];
-    await ws.api.post("/v1/executions", { executions: ["old", "new"].map((id) => ({ id, prompt_version_id: v, environment: "production", latency_ms: 5 })) });
-    await metricsWhen(ws.api, "ret", (items) => items[0]?.metrics.calls === 2);
-    // Ten days old: past 7, within the default 30.
-    const tenDaysAgo = new Date(Date.now() - 10 * 86400000).toISOString().slice(0, 10);
-    await w.db.prepare("UPDATE executions SET day = ? WHERE workspace_id = ? AND id = 'old'").bind(tenDaysAgo, ws.id).run();
+    await ws.api.post("/v1/executions", { executions: [{ id: "new", prompt_version_id: v, environment: "production", latency_ms: 5 }] });
+    await metricsWhen(ws.api, "ret", (items) => items[0]?.metrics.calls === 1);
+    await w.rawLog.put(objectOf(ws), JSON.stringify({ id: "old" }) + "\n");
   }
   assert.equal((await w.scheduled()).outcome, "ok");
-  const left = async (ws) =>
-    (await w.db.prepare("SELECT id FROM executions WHERE workspace_id = ? ORDER BY id").bind(ws.id).all()).results.map((r) => r.id);
   // The cron queues one retention job per workspace; wait for the short one's.
-  for (let i = 0; i < 300 && (await left(short)).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(await left(short), ["new"]);
+  for (let i = 0; i < 300 && (await w.rawLog.head(objectOf(short))); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await w.rawLog.head(objectOf(short)), null);
+  assert.deepEqual((await rawRecords(short.api, "executions")).map((e) => e.id), ["new"]);
   // The long workspace's job has run too (jobs are queued together), and kept both.
   await new Promise((r) => setTimeout(r, 1500));
-  assert.deepEqual(await left(long), ["new", "old"]);
-  assert.equal((await short.api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics.calls, 2);
+  assert.ok(await w.rawLog.head(objectOf(long)));
+  assert.deepEqual((await rawRecords(long.api, "executions", tenDaysAgo)).map((e) => e.id), ["old"]);
+  assert.equal((await short.api.get("/v1/prompts/ret/metrics?environment=production")).body.items[0].metrics.calls, 1);
 });

@@ -52,9 +52,12 @@ test("an unreadable message is dead-lettered alone; the good job in its batch ru
   await metricsWhen(api, "bot", (items) => calls(items, 1) === 1);
 
   // One batch: a message of a shape no version of ours sends, and a real
-  // feedback job for the stored execution.
+  // feedback job for the counted execution.
   const poison = JSON.stringify({ kind: "executions", workspace_id: workspaceId, rows: "not rows" });
-  const feedback = JSON.stringify({ kind: "feedback", workspace_id: workspaceId, execution_id: "run-1", value: 1, comment: null, at: new Date().toISOString() });
+  const feedback = JSON.stringify({
+    kind: "feedback", workspace_id: workspaceId,
+    feedback: { execution_id: "run-1", value: 1, comment: null, version_id: version, environment: "production", at: new Date().toISOString() },
+  });
   await (await w.queue("QUEUE_TELEMETRY")).sendBatch([{ body: poison }, { body: feedback }]);
 
   const letters = await deadLettersWhen(api, (items) => items.length === 1);
@@ -80,9 +83,9 @@ test("a job that keeps failing becomes a dead letter; replayed once, nothing is 
   const version = await deployedVersion(api, "bot");
   const bystander = await newWorkspace(w);
   const theirs = await deployedVersion(bystander.api, "theirs");
-  // D1 refuses this workspace's executions, and only them.
+  // D1 refuses to count this workspace's telemetry, and only its.
   await w.db
-    .prepare(`CREATE TRIGGER refuse_${workspaceId} BEFORE INSERT ON executions WHEN NEW.workspace_id = '${workspaceId}' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`)
+    .prepare(`CREATE TRIGGER refuse_${workspaceId} BEFORE INSERT ON telemetry_ledger WHEN NEW.workspace_id = '${workspaceId}' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`)
     .run();
   const runs = [1, 2, 3].map((i) => ({ id: `run-${i}`, prompt_version_id: version, environment: "production", latency_ms: 10 * i }));
   assert.equal((await api.post("/v1/executions", { executions: runs })).status, 202);
@@ -133,6 +136,6 @@ test("a judge that never answers in one workspace does not delay another workspa
   const vb = await deployedVersion(b.api, "fast");
   assert.equal((await b.api.post("/v1/executions", { executions: [{ id: "b-1", prompt_version_id: vb, environment: "production", latency_ms: 5 }] })).status, 202);
   await metricsWhen(b.api, "fast", (items) => calls(items, 1) === 1);
-  const scored = await w.db.prepare("SELECT COUNT(*) AS n FROM execution_scores WHERE workspace_id = ?").bind(a.id).first();
-  assert.equal(scored.n, 0, "A's judge has still not answered");
+  const scored = (await a.api.get("/v1/prompts/judged/metrics?environment=production")).body.items[0].metrics.score_count;
+  assert.equal(scored, 0, "A's judge has still not answered");
 });
