@@ -75,6 +75,11 @@ const tel = load("telemetry.json");
 if (tel) {
   add("telemetry", "ingest end to end, executions/s", tel.ingest_per_second, "accepted by the API, executions/s", tel.ingest_accept_per_second, "");
   add("telemetry", "metrics query at 200,000 executions, ms", tel.metrics_ms_at_200k, "at 10,000 executions, ms", tel.metrics_ms_at_10k, "ratio ≈ 1 (flat)");
+  if (tel.rows_written_per_1000_batch_1000 !== undefined) {
+    const before = tel.before_rows_written_per_1000;
+    add("telemetry", "D1 rows written per 1,000 executions, batches of 1,000", tel.rows_written_per_1000_batch_1000, "before the raw log moved to R2 (recorded)", before.batch_1000, "lower is better");
+    add("telemetry", "D1 rows written per 1,000 executions, batches of 100", tel.rows_written_per_1000_batch_100, "before the raw log moved to R2 (recorded)", before.batch_100, "lower is better");
+  }
 }
 if (existsSync(path.join(root, "worker/build/index_bg.wasm"))) {
   add("size", "worker wasm gzipped, bytes", gz("worker/build/index_bg.wasm"), "budget (1 MB)", 1024 * 1024, "ratio ≤ 1 (Cloudflare's limit: 3 MB free, 10 MB paid)");

@@ -188,7 +188,8 @@ pub fn plan_replay(letter: &DeadLetter) -> Result<Replay> {
     Ok(Replay { queue: letter.queue })
 }
 
-/// Ledger rows one retention job deletes in one statement: small enough
+/// Rows (ledger, dead letters) one retention job deletes per table in one
+/// statement: small enough
 /// for one D1 batch and one consumer invocation, whatever the workspace's
 /// volume. (Raw log objects go 1,000 per R2 listing page.)
 pub const PRUNE_CHUNK: u32 = 2_000;

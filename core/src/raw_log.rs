@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::rollup::LEDGER_DAYS;
 use crate::time::{is_date, iso8601_from_millis, parse_day};
 
 /// What an object holds.
@@ -141,6 +142,30 @@ pub fn first_kept_day(today: &str, retention_days: u32) -> Option<String> {
     date_of(parse_day(today)? - i64::from(retention_days))
 }
 
+/// Days a dead letter is kept: a month to notice, fix and replay it.
+pub const DEAD_LETTER_DAYS: u32 = 30;
+
+/// What a workspace's retention job deletes before: raw log objects of
+/// days before `raw_log`, ledger rows of days before `ledger`, dead letters
+/// stored before `dead_letters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cutoffs {
+    pub raw_log: String,
+    pub ledger: String,
+    pub dead_letters: String,
+}
+
+/// The cutoffs on `today` for a workspace keeping `retention_days` of raw
+/// log; the ledger is kept [`LEDGER_DAYS`] and dead letters
+/// [`DEAD_LETTER_DAYS`] whatever the retention.
+pub fn cutoffs(today: &str, retention_days: u32) -> Option<Cutoffs> {
+    Some(Cutoffs {
+        raw_log: first_kept_day(today, retention_days)?,
+        ledger: first_kept_day(today, LEDGER_DAYS)?,
+        dead_letters: first_kept_day(today, DEAD_LETTER_DAYS)?,
+    })
+}
+
 /// Of one page of a workspace's object keys (listed in key order, so
 /// oldest day first), the ones older than `first_kept_day`.
 pub fn expired<'a>(workspace_id: &str, keys: &'a [String], first_kept_day: &str) -> Vec<&'a str> {
@@ -194,6 +219,9 @@ mod tests {
         assert_eq!(first_kept_day("2026-12-04", 30).as_deref(), Some("2026-11-04"));
         assert_eq!(first_kept_day("2026-03-01", 1).as_deref(), Some("2026-02-28"));
         assert_eq!(first_kept_day("nonsense", 1), None);
+        let c = cutoffs("2026-12-04", 90).unwrap();
+        assert_eq!((c.raw_log.as_str(), c.ledger.as_str()), ("2026-09-05", "2026-11-27"));
+        assert_eq!(c.dead_letters, "2026-11-04");
         let keys: Vec<String> = [
             "ws1/2026-11-03/a",
             "ws1/2026-11-04/b",

@@ -21,6 +21,13 @@ use crate::canonical::sha256_hex;
 use crate::histogram::Histogram;
 use crate::telemetry::{ExecutionRow, RollupSums};
 
+/// Days a ledger row is kept, whatever the raw log's retention: long
+/// enough for every retry (the Queue's, a client's, a dead-letter replay of
+/// a message that was never counted), short enough that the ledger stays a
+/// small part of the database at 100 million executions a day (README,
+/// "Telemetry capacity").
+pub const LEDGER_DAYS: u32 = 7;
+
 /// What a message's key is derived from: its kind, its workspace's records
 /// (in order), nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

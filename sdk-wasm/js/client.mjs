@@ -41,6 +41,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
 /** Telemetry held back by a 429/503 waits at least this long (Retry-After counts in whole seconds; "0" must not spin). */
 const MIN_TELEMETRY_BACKOFF_MS = 1_000;
+/**
+ * Executions whose version and environment a client remembers (those it
+ * logged most recently), so that feedback on them needs only their id.
+ */
+const REMEMBERED_EXECUTIONS = 10_000;
 
 const NOT_RENDERED = Object.freeze({ messages: null, text: null });
 
@@ -232,6 +237,7 @@ export function createClientClass(loadEngine) {
       this._bundleNotBefore = new Map(); // environment -> epoch ms before which no bundle fetch is sent (Retry-After)
       this._telemetryNotBefore = 0; // epoch ms before which no telemetry is sent (Retry-After)
       this._buffer = [];
+      this._executions = new Map(); // execution id -> { promptVersionId, environment }, oldest first
       this._sending = null;
       this._timer = null;
       this._closed = false;
@@ -581,17 +587,49 @@ export function createClientClass(loadEngine) {
         }
         if (!record.prompt_version_id) throw new PvctError("invalid_field", "log needs promptVersionId or the prompt get returned");
         this._enqueue({ kind: "execution", record, bytes: JSON.stringify(record).length * 2 });
+        this._remember(id, record.prompt_version_id, record.environment);
       } catch (e) {
         this._report(e);
       }
       return id;
     }
 
-    /** Thumbs up (+1) or down (−1) for an execution; never throws. */
-    feedback(executionId, value, comment) {
+    /** Keeps the attribution of a logged execution for feedback: the most recent REMEMBERED_EXECUTIONS. */
+    _remember(id, promptVersionId, environment) {
+      const known = this._executions;
+      known.delete(id); // logged again: now the most recent
+      known.set(id, { promptVersionId, environment });
+      if (known.size > REMEMBERED_EXECUTIONS) known.delete(known.keys().next().value);
+    }
+
+    /**
+     * Thumbs up (+1) or down (−1) for an execution; never throws. It counts
+     * on the version and environment the execution ran on: those this
+     * client logged it with (it remembers its 10,000 most recent), or, for
+     * an execution logged elsewhere, `options.prompt` (what get returned)
+     * or `options.promptVersionId` and `options.environment` (default: the
+     * client's). The third argument may also be the comment itself.
+     */
+    feedback(executionId, value, options) {
       try {
         if (value !== 1 && value !== -1) throw new PvctError("invalid_field", "feedback is +1 or -1");
-        this._enqueue({ kind: "feedback", record: { execution_id: executionId, value, ...(comment ? { comment } : {}) }, bytes: 200 });
+        if (options !== undefined && options !== null && typeof options !== "string" && typeof options !== "object") {
+          throw new PvctError("invalid_field", "the third argument of feedback is a comment or { comment, prompt, promptVersionId, environment }");
+        }
+        const o = typeof options === "string" ? { comment: options } : options ?? {};
+        const prompt = o.prompt;
+        const known = this._executions.get(executionId);
+        // What the caller names wins over what this client remembers.
+        const promptVersionId = o.promptVersionId ?? prompt?.versionId ?? known?.promptVersionId;
+        const environment = o.environment ?? prompt?.environment ?? known?.environment ?? this.options.environment;
+        if (!promptVersionId) {
+          throw new PvctError("invalid_field",
+            `feedback on execution '${executionId}' needs the version it ran: pass the prompt get returned ({ prompt }), or promptVersionId and environment, ` +
+            "or log the execution through this client first (it remembers the 10,000 it logged last)",
+            { field: "prompt_version_id", executionId });
+        }
+        const record = { execution_id: executionId, value, ...(o.comment ? { comment: o.comment } : {}), prompt_version_id: promptVersionId, environment };
+        this._enqueue({ kind: "feedback", record, bytes: JSON.stringify(record).length * 2 });
       } catch (e) {
         this._report(e);
       }
@@ -739,9 +777,19 @@ export function createClientClass(loadEngine) {
             return this._send(path, items.slice(half));
           }
           if (res.status < 500 && res.status !== 429) {
-            // A client error will not get better by retrying.
+            // A client error will not get better by retrying. The API's code and
+            // details pass through (e.g. invalid_field with details.field).
             this._stats.rejected += count;
-            this._report(new PvctError("http_error", `${path} answered ${res.status}`, { status: res.status }));
+            let error = null;
+            try {
+              error = JSON.parse(res.text)?.error;
+            } catch {
+              // Not JSON: only the status is known.
+            }
+            const code = typeof error?.code === "string" ? error.code : "http_error";
+            const details = error?.details && typeof error.details === "object" && !Array.isArray(error.details) ? error.details : {};
+            this._report(new PvctError(code, `${path} answered ${res.status}${typeof error?.message === "string" ? `: ${error.message}` : ""}`,
+              { ...details, status: res.status }));
             return [];
           }
           throw new PvctError("server_error", `${path} answered ${res.status}`);

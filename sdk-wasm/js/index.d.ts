@@ -19,7 +19,7 @@ export interface PromptClientOptions {
   apiKey: string;
   /** The worker's URL, e.g. https://pvct.example.workers.dev (default http://127.0.0.1:8787). */
   baseUrl?: string;
-  /** Default environment for get and log (default "production"). */
+  /** Default environment for get, log and feedback (default "production"). */
   environment?: string;
   /** How long a bundle is served before it is revalidated in the background (default 60,000). */
   cacheTtlMs?: number;
@@ -118,6 +118,21 @@ export interface Execution {
   reference?: string;
 }
 
+/**
+ * Where feedback counts, for an execution this client did not log (e.g. a
+ * thumbs-up handled in another process): the prompt get returned, or the
+ * version id (and environment; default: the client's). Named values win
+ * over what the client remembers of executions it logged.
+ */
+export interface FeedbackOptions {
+  comment?: string;
+  /** The object get returned (gives version and environment)... */
+  prompt?: Pick<Prompt, "versionId" | "environment">;
+  /** ...or the version id directly. */
+  promptVersionId?: string;
+  environment?: string;
+}
+
 export interface ClientStats {
   /** Execution records the worker accepted. */
   sent: number;
@@ -142,7 +157,14 @@ export declare class PromptClient {
   route(slug: string, options?: { userKey?: string | number; environment?: string }): RoutedVersion;
   refresh(environment?: string): Promise<void>;
   log(execution: Execution): string;
-  feedback(executionId: string, value: 1 | -1, comment?: string): void;
+  /**
+   * Thumbs up (1) or down (-1) for an execution; never throws. For an
+   * execution this client logged (its 10,000 most recent) the id is enough;
+   * otherwise pass `{ prompt }` or `{ promptVersionId, environment }`, or the
+   * feedback is not sent and onError gets code "invalid_field". The third
+   * argument may also be the comment itself.
+   */
+  feedback(executionId: string, value: 1 | -1, options?: string | FeedbackOptions): void;
   flush(): Promise<void>;
   close(): Promise<void>;
   stats(): ClientStats;

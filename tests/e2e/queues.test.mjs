@@ -139,3 +139,24 @@ test("a judge that never answers in one workspace does not delay another workspa
   const scored = (await a.api.get("/v1/prompts/judged/metrics?environment=production")).body.items[0].metrics.score_count;
   assert.equal(scored, 0, "A's judge has still not answered");
 });
+
+test("the daily cron drops dead letters after 30 days, each workspace's own", async () => {
+  const { api, id: workspaceId } = await newWorkspace(w);
+  const other = await newWorkspace(w);
+  const insert = w.db.prepare(
+    "INSERT INTO dead_letters (id, workspace_id, queue, kind, reason, attempts, body, created_at) VALUES (?, ?, 'telemetry', 'feedback', 'failed', 6, '{}', ?)",
+  );
+  const daysAgo = (n) => new Date(Date.now() - n * 86_400_000).toISOString();
+  await w.db.batch([
+    insert.bind(`old-${workspaceId}`, workspaceId, daysAgo(31)),
+    insert.bind(`recent-${workspaceId}`, workspaceId, daysAgo(29)),
+    insert.bind(`old-${other.id}`, other.id, daysAgo(31)),
+  ]);
+  const ids = async (client) => (await client.get("/v1/dead-letters")).body.items.map((l) => l.id).sort();
+  assert.deepEqual(await ids(api), [`old-${workspaceId}`, `recent-${workspaceId}`]);
+  assert.equal((await w.scheduled()).outcome, "ok");
+  for (let i = 0; i < 300 && (await ids(api)).length > 1; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await ids(api), [`recent-${workspaceId}`]);
+  for (let i = 0; i < 300 && (await ids(other.api)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await ids(other.api), []);
+});

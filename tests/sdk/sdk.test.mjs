@@ -11,7 +11,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { Miniflare } from "miniflare";
 import path from "node:path";
-import { startWorker, newWorkspace, promptWithVersions, metricsWhen, root } from "../e2e/harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, metricsWhen, versionIds, root } from "../e2e/harness.mjs";
 import { installPackage } from "./package.mjs";
 
 let w;
@@ -187,9 +187,11 @@ test("logs are batched to the executions endpoint and reach the metrics; feedbac
     ids.push(client.log({ prompt, latencyMs: 10 + i, tokensIn: 5, tokensOut: 7, score: 1, output: "ok", ...(i < 10 ? { error: new Error("boom") } : {}) }));
   }
   assert.equal(new Set(ids).size, 100, "log returns a fresh id at once");
+  // Executions this client logged: their id is enough (it remembers their version and environment).
   client.feedback(ids[0], 1);
-  client.feedback(ids[1], -1);
+  client.feedback(ids[1], -1, "too long");
   await client.flush();
+  assert.deepEqual(errors, []);
   assert.equal(client.stats().sent, 100);
   assert.equal(client.stats().feedbackSent, 2);
   const body = await metricsWhen(api, "logged", (items) => items[0]?.metrics.calls === 100 && items[0].metrics.feedback_up === 1);
@@ -203,6 +205,93 @@ test("logs are batched to the executions endpoint and reach the metrics; feedbac
   await client.flush();
   assert.equal(client.stats().rejected, 1);
   assert.ok(errors.length >= 2);
+  await client.close();
+});
+
+test("feedback from a client that never logged the execution names its version: the prompt get returned, or promptVersionId and environment", async () => {
+  const { api, key } = await newWorkspace(w);
+  await promptWithVersions(api, "rated", ["One {{x}}", "Two {{x}}"]);
+  await api.post("/v1/prompts/rated/promote", { version: 1, environment: "production" });
+  const v = await versionIds(api, "rated");
+  // One process logs (version 1 as get serves it, version 2 by id)...
+  const logger = new pvct.PromptClient({ apiKey: key, baseUrl: w.url });
+  const prompt = await logger.get("rated", { variables: { x: "a" } });
+  const one = [0, 1, 2].map(() => logger.log({ prompt, latencyMs: 5 }));
+  const two = [0, 1].map(() => logger.log({ promptVersionId: v[2], environment: "production", latencyMs: 5 }));
+  await logger.close();
+  assert.equal(logger.stats().sent, 5);
+  // ...another takes the thumbs: it never saw those executions.
+  const errors = [];
+  const rater = new pvct.PromptClient({ apiKey: key, baseUrl: w.url, onError: (e) => errors.push(e) });
+  const served = await rater.get("rated", { variables: { x: "b" } });
+  rater.feedback(one[0], 1, { prompt: served });
+  rater.feedback(one[1], -1, { prompt: served, comment: "off topic" });
+  rater.feedback(two[0], 1, { promptVersionId: v[2], environment: "production" });
+  rater.feedback(two[1], 1, { promptVersionId: v[2] }); // the client's environment
+  // Named nowhere and not logged here: reported, not sent.
+  rater.feedback(one[2], 1);
+  rater.feedback(one[2], 1, "a comment alone names no version");
+  assert.deepEqual(errors.map((e) => [e.code, e.details?.field]), [["invalid_field", "prompt_version_id"], ["invalid_field", "prompt_version_id"]]);
+  assert.match(errors[0].message, /prompt get returned.*promptVersionId and environment.*log the execution through this client/);
+  // An environment the workspace does not have: the API's refusal reaches onError with the field it names.
+  rater.feedback(one[2], 1, { prompt: served, environment: "nowhere" });
+  await rater.flush();
+  assert.equal(rater.stats().feedbackSent, 4);
+  assert.equal(rater.stats().rejected, 1);
+  assert.deepEqual([errors[2]?.code, errors[2]?.details?.field, errors[2]?.details?.status], ["invalid_field", "environment", 400]);
+  assert.equal(errors.length, 3);
+  const body = await metricsWhen(api, "rated", (items) => {
+    const m1 = items.find((i) => i.version === 1)?.metrics;
+    const m2 = items.find((i) => i.version === 2)?.metrics;
+    return m1?.feedback_up + m1?.feedback_down === 2 && m2?.feedback_up === 2;
+  });
+  const m1 = body.items.find((i) => i.version === 1).metrics;
+  assert.deepEqual([m1.calls, m1.feedback_up, m1.feedback_down], [3, 1, 1]);
+  const m2 = body.items.find((i) => i.version === 2).metrics;
+  assert.deepEqual([m2.calls, m2.feedback_up, m2.feedback_down], [2, 2, 0]);
+  await rater.close();
+});
+
+test("feedback without a version is reported and never sent; the client remembers the 10,000 executions it logged last, and named values win", async () => {
+  const requests = [];
+  const fetch = async (url, init) => {
+    const body = JSON.parse(init.body);
+    requests.push({ path: new URL(url).pathname, body });
+    const answer = body.executions ? { accepted: body.executions.length, rejected: [] } : { accepted: true, execution_id: body.execution_id };
+    return new Response(JSON.stringify(answer), { status: 202, headers: { "content-type": "application/json" } });
+  };
+  const errors = [];
+  const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: "http://127.0.0.1:9", fetch, flushIntervalMs: 3_600_000, maxBatchSize: 1000, maxBufferSize: 20_000, onError: (e) => errors.push(e) });
+  client.feedback("elsewhere", 1);
+  client.feedback("elsewhere", -1, "a comment");
+  client.feedback("elsewhere", -1, { comment: "still no version", environment: "production" });
+  assert.deepEqual(errors.map((e) => [e instanceof pvct.PvctError, e.code, e.details?.field]), Array(3).fill([true, "invalid_field", "prompt_version_id"]));
+  assert.equal(client.stats().buffered, 0);
+  await client.flush();
+  assert.equal(requests.length, 0, "nothing was sent");
+
+  errors.length = 0;
+  const ids = [];
+  for (let i = 0; i < 10_001; i++) ids.push(client.log({ promptVersionId: `v${i % 3}`, environment: "staging", latencyMs: 1 }));
+  client.feedback(ids[0], 1); // the oldest of 10,001: forgotten
+  client.feedback(ids[1], -1, "second");
+  client.feedback(ids[10_000], 1);
+  client.feedback(ids[2], 1, { promptVersionId: "named", environment: "production", comment: "named wins" });
+  client.feedback(ids[0], 1, { promptVersionId: "v0", environment: "staging" });
+  client.feedback("elsewhere", -1, { prompt: { versionId: "pv", environment: "development" } });
+  client.feedback("elsewhere-2", 1, { promptVersionId: "pv2" });
+  await client.flush();
+  assert.deepEqual(errors.map((e) => [e.code, e.details?.field, e.details?.executionId]), [["invalid_field", "prompt_version_id", ids[0]]]);
+  assert.equal(client.stats().sent, 10_001);
+  assert.equal(client.stats().feedbackSent, 6);
+  assert.deepEqual(requests.filter((r) => r.path === "/v1/feedback").map((r) => r.body), [
+    { execution_id: ids[1], value: -1, comment: "second", prompt_version_id: "v1", environment: "staging" },
+    { execution_id: ids[10_000], value: 1, prompt_version_id: "v1", environment: "staging" },
+    { execution_id: ids[2], value: 1, comment: "named wins", prompt_version_id: "named", environment: "production" },
+    { execution_id: ids[0], value: 1, prompt_version_id: "v0", environment: "staging" },
+    { execution_id: "elsewhere", value: -1, prompt_version_id: "pv", environment: "development" },
+    { execution_id: "elsewhere-2", value: 1, prompt_version_id: "pv2", environment: "production" },
+  ]);
   await client.close();
 });
 
@@ -334,6 +423,9 @@ export async function run(): Promise<string | null> {
   const p: Prompt = await client.get("support", { userKey: "u1", variables: { q: "hi" } });
   const id: string = client.log({ prompt: p, latencyMs: 12, tokensIn: 1, tokensOut: 2 });
   client.feedback(id, 1);
+  client.feedback(id, -1, "too long");
+  client.feedback("logged-elsewhere", 1, { prompt: p, comment: "great" });
+  client.feedback("logged-elsewhere", -1, { promptVersionId: p.versionId, environment: "production" });
   await client.flush();
   const ops = diffWords("a", "b");
   return ops[0].op === "insert" ? p.text : p.userTemplate;
@@ -344,6 +436,12 @@ export async function run(): Promise<string | null> {
   writeFileSync(path.join(pkg.project, "consumer.ts"), consumer);
   const tsc = path.join(root, "node_modules/typescript/bin/tsc");
   execFileSync(process.execPath, [tsc, "-p", pkg.project], { stdio: "pipe" });
-  writeFileSync(path.join(pkg.project, "consumer.ts"), `${consumer}\nclient.feedback("id", 2);\n`);
-  assert.throws(() => execFileSync(process.execPath, [tsc, "-p", pkg.project], { stdio: "pipe" }), "feedback takes only +1 or -1");
+  for (const [misuse, why] of [
+    ['client.feedback("id", 2);', "feedback takes only +1 or -1"],
+    ['client.feedback("id", 1, { promptVersion: "v" });', "feedback options are named as declared"],
+    ['client.feedback("id", 1, 42);', "the third argument is a comment or options"],
+  ]) {
+    writeFileSync(path.join(pkg.project, "consumer.ts"), `${consumer}\n${misuse}\n`);
+    assert.throws(() => execFileSync(process.execPath, [tsc, "-p", pkg.project], { stdio: "pipe" }), why);
+  }
 });

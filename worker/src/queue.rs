@@ -5,7 +5,7 @@
 //! one again after a failure is harmless.
 
 use pvct_core::jobs::{after_failure, prune_again, AfterFailure, Consumer, DeadReason, JobQueue, PRUNE_CHUNK};
-use pvct_core::raw_log::first_kept_day;
+use pvct_core::raw_log::cutoffs;
 use pvct_core::rollup::FeedbackRow;
 use pvct_core::settings::DEFAULT_RETENTION_DAYS;
 pub use pvct_core::telemetry::ExecutionRow;
@@ -236,12 +236,19 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
                 .settings(workspace_id)
                 .await?
                 .map_or(DEFAULT_RETENTION_DAYS, |s| s.retention_days);
-            let first_kept = first_kept_day(today, retention)
+            let cutoffs = cutoffs(today, retention)
                 .ok_or_else(|| worker::Error::RustError(format!("prune job with a bad day: {today}")))?;
             let page_full = crate::raw_log::RawLog::new(env)?
-                .prune(workspace_id, &first_kept)
+                .prune(workspace_id, &cutoffs.raw_log)
                 .await?;
-            let deleted = store.prune_ledger(workspace_id, &first_kept, PRUNE_CHUNK).await?;
+            let deleted = store
+                .prune_ledger(workspace_id, &cutoffs.ledger, PRUNE_CHUNK)
+                .await?
+                .max(
+                    store
+                        .prune_dead_letters(workspace_id, &cutoffs.dead_letters, PRUNE_CHUNK)
+                        .await?,
+                );
             if prune_again(deleted, page_full) {
                 let next = Job::Prune {
                     workspace_id: workspace_id.clone(),

@@ -81,6 +81,22 @@ impl Store {
     }
 
     /// The workspace's newest dead letters.
+    /// Deletes up to `chunk` of the workspace's dead letters stored before
+    /// `first_kept_day`, oldest first, through the (workspace_id,
+    /// created_at) index. A full chunk means there may be more.
+    pub async fn prune_dead_letters(&self, workspace_id: &str, first_kept_day: &str, chunk: u32) -> Result<u32> {
+        let result = self
+            .stmt(
+                "DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE workspace_id = ?1 \
+                 AND created_at < ?2 ORDER BY created_at LIMIT ?3)",
+                &[workspace_id.into(), first_kept_day.into(), chunk.into()],
+            )?
+            .run()
+            .await?;
+        let deleted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0);
+        Ok(u32::try_from(deleted).unwrap_or(u32::MAX))
+    }
+
     pub async fn dead_letters(&self, workspace_id: &str) -> Result<Vec<DeadLetter>> {
         let rows: Vec<DeadLetterRow> = self
             .all(
