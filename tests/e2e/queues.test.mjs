@@ -160,3 +160,26 @@ test("the daily cron drops dead letters after 30 days, each workspace's own", as
   for (let i = 0; i < 300 && (await ids(other.api)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await ids(other.api), []);
 });
+
+test("a message its consumer never settles reaches the dead-letter queue and is stored as consumer_crashed", async () => {
+  const { api, id: workspaceId } = await newWorkspace(w);
+  // D1 refuses to store this workspace's unreadable messages, so the consumer cannot settle one:
+  // it asks the Queue to redeliver it, and after the Queue's own retries (wrangler.toml max_retries)
+  // the Queue moves it to pvct-dead-letters, whose consumer stores it.
+  await w.db
+    .prepare(`CREATE TRIGGER refuse_unreadable_${workspaceId} BEFORE INSERT ON dead_letters
+      WHEN NEW.workspace_id = '${workspaceId}' AND NEW.reason = 'unreadable' BEGIN SELECT RAISE(ABORT, 'injected fault'); END`)
+    .run();
+  try {
+    const poison = JSON.stringify({ kind: "executions", workspace_id: workspaceId, rows: "not rows" });
+    await (await w.queue("QUEUE_TELEMETRY")).send(poison);
+    const [letter] = await deadLettersWhen(api, (items) => items.length === 1);
+    assert.equal(letter.error, "consumer_crashed");
+    assert.equal(letter.queue, "telemetry");
+    assert.equal(letter.kind, "executions");
+    const stored = await w.db.prepare("SELECT body FROM dead_letters WHERE id = ?").bind(letter.id).first();
+    assert.equal(stored.body, poison, "kept as it came");
+  } finally {
+    await w.db.prepare(`DROP TRIGGER IF EXISTS refuse_unreadable_${workspaceId}`).run();
+  }
+});

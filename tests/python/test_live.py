@@ -186,9 +186,11 @@ def test_logs_are_batched_and_reach_the_metrics_feedback_too(workspace: Workspac
     ids = [client.log(prompt, latency_ms=10 + i, tokens_in=5, tokens_out=7, score=1, output="ok",
                       error=RuntimeError("boom") if i < 10 else None) for i in range(100)]
     assert len(set(ids)) == 100, "log returns a fresh id at once"
+    # Executions this client logged: their id is enough (it remembers their version and environment).
     client.feedback(ids[0], 1)
     client.feedback(ids[1], -1, "too long")
     client.flush()
+    assert errors == []
     stats = client.stats()
     assert (stats["sent"], stats["feedback_sent"], stats["buffered"]) == (100, 2, 0)
     body = workspace.metrics_when("logged", lambda items: bool(items) and items[0]["metrics"]["calls"] == 100
@@ -201,6 +203,47 @@ def test_logs_are_batched_and_reach_the_metrics_feedback_too(workspace: Workspac
     assert client.stats()["rejected"] == 1
     assert any(e.code == "invalid_field" for e in errors)
     client.close()
+
+
+def test_feedback_from_a_client_that_never_logged_the_execution_names_its_version(workspace: Workspace) -> None:
+    workspace.prompt("rated", [{"text": "One {{x}}"}, {"text": "Two {{x}}"}], deploy=1)
+    versions = {v["number"]: v["id"] for v in workspace.api.ok("GET", "/v1/prompts/rated/versions")["items"]}
+    # One process logs (version 1 as get serves it, version 2 by id)...
+    with PromptClient(workspace.key, base_url=workspace.url) as logger:
+        prompt = logger.get("rated", variables={"x": "a"})
+        one = [logger.log(prompt, latency_ms=5) for _ in range(3)]
+        two = [logger.log(prompt_version_id=versions[2], environment="production", latency_ms=5) for _ in range(2)]
+    assert logger.stats()["sent"] == 5
+    # ...another takes the thumbs: it never saw those executions.
+    errors: List[PvctError] = []
+    rater = PromptClient(workspace.key, base_url=workspace.url, on_error=errors.append)
+    served = rater.get("rated", variables={"x": "b"})
+    rater.feedback(one[0], 1, prompt=served)
+    rater.feedback(one[1], -1, "off topic", prompt=served)
+    rater.feedback(two[0], 1, prompt_version_id=versions[2], environment="production")
+    rater.feedback(two[1], 1, prompt_version_id=versions[2])  # the client's environment
+    # Named nowhere and not logged here: reported, not sent.
+    rater.feedback(one[2], 1)
+    rater.feedback(one[2], 1, "a comment alone names no version")
+    assert [(e.code, e.details["field"]) for e in errors] == [("invalid_field", "prompt_version_id")] * 2
+    assert "prompt get returned" in errors[0].message and "log the execution through this client" in errors[0].message
+    # An environment the workspace does not have: the API's refusal reaches on_error with the field it names.
+    rater.feedback(one[2], 1, prompt=served, environment="nowhere")
+    rater.flush()
+    stats = rater.stats()
+    assert (stats["feedback_sent"], stats["rejected"]) == (4, 1)
+    assert len(errors) == 3
+    assert (errors[2].code, errors[2].details["field"], errors[2].details["status"]) == ("invalid_field", "environment", 400)
+
+    def by_version(items: List[Any]) -> Any:
+        return {i["version"]: i["metrics"] for i in items}
+
+    body = workspace.metrics_when("rated", lambda items: by_version(items).get(1, {}).get("feedback_down") == 1
+                                  and by_version(items).get(2, {}).get("feedback_up") == 2)
+    m = by_version(body["items"])
+    assert (m[1]["calls"], m[1]["feedback_up"], m[1]["feedback_down"]) == (3, 1, 1)
+    assert (m[2]["calls"], m[2]["feedback_up"], m[2]["feedback_down"]) == (2, 2, 0)
+    rater.close()
 
 
 def test_close_and_the_context_manager_flush_and_so_does_interpreter_exit(workspace: Workspace) -> None:

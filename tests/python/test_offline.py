@@ -14,8 +14,9 @@ import math
 import random
 import threading
 import types
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -468,6 +469,86 @@ def test_telemetry_never_raises_bad_records_are_reported_and_the_buffer_is_bound
     client.close()
     client.log(prompt_version_id="v")
     assert client.stats()["dropped"] == 202, "after close, logs are dropped and counted"
+
+
+@pytest.fixture
+def accepting() -> Iterator[Tuple[str, List[Tuple[str, Any]]]]:
+    """A stand-in for the API's telemetry endpoints: every POST is accepted
+    (202) and recorded as (path, body)."""
+    posts: List[Tuple[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            posts.append((self.path, body))
+            answer = {"accepted": len(body["executions"]), "rejected": []} if "executions" in body else {"accepted": True}
+            data = json.dumps(answer).encode()
+            self.send_response(202)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", posts
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_feedback_without_a_version_is_reported_and_never_sent(accepting: Tuple[str, List[Tuple[str, Any]]]) -> None:
+    url, posts = accepting
+    errors: List[PvctError] = []
+    client = PromptClient("pvct_x", base_url=url, flush_interval=3600, on_error=errors.append)
+    client.feedback("elsewhere", 1)
+    client.feedback("elsewhere", -1, "a comment")
+    client.feedback("elsewhere", -1, environment="production")
+    assert [(e.code, e.details["field"], e.details["execution_id"]) for e in errors] == [
+        ("invalid_field", "prompt_version_id", "elsewhere")] * 3
+    assert "prompt get returned" in errors[0].message
+    assert client.stats()["buffered"] == 0
+    client.flush()
+    assert posts == [], "nothing was sent"
+    client.close()
+
+
+def test_the_client_remembers_the_executions_it_logged_last_and_named_values_win(
+    accepting: Tuple[str, List[Tuple[str, Any]]]
+) -> None:
+    url, posts = accepting
+    errors: List[PvctError] = []
+    client = PromptClient("pvct_x", base_url=url, flush_interval=3600, max_batch_size=1000, max_buffer_size=20_000,
+                          on_error=errors.append)
+    ids = [client.log(prompt_version_id=f"v{i % 3}", environment="staging", latency_ms=1) for i in range(10_001)]
+    client.feedback(ids[0], 1)  # the oldest of 10,001: forgotten
+    client.feedback(ids[1], -1, "second")
+    client.feedback(ids[10_000], 1)
+    client.feedback(ids[2], 1, "named wins", prompt_version_id="named", environment="production")
+    client.feedback(ids[0], 1, prompt_version_id="v0", environment="staging")
+    bundle = one_prompt_bundle({"kind": "text", "content": {"text": "x"}, "uses": [], "declares": []})
+    with PromptClient("pvct_x", base_url=DEAD, timeout=0.2, fallback=bundle, on_error=lambda e: None) as other:
+        served = other.get("p")
+    client.feedback("elsewhere", -1, prompt=served)
+    client.feedback("elsewhere-2", 1, prompt_version_id="pv2")  # the client's environment
+    client.flush()
+    assert [(e.code, e.details["field"], e.details["execution_id"]) for e in errors] == [
+        ("invalid_field", "prompt_version_id", ids[0])]
+    assert (client.stats()["sent"], client.stats()["feedback_sent"]) == (10_001, 6)
+    assert [body for path, body in posts if path == "/v1/feedback"] == [
+        {"execution_id": ids[1], "value": -1, "comment": "second", "prompt_version_id": "v1", "environment": "staging"},
+        {"execution_id": ids[10_000], "value": 1, "prompt_version_id": "v1", "environment": "staging"},
+        {"execution_id": ids[2], "value": 1, "comment": "named wins", "prompt_version_id": "named",
+         "environment": "production"},
+        {"execution_id": ids[0], "value": 1, "prompt_version_id": "v0", "environment": "staging"},
+        {"execution_id": "elsewhere", "value": -1, "prompt_version_id": "v1", "environment": "production"},
+        {"execution_id": "elsewhere-2", "value": 1, "prompt_version_id": "pv2", "environment": "production"},
+    ]
+    client.close()
 
 
 def test_fallback_forms_and_environments(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ import time
 import urllib.parse
 import uuid
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from .bundle import PreparedBundle, VersionInfo
@@ -47,6 +48,9 @@ _MISSING_RECHECK = 1.0
 #: The API keeps this many characters of output and reference, and of error text.
 _MAX_TEXT_CHARS = 8192
 _MAX_ERROR_CHARS = 2000
+#: Executions whose version and environment a client remembers (those it
+#: logged most recently), so that feedback on them needs only their id.
+_REMEMBERED_EXECUTIONS = 10_001
 
 _log = logging.getLogger("pvct")
 _KEEP: Any = object()
@@ -246,6 +250,8 @@ class PromptClient:
             base_url or os.environ.get("PVCT_URL") or DEFAULT_BASE_URL, api_key, timeout, max_response_bytes
         )
         self._init_locks()
+        #: Executions this client logged: id -> (prompt_version_id, environment), oldest first.
+        self._executions: OrderedDict[str, Tuple[str, str]] = OrderedDict()
         self._states: Dict[str, _State] = {}
         self._counters = {"bundle_fetches": 0, "not_modified": 0, "stale_serves": 0}
         self._telemetry = Telemetry(
@@ -262,6 +268,7 @@ class PromptClient:
     def _init_locks(self) -> None:
         self._lock = threading.Lock()
         self._inflight: Dict[str, _Flight] = {}
+        self._executions_lock = threading.Lock()
 
     @property
     def base_url(self) -> str:
@@ -610,18 +617,61 @@ class PromptClient:
             if not record["prompt_version_id"]:
                 raise PvctError("invalid_field", "log needs prompt_version_id or the prompt get returned")
             self._telemetry.enqueue("execution", record)
+            self._remember(eid, record["prompt_version_id"], record["environment"])
         except Exception as e:  # noqa: BLE001 - never into the caller
             self._report(e if isinstance(e, PvctError) else PvctError("invalid_field", f"log: {e}"))
         return eid
 
-    def feedback(self, execution_id: str, value: int, comment: Optional[str] = None) -> None:
-        """Thumbs up (+1) or down (-1) for an execution. Never raises."""
+    def _remember(self, execution_id: str, prompt_version_id: str, environment: str) -> None:
+        """Keeps a logged execution's attribution for feedback: the most recent _REMEMBERED_EXECUTIONS."""
+        known = self._executions
+        with self._executions_lock:
+            known[execution_id] = (prompt_version_id, environment)
+            known.move_to_end(execution_id)  # logged again: now the most recent
+            if len(known) > _REMEMBERED_EXECUTIONS:
+                known.popitem(last=False)
+
+    def feedback(
+        self,
+        execution_id: str,
+        value: int,
+        comment: Optional[str] = None,
+        *,
+        prompt: Optional[Union[Prompt, VersionInfo]] = None,
+        prompt_version_id: Optional[str] = None,
+        environment: Optional[str] = None,
+    ) -> None:
+        """Thumbs up (+1) or down (-1) for an execution. Never raises.
+
+        It counts on the version and environment the execution ran on: those
+        this client logged it with (it remembers the 10,000 it logged last),
+        or, for an execution logged elsewhere (another process), ``prompt``
+        (what ``get`` returned) or ``prompt_version_id`` and ``environment``
+        (default: the client's). Named values win over remembered ones.
+        Without a version the feedback is not sent: ``on_error`` gets
+        ``invalid_field``."""
         try:
             if type(value) is not int or value not in (1, -1):
                 raise PvctError("invalid_field", "feedback is +1 or -1")
+            with self._executions_lock:
+                known = self._executions.get(execution_id)
+            version_id = prompt_version_id or (prompt.version_id if prompt is not None else None) or (
+                known[0] if known is not None else None)
+            env = environment or (prompt.environment if prompt is not None else None) or (
+                known[1] if known is not None else None) or self.environment
+            if not version_id:
+                raise PvctError(
+                    "invalid_field",
+                    f"feedback on execution {execution_id!r} needs the version it ran: pass the prompt get returned "
+                    "(prompt=...), or prompt_version_id and environment, or log the execution through this client "
+                    "first (it remembers the 10,000 it logged last)",
+                    {"field": "prompt_version_id", "execution_id": execution_id},
+                )
             record: Dict[str, Any] = {"execution_id": execution_id, "value": value}
             if comment:
                 record["comment"] = comment
+            record["prompt_version_id"] = version_id
+            record["environment"] = env
             self._telemetry.enqueue("feedback", record)
         except Exception as e:  # noqa: BLE001 - never into the caller
             self._report(e if isinstance(e, PvctError) else PvctError("invalid_field", f"feedback: {e}"))

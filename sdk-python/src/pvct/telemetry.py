@@ -338,10 +338,11 @@ class Telemetry:
                     ))
                     return res.status
                 if res.status < 500 and res.status != 429:
-                    # A client error will not get better by retrying.
+                    # A client error will not get better by retrying. The API's code
+                    # and details pass through (e.g. invalid_field with details["field"]).
                     with self._cond:
                         self.counters["rejected"] += count
-                    self._report(PvctError("http_error", f"{path} answered {res.status}", {"status": res.status}))
+                    self._report(_refusal(path, res))
                     return res.status
                 raise PvctError("server_error", f"{path} answered {res.status}", {"status": res.status})
             except (OSError, PvctError, ValueError) as e:
@@ -355,3 +356,21 @@ class Telemetry:
                     return 0
                 time.sleep(backoff)
                 attempt += 1
+
+
+def _refusal(path: str, res: Response) -> PvctError:
+    """The error a 4xx answer reports: the API's code, message and details, with the status."""
+    error: Any = None
+    try:
+        error = json.loads(res.text).get("error")
+    except (ValueError, AttributeError):
+        pass  # not JSON: only the status is known
+    error = error if isinstance(error, dict) else {}
+    code = error.get("code") if isinstance(error.get("code"), str) else "http_error"
+    message = error.get("message")
+    details = error.get("details")
+    return PvctError(
+        code,
+        f"{path} answered {res.status}" + (f": {message}" if isinstance(message, str) else ""),
+        {**(details if isinstance(details, dict) else {}), "status": res.status},
+    )
