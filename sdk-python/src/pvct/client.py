@@ -50,7 +50,7 @@ _MAX_TEXT_CHARS = 8192
 _MAX_ERROR_CHARS = 2000
 #: Executions whose version and environment a client remembers (those it
 #: logged most recently), so that feedback on them needs only their id.
-_REMEMBERED_EXECUTIONS = 10_001
+_REMEMBERED_EXECUTIONS = 10_000
 
 _log = logging.getLogger("pvct")
 _KEEP: Any = object()
