@@ -29,7 +29,7 @@ pub use config::{
 pub use list::{Items, Page};
 pub use registry::{
     CommitView, DependentView, DependentsView, DiffView, LiveDeploymentView, PromptDetailView, PromptView,
-    RenderRouting, RenderView, VersionView,
+    RenderRouting, RenderView, VersionSummaryView, VersionView,
 };
 pub use telemetry::{
     CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, LogObjectView, MetricsView,

@@ -7,6 +7,40 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
+/// Versions per page when their content is asked for: content is up to
+/// 256 KB before and after its includes expand, so 20 bound a page to
+/// about 10 MB however large the prompts.
+pub const MAX_CONTENT_LIMIT: u32 = 20;
+
+/// `GET /v1/prompts/{slug}/versions`: a page, and whether it carries each
+/// version's content (`include=content`; without it, summaries only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionListing {
+    pub page: PageRequest,
+    pub with_content: bool,
+}
+
+impl VersionListing {
+    pub fn parse(limit: Option<&str>, cursor: Option<&str>, include: Option<&str>) -> Result<Self> {
+        let with_content = match include.unwrap_or("") {
+            "" => false,
+            "content" => true,
+            _ => {
+                return Err(Error::new(ErrorKind::InvalidQuery, "include takes one value: content")
+                    .with_details(serde_json::json!({ "parameter": "include" })))
+            }
+        };
+        let (default, max) = if with_content {
+            (MAX_CONTENT_LIMIT, MAX_CONTENT_LIMIT)
+        } else {
+            (DEFAULT_LIMIT, MAX_LIMIT)
+        };
+        Ok(VersionListing {
+            page: PageRequest::parse_within(limit, cursor, default, max)?,
+            with_content,
+        })
+    }
+}
 
 /// A validated page request: at most `limit` items after `after` (a sort key).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +51,19 @@ pub struct PageRequest {
 
 impl PageRequest {
     pub fn parse(limit: Option<&str>, cursor: Option<&str>) -> Result<Self> {
+        Self::parse_within(limit, cursor, DEFAULT_LIMIT, MAX_LIMIT)
+    }
+
+    /// With a page size of `default` when none is given, at most `max`.
+    pub fn parse_within(limit: Option<&str>, cursor: Option<&str>, default: u32, max: u32) -> Result<Self> {
         let limit = match limit {
-            None => DEFAULT_LIMIT,
+            None => default,
             Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                Ok(n) if (1..=max).contains(&n) => n,
                 _ => {
                     return Err(Error::new(
                         ErrorKind::InvalidQuery,
-                        format!("limit must be an integer from 1 to {MAX_LIMIT}"),
+                        format!("limit must be an integer from 1 to {max}"),
                     )
                     .with_details(serde_json::json!({ "parameter": "limit" })))
                 }
@@ -104,6 +143,25 @@ mod tests {
             assert!(PageRequest::parse(Some(bad), None).is_err(), "{bad}");
         }
         assert_eq!(PageRequest::parse(None, None).unwrap().limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn version_pages_carry_content_only_when_asked_and_then_fewer() {
+        let summaries = VersionListing::parse(Some("200"), None, None).unwrap();
+        assert_eq!((summaries.page.limit, summaries.with_content), (200, false));
+        let full = VersionListing::parse(None, None, Some("content")).unwrap();
+        assert_eq!((full.page.limit, full.with_content), (MAX_CONTENT_LIMIT, true));
+        let too_many = VersionListing::parse(Some("21"), None, Some("content")).unwrap_err();
+        assert_eq!(
+            (too_many.status(), too_many.details()["parameter"].as_str()),
+            (400, Some("limit"))
+        );
+        assert_eq!(
+            VersionListing::parse(None, None, Some("everything"))
+                .unwrap_err()
+                .details()["parameter"],
+            "include"
+        );
     }
 
     #[test]

@@ -162,6 +162,20 @@ test("history is newest first with cursor pages; one version by number", async (
   } while (cursor);
   assert.deepEqual(numbers, [5, 4, 3, 2, 1]);
 
+  // Pages carry summaries; content only when asked, and then at most 20 versions a page.
+  const summaries = (await api.get("/v1/prompts/h/versions")).body.items;
+  assert.equal(summaries.length, 5);
+  assert.ok(summaries.every((v) => !("content" in v) && !("resolved_content" in v) && v.content_hash && v.message));
+  const full = await api.get("/v1/prompts/h/versions?include=content&limit=2");
+  assert.deepEqual(full.body.items.map((v) => [v.number, v.content.text, v.resolved_content.text]), [[5, "five", "five"], [4, "four", "four"]]);
+  const rest = await api.get(`/v1/prompts/h/versions?include=content&cursor=${full.body.next_cursor}`);
+  assert.deepEqual(rest.body.items.map((v) => v.content.text), ["three", "two", "one"]);
+  for (const q of ["include=content&limit=21", "include=everything"]) {
+    const res = await api.get(`/v1/prompts/h/versions?${q}`);
+    assert.equal(res.status, 400, q);
+    assert.equal(res.body.error.code, "invalid_query");
+  }
+
   const v3 = await api.get("/v1/prompts/h/versions/3");
   assert.equal(v3.status, 200);
   assert.equal(v3.body.content.text, "three");

@@ -46,19 +46,18 @@ pub struct LiveDeploymentView {
     pub deployed_at: String,
 }
 
-/// One committed version of a prompt.
+/// One committed version of a prompt: what every version answer carries
+/// apart from its content. Version lists are pages of these unless they
+/// ask for content (`?include=content`), so a page stays small whatever
+/// the prompts hold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VersionView {
+pub struct VersionSummaryView {
     pub id: String,
     /// The prompt's slug.
     pub prompt: String,
     pub number: u32,
     /// `null` for the first version.
     pub parent_version: Option<u32>,
-    pub content: Value,
-    /// The content with its snippet includes expanded (the content itself
-    /// when it has none).
-    pub resolved_content: Value,
     pub model_params: Value,
     /// The variables the version uses.
     pub variables: BTreeSet<String>,
@@ -69,6 +68,17 @@ pub struct VersionView {
     pub author: String,
     pub message: String,
     pub created_at: String,
+}
+
+/// One committed version of a prompt, with its content.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VersionView {
+    #[serde(flatten)]
+    pub summary: VersionSummaryView,
+    pub content: Value,
+    /// The content with its snippet includes expanded (the content itself
+    /// when it has none).
+    pub resolved_content: Value,
 }
 
 /// The answer to a commit: the new version, or the head when the content

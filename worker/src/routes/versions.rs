@@ -2,13 +2,13 @@
 //! version, and the word diff between two.
 
 use crate::webhook_delivery;
-use pvct_core::api::{CommitView, DiffView, Page, VersionView};
+use pvct_core::api::{CommitView, DiffView, Page, VersionSummaryView, VersionView};
 use pvct_core::audit::AuditAction;
 use pvct_core::commit::{plan_commit, stale_parent, CommitPlan, Head};
 use pvct_core::content::{ModelParams, PromptContent, PromptKind};
 use pvct_core::diff::{diff_metadata, diff_versions};
 use pvct_core::names::Slug;
-use pvct_core::page::{finish_page, PageRequest};
+use pvct_core::page::{finish_page, VersionListing};
 use pvct_core::release::Event;
 use pvct_core::request::Commit;
 use pvct_core::template::IncludeGraph;
@@ -22,14 +22,12 @@ use crate::ids::{new_id, now};
 use crate::store::{NewVersion, PromptRow, VersionRow};
 use crate::Ctx;
 
-pub fn version_view(v: &VersionRow, prompt: &PromptRow) -> VersionView {
-    VersionView {
+pub fn version_summary(v: &VersionRow, prompt: &PromptRow) -> VersionSummaryView {
+    VersionSummaryView {
         id: v.id.clone(),
         prompt: prompt.slug.clone(),
         number: v.number,
         parent_version: v.parent_number,
-        content: v.content.clone(),
-        resolved_content: v.expanded().clone(),
         model_params: v.model_params.clone(),
         variables: v.variables.uses.clone(),
         variable_declarations: v.variables.declares.clone(),
@@ -38,6 +36,14 @@ pub fn version_view(v: &VersionRow, prompt: &PromptRow) -> VersionView {
         author: v.author.clone(),
         message: v.commit_msg.clone(),
         created_at: v.created_at.clone(),
+    }
+}
+
+pub fn version_view(v: &VersionRow, prompt: &PromptRow) -> VersionView {
+    VersionView {
+        summary: version_summary(v, prompt),
+        content: v.content.clone(),
+        resolved_content: v.expanded().clone(),
     }
 }
 
@@ -228,16 +234,22 @@ fn with_head(err: Error, head: Option<&VersionRow>, prompt: &PromptRow) -> Error
 pub async fn list(ctx: &Ctx, slug: &Slug) -> ApiResult {
     let prompt = find_prompt(ctx, slug).await?;
     let q = Query::of(&ctx.url);
-    let page = PageRequest::parse(q.get("limit"), q.get("cursor"))?;
+    let VersionListing { page, with_content } =
+        VersionListing::parse(q.get("limit"), q.get("cursor"), q.get("include"))?;
     let before = page.after_number()?;
     let rows = ctx
         .store
-        .list_versions(&prompt.id, before, page.fetch_size())
+        .list_versions(&prompt.id, before, page.fetch_size(), with_content)
         .await
         .or_internal("versions")?;
     let (rows, next) = finish_page(rows, &page, |v| v.number.to_string());
-    let items = rows.iter().map(|v| version_view(v, &prompt)).collect();
-    json(200, &Page::new(items, next))
+    if with_content {
+        let items: Vec<VersionView> = rows.iter().map(|v| version_view(v, &prompt)).collect();
+        json(200, &Page::new(items, next))
+    } else {
+        let items: Vec<VersionSummaryView> = rows.iter().map(|v| version_summary(v, &prompt)).collect();
+        json(200, &Page::new(items, next))
+    }
 }
 
 pub async fn get(ctx: &Ctx, slug: &Slug, number: u32) -> ApiResult {

@@ -91,10 +91,26 @@ impl Store {
         .await
     }
 
-    pub async fn list_versions(&self, prompt_id: &str, before: Option<u32>, limit: u32) -> Result<Vec<VersionRow>> {
+    /// A page of versions, newest first; without `with_content` the
+    /// content columns are not read (they read as JSON null).
+    pub async fn list_versions(
+        &self,
+        prompt_id: &str,
+        before: Option<u32>,
+        limit: u32,
+        with_content: bool,
+    ) -> Result<Vec<VersionRow>> {
+        let columns = if with_content {
+            VERSION_COLUMNS.to_owned()
+        } else {
+            VERSION_COLUMNS.replace(
+                "v.content, v.resolved_content",
+                "'null' AS content, NULL AS resolved_content",
+            )
+        };
         self.all(
             &format!(
-                "SELECT {VERSION_COLUMNS} FROM prompt_versions v LEFT JOIN prompt_versions p2 ON p2.id = v.parent_id \
+                "SELECT {columns} FROM prompt_versions v LEFT JOIN prompt_versions p2 ON p2.id = v.parent_id \
                  WHERE v.prompt_id = ? AND v.number < ? ORDER BY v.number DESC LIMIT ?"
             ),
             &[prompt_id.into(), before_bound(before), limit.into()],
