@@ -110,3 +110,38 @@ test("per-workspace caps: webhooks, environments and active keys stop at their l
   assert.deepEqual(await counts(w.db), after, "a refused create writes nothing");
   assert.ok(after.api_keys > before.api_keys);
 });
+
+test("a promotion that would make the bundle exceed KV's value limit is refused with 409 bundle_too_large; smaller prompts make room", async () => {
+  const { api } = await newWorkspace(w);
+  const text = (i) => `prompt ${i}: ` + "lorem ipsum dolor sit amet ".repeat(Math.floor((250 * 1024) / 27));
+  let refused = null;
+  let live = 0;
+  for (let i = 0; i < 90 && !refused; i++) {
+    const slug = `big-${i}`;
+    assert.equal((await api.post("/v1/prompts", { slug, name: slug, kind: "text" })).status, 201);
+    const commit = await api.post(`/v1/prompts/${slug}/versions`, { content: { text: text(i) } });
+    assert.equal(commit.status, 201, JSON.stringify(commit.body).slice(0, 300));
+    const res = await api.post(`/v1/prompts/${slug}/promote`, { version: 1, environment: "staging" });
+    if (res.status === 409) refused = { slug, res };
+    else {
+      assert.equal(res.status, 201, JSON.stringify(res.body).slice(0, 300));
+      live++;
+    }
+  }
+  assert.ok(refused, "the bundle limit was reached");
+  // 20 MiB of about 250 KiB prompts: the 82nd or so does not fit.
+  assert.ok(live >= 78 && live <= 84, `prompts live before the refusal: ${live}`);
+  const { error } = refused.res.body;
+  assert.equal(error.code, "bundle_too_large");
+  assert.ok(error.details.bundle_bytes > error.details.limit_bytes);
+  assert.equal(error.details.limit_bytes, 20 * 1024 * 1024);
+  // Nothing was written: the bundle still serves every earlier prompt, and not the refused one.
+  const bundle = await api.get("/v1/bundle?environment=staging");
+  assert.equal(Object.keys(bundle.body.prompts).length, live);
+  assert.ok(!(refused.slug in bundle.body.prompts));
+  assert.equal((await api.get(`/v1/prompts/${refused.slug}/deployments`)).body.items.length, 0);
+  // A smaller version of a live prompt makes room; then the refused promotion goes through.
+  assert.equal((await api.post("/v1/prompts/big-0/versions", { content: { text: "short now" }, parent_version: 1 })).status, 201);
+  assert.equal((await api.post("/v1/prompts/big-0/promote", { version: 2, environment: "staging" })).status, 201);
+  assert.equal((await api.post(`/v1/prompts/${refused.slug}/promote`, { version: 1, environment: "staging" })).status, 201);
+});
