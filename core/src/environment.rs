@@ -22,6 +22,13 @@ pub struct GatePolicy {
     pub max_p95_ms: Option<f64>,
     #[serde(default)]
     pub requires_approval: bool,
+    /// A passing run of the prompt's current test suite against the exact
+    /// version is needed (passing: the suite's own `pass_threshold`, or
+    /// `min_test_pass_rate` when set).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_test_run: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_test_pass_rate: Option<f64>,
     /// The environment whose measurements the gates read; by default the
     /// one before this one in promotion order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,6 +46,7 @@ impl GatePolicy {
         };
         unit("min_score", self.min_score)?;
         unit("max_error_rate", self.max_error_rate)?;
+        unit("min_test_pass_rate", self.min_test_pass_rate)?;
         if self.max_p95_ms.is_some_and(|x| !(x > 0.0 && x.is_finite())) {
             return Err(Error::invalid_field(
                 "policy.max_p95_ms",

@@ -89,9 +89,30 @@ impl Evaluator {
             Some(Value::String(n)) => EvaluatorName::parse(&n)?,
             _ => return Err(Error::invalid_field("name", "every evaluator needs a name")),
         };
-        let raw: RawCheck = serde_json::from_value(Value::Object(fields))
-            .map_err(|e| Error::invalid_field("evaluator", format!("evaluator '{name}': {e}")))?;
-        let check = match raw {
+        let check = Check::parse(Value::Object(fields), "evaluator", &format!("evaluator '{name}'"))?;
+        Ok(Evaluator { name, check })
+    }
+
+    /// The evaluator as the API shows and stores it.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.check.to_json();
+        v["name"] = json!(self.name);
+        v
+    }
+
+    /// Scores `output`; `reference` is the execution's own expected answer.
+    pub fn evaluate<'a>(&'a self, output: &str, reference: Option<&'a str>) -> Verdict<'a> {
+        self.check.evaluate(output, reference)
+    }
+}
+
+impl Check {
+    /// Parses `{"type": ..., ...}` (no other fields); errors name `field`
+    /// and describe the check as `what`.
+    pub fn parse(value: Value, field: &str, what: &str) -> Result<Self> {
+        let raw: RawCheck =
+            serde_json::from_value(value).map_err(|e| Error::invalid_field(field, format!("{what}: {e}")))?;
+        Ok(match raw {
             RawCheck::Contains { value, case_sensitive } => Check::Contains {
                 value: bounded_text("value", &value, 1000, true)?,
                 case_sensitive,
@@ -110,13 +131,12 @@ impl Evaluator {
             RawCheck::Judge { criteria } => Check::Judge {
                 criteria: bounded_text("criteria", &criteria, 4000, true)?,
             },
-        };
-        Ok(Evaluator { name, check })
+        })
     }
 
-    /// The evaluator as the API shows and stores it.
+    /// The check as the API shows and stores it.
     pub fn to_json(&self) -> Value {
-        let mut v = match &self.check {
+        match self {
             Check::Contains { value, case_sensitive } => {
                 json!({ "type": "contains", "value": value, "case_sensitive": case_sensitive })
             }
@@ -126,15 +146,13 @@ impl Evaluator {
             }
             Check::Similarity { reference } => json!({ "type": "similarity", "reference": reference }),
             Check::Judge { criteria } => json!({ "type": "judge", "criteria": criteria }),
-        };
-        v["name"] = json!(self.name);
-        v
+        }
     }
 
     /// Scores `output`; `reference` is the execution's own expected answer.
     pub fn evaluate<'a>(&'a self, output: &str, reference: Option<&'a str>) -> Verdict<'a> {
         let pass = |b: bool| Verdict::Score(if b { 1.0 } else { 0.0 });
-        match &self.check {
+        match self {
             Check::Contains { value, case_sensitive } => {
                 if *case_sensitive {
                     pass(output.contains(value.as_str()))

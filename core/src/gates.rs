@@ -7,13 +7,24 @@ use serde::Serialize;
 use crate::environment::GatePolicy;
 use crate::error::{Error, ErrorKind};
 
-/// What the rollups say about one version in one environment.
+/// What the rollups say about one version in one environment, and how
+/// it did on its prompt's current test suite.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Measurements {
     pub samples: u64,
     pub mean_score: Option<f64>,
     pub error_rate: Option<f64>,
     pub p95_ms: Option<f64>,
+    pub test_run: Option<TestRunFact>,
+}
+
+/// The best finished run of the prompt's current suite revision against
+/// the version (none: never run, or only against older revisions).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestRunFact {
+    pub pass_rate: f64,
+    /// The suite's own `pass_threshold`.
+    pub suite_threshold: f64,
 }
 
 impl Measurements {
@@ -24,6 +35,7 @@ impl Measurements {
             mean_score: (score_count > 0).then(|| score_sum / score_count as f64),
             error_rate: (calls > 0).then(|| errors as f64 / calls as f64),
             p95_ms,
+            test_run: None,
         }
     }
 }
@@ -44,6 +56,12 @@ impl GatePolicy {
             || self.min_score.is_some()
             || self.max_error_rate.is_some()
             || self.max_p95_ms.is_some()
+            || self.needs_test_run()
+    }
+
+    /// Whether promotion needs a passing test run.
+    pub fn needs_test_run(&self) -> bool {
+        self.requires_test_run || self.min_test_pass_rate.is_some()
     }
 
     /// Every gate `m` fails.
@@ -81,6 +99,24 @@ impl GatePolicy {
         }
         if let Some(t) = self.max_p95_ms {
             check("max_p95_ms", m.p95_ms, t, |v, t| v <= t, "> allowed");
+        }
+        if self.needs_test_run() {
+            let threshold = self
+                .min_test_pass_rate
+                .or(m.test_run.as_ref().map(|r| r.suite_threshold))
+                .unwrap_or(1.0);
+            let measured = m.test_run.as_ref().map(|r| r.pass_rate);
+            if !measured.is_some_and(|v| v >= threshold) {
+                out.push(GateFailure {
+                    gate: "test_run",
+                    measured,
+                    threshold,
+                    message: match measured {
+                        Some(v) => format!("test_run: pass rate {v} < required {threshold}"),
+                        None => "test_run: missing; run the prompt's current test suite against this version".into(),
+                    },
+                });
+            }
         }
         out
     }
@@ -124,6 +160,7 @@ mod tests {
             mean_score: Some(0.9),
             error_rate: Some(0.01),
             p95_ms: Some(900.0),
+            test_run: None,
         };
         assert!(policy().evaluate(&m).is_empty());
     }
@@ -135,6 +172,7 @@ mod tests {
             mean_score: Some(0.5),
             error_rate: Some(0.2),
             p95_ms: Some(3000.0),
+            test_run: None,
         };
         let failures = policy().evaluate(&m);
         let gates: Vec<&str> = failures.iter().map(|f| f.gate).collect();
@@ -152,6 +190,33 @@ mod tests {
         let failures = policy().evaluate(&Measurements::default());
         assert_eq!(failures.len(), 4);
         assert_eq!(failures[1].measured, None);
+    }
+
+    #[test]
+    fn the_test_run_gate_needs_a_run_of_the_current_suite_at_its_threshold() {
+        let policy = GatePolicy {
+            requires_test_run: true,
+            ..GatePolicy::default()
+        };
+        assert!(policy.has_gates());
+        let missing = policy.evaluate(&Measurements::default());
+        assert_eq!((missing[0].gate, missing[0].measured), ("test_run", None));
+        let run = |pass_rate| Measurements {
+            test_run: Some(TestRunFact {
+                pass_rate,
+                suite_threshold: 0.9,
+            }),
+            ..Measurements::default()
+        };
+        assert!(policy.evaluate(&run(0.95)).is_empty());
+        let low = policy.evaluate(&run(0.8));
+        assert_eq!((low[0].measured, low[0].threshold), (Some(0.8), 0.9));
+        // The environment may ask for more than the suite does.
+        let strict = GatePolicy {
+            min_test_pass_rate: Some(1.0),
+            ..GatePolicy::default()
+        };
+        assert_eq!(strict.evaluate(&run(0.95))[0].threshold, 1.0);
     }
 
     #[test]

@@ -46,6 +46,7 @@ pub mod settings;
 pub mod stats;
 pub mod telemetry;
 pub mod template;
+pub mod test_suite;
 pub mod time;
 pub mod webhook;
 

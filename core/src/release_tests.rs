@@ -46,6 +46,7 @@ fn version(n: u32) -> VersionFacts {
                 mean_score: Some(0.9),
                 error_rate: Some(0.01),
                 p95_ms: Some(800.0),
+                test_run: None,
             }
         },
     }
