@@ -248,6 +248,11 @@ CREATE TABLE IF NOT EXISTS workspace_settings (
   judge_url      TEXT,
   judge_model    TEXT,
   judge_api_key  TEXT,
+  -- The OpenAI-compatible endpoint server-side test runs call; the key is
+  -- write-only and sealed like the judge's.
+  provider_url     TEXT,
+  provider_model   TEXT,
+  provider_api_key TEXT,
   updated_at     TEXT NOT NULL
 );
 
@@ -318,3 +323,49 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   replayed_at  TEXT
 );
 CREATE INDEX IF NOT EXISTS dead_letters_workspace ON dead_letters (workspace_id, created_at);
+
+-- Test suites per prompt: append-only revisions (the current one is the
+-- highest), each a JSON document validated by core/src/test_suite.rs.
+CREATE TABLE IF NOT EXISTS test_suites (
+  prompt_id    TEXT NOT NULL REFERENCES prompts(id),
+  revision     INTEGER NOT NULL,
+  workspace_id TEXT NOT NULL,
+  suite        TEXT NOT NULL CHECK (json_valid(suite)),
+  suite_hash   TEXT NOT NULL,
+  author       TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  PRIMARY KEY (prompt_id, revision)
+);
+CREATE TRIGGER IF NOT EXISTS test_suites_no_update BEFORE UPDATE ON test_suites
+BEGIN SELECT RAISE(ABORT, 'test_suites is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS test_suites_no_delete BEFORE DELETE ON test_suites
+BEGIN SELECT RAISE(ABORT, 'test_suites is append-only'); END;
+
+-- A run of one suite revision against one version, and one row per case
+-- result (passed is NULL while a judge assertion waits for its answer).
+CREATE TABLE IF NOT EXISTS test_runs (
+  id             TEXT PRIMARY KEY,
+  workspace_id   TEXT NOT NULL,
+  prompt_id      TEXT NOT NULL REFERENCES prompts(id),
+  version_id     TEXT NOT NULL REFERENCES prompt_versions(id),
+  version_number INTEGER NOT NULL,
+  suite_revision INTEGER NOT NULL,
+  mode           TEXT NOT NULL CHECK (mode IN ('provider', 'client')),
+  total          INTEGER NOT NULL,
+  started_by     TEXT NOT NULL,
+  started_at     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS test_runs_prompt ON test_runs (prompt_id, started_at);
+
+CREATE TABLE IF NOT EXISTS test_results (
+  run_id     TEXT NOT NULL REFERENCES test_runs(id),
+  case_name  TEXT NOT NULL,
+  passed     INTEGER,
+  output     TEXT NOT NULL,
+  error      TEXT,
+  latency_ms REAL,
+  cost_usd   REAL,
+  grade      TEXT NOT NULL CHECK (json_valid(grade)),
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (run_id, case_name)
+);

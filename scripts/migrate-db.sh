@@ -48,3 +48,9 @@ if ! has "$@" --command "SELECT latency FROM version_rollups LIMIT 0"; then
       AND b.environment = version_rollups.environment AND b.hour = version_rollups.hour)"
   fi
 fi
+# Databases made before test suites could run on the workspace's provider.
+if ! has "$@" --command "SELECT provider_url FROM workspace_settings LIMIT 0"; then
+  d1 "$@" --command "ALTER TABLE workspace_settings ADD COLUMN provider_url TEXT; \
+    ALTER TABLE workspace_settings ADD COLUMN provider_model TEXT; \
+    ALTER TABLE workspace_settings ADD COLUMN provider_api_key TEXT"
+fi

@@ -17,6 +17,7 @@ mod config;
 mod list;
 mod registry;
 mod telemetry;
+mod testing;
 
 pub use access::{
     AdminKeyView, ApiKeyCreatedView, ApiKeyView, AuditEntryView, EdgeStatus, HealthView, KeyRevokedView, MeView,
@@ -35,6 +36,7 @@ pub use telemetry::{
     CompareView, ComparedVersionView, ExecutionsAcceptedView, FeedbackAcceptedView, LogObjectView, MetricsView,
     PriceOverrideView, PricesView, PromotionStatsView, TelemetryLogView, VersionMetricsView, WeekPromotionsView,
 };
+pub use testing::{TestResultView, TestRunCompareView, TestRunHead, TestRunView, TestSuiteView};
 
 /// One row of an environment's deployment history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

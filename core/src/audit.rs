@@ -24,6 +24,8 @@ pub enum AuditAction {
     ApprovalSupersede,
     PricePut,
     EvaluatorsPut,
+    TestsPut,
+    TestRunStart,
     SettingsPut,
     WebhookCreate,
     WebhookDelete,
@@ -31,7 +33,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 23] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -49,6 +51,8 @@ impl AuditAction {
         AuditAction::ApprovalSupersede,
         AuditAction::PricePut,
         AuditAction::EvaluatorsPut,
+        AuditAction::TestsPut,
+        AuditAction::TestRunStart,
         AuditAction::SettingsPut,
         AuditAction::WebhookCreate,
         AuditAction::WebhookDelete,
@@ -74,6 +78,8 @@ impl AuditAction {
             AuditAction::ApprovalSupersede => "approval.supersede",
             AuditAction::PricePut => "price.put",
             AuditAction::EvaluatorsPut => "evaluators.put",
+            AuditAction::TestsPut => "tests.put",
+            AuditAction::TestRunStart => "test_run.start",
             AuditAction::SettingsPut => "settings.put",
             AuditAction::WebhookCreate => "webhook.create",
             AuditAction::WebhookDelete => "webhook.delete",

@@ -70,6 +70,10 @@ pub enum ErrorKind {
     QuotaExceeded,
     /// The change would make its environment's bundle larger than one KV value.
     BundleTooLarge,
+    /// A server-side test run needs the workspace's provider (`PUT /v1/settings`).
+    ProviderNotConfigured,
+    /// The prompt has no test suite, or one without cases.
+    NoTestSuite,
     /// Something failed on our side; the message never carries internal text.
     Internal,
 }
@@ -106,6 +110,8 @@ impl ErrorKind {
             ErrorKind::RateLimited => "rate_limited",
             ErrorKind::QuotaExceeded => "quota_exceeded",
             ErrorKind::BundleTooLarge => "bundle_too_large",
+            ErrorKind::ProviderNotConfigured => "provider_not_configured",
+            ErrorKind::NoTestSuite => "no_test_suite",
             ErrorKind::Internal => "internal",
         }
     }
@@ -134,7 +140,9 @@ impl ErrorKind {
             | ErrorKind::StaleApproval
             | ErrorKind::VariablesChanged
             | ErrorKind::QuotaExceeded
-            | ErrorKind::BundleTooLarge => 409,
+            | ErrorKind::BundleTooLarge
+            | ErrorKind::ProviderNotConfigured
+            | ErrorKind::NoTestSuite => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::GatesFailed => 422,
             ErrorKind::UnsupportedMediaType => 415,

@@ -30,6 +30,7 @@ pub mod names;
 pub mod page;
 pub mod prepared_bundle;
 pub mod pricing;
+pub mod provider;
 pub mod quota;
 pub mod ratelimit;
 pub mod raw_log;

@@ -48,6 +48,14 @@ pub enum Route {
     Audit,
     GetEvaluators(Slug),
     PutEvaluators(Slug),
+    /// A prompt's test suite (current revision) · replace it.
+    GetTests(Slug),
+    PutTests(Slug),
+    /// Run the suite against a version.
+    StartTestRun(Slug, u32),
+    ListTestRuns(Slug),
+    CompareTestRuns(Slug),
+    GetTestRun(Slug, String),
     /// The raw telemetry log of a day (admins: it holds model outputs).
     ListTelemetryLog,
     GetTelemetryLog(LogObjectId),
@@ -99,6 +107,10 @@ impl Route {
             | Route::Compare(_)
             | Route::Bundle
             | Route::GetEvaluators(_)
+            | Route::GetTests(_)
+            | Route::ListTestRuns(_)
+            | Route::CompareTestRuns(_)
+            | Route::GetTestRun(..)
             | Route::ListEnvironments => Access::Workspace(Read),
             // Experiments need Approve instead in environments whose policy
             // requires approval; the handler raises the bar from the policy.
@@ -108,6 +120,8 @@ impl Route {
             | Route::Rollback(_)
             | Route::PutExperiment(..)
             | Route::PutEvaluators(_)
+            | Route::PutTests(_)
+            | Route::StartTestRun(..)
             | Route::EndExperiment(..) => Access::Workspace(Write),
             Route::Approve(_) | Route::Reject(_) => Access::Workspace(Approve),
             Route::PutPrice(_)
@@ -146,6 +160,8 @@ impl Route {
                 | Route::Feedback
                 | Route::CreateKey
                 | Route::PutEvaluators(_)
+                | Route::PutTests(_)
+                | Route::StartTestRun(..)
                 | Route::PutSettings
                 | Route::CreateWebhook
         )
@@ -189,12 +205,35 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["v1", "prompts", slug, "versions", number] => (
             &["GET"],
             gate(method, "GET", || {
-                let n = number
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Error::not_found("version"))?;
-                Ok(Route::GetVersion(prompt_slug(slug)?, n))
+                Ok(Route::GetVersion(prompt_slug(slug)?, version_number(number)?))
+            })?,
+        ),
+        ["v1", "prompts", slug, "versions", number, "test-runs"] => (
+            &["POST"],
+            gate(method, "POST", || {
+                Ok(Route::StartTestRun(prompt_slug(slug)?, version_number(number)?))
+            })?,
+        ),
+        ["v1", "prompts", slug, "tests"] => (
+            &["GET", "PUT"],
+            match method {
+                "GET" => Some(Route::GetTests(prompt_slug(slug)?)),
+                "PUT" => Some(Route::PutTests(prompt_slug(slug)?)),
+                _ => None,
+            },
+        ),
+        ["v1", "prompts", slug, "test-runs"] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::ListTestRuns(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "test-runs", "compare"] => (
+            &["GET"],
+            gate(method, "GET", || Ok(Route::CompareTestRuns(prompt_slug(slug)?)))?,
+        ),
+        ["v1", "prompts", slug, "test-runs", id] => (
+            &["GET"],
+            gate(method, "GET", || {
+                Ok(Route::GetTestRun(prompt_slug(slug)?, (*id).to_owned()))
             })?,
         ),
         ["v1", "prompts", slug, "diff"] => (&["GET"], gate(method, "GET", || Ok(Route::Diff(prompt_slug(slug)?)))?),
@@ -333,6 +372,15 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
 
 fn environment_segment(segment: &str) -> Result<EnvironmentName> {
     EnvironmentName::parse(segment).map_err(|_| Error::not_found("environment"))
+}
+
+/// A version number in a path: 1 or more, else the version is not found.
+fn version_number(segment: &str) -> Result<u32> {
+    segment
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::not_found("version"))
 }
 
 fn gate(method: &str, wanted: &str, make: impl FnOnce() -> Result<Route>) -> Result<Option<Route>> {

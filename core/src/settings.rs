@@ -1,5 +1,5 @@
-//! Workspace settings: how long raw executions are kept, and the LLM judge
-//! the `judge` evaluators call.
+//! Workspace settings: how long raw executions are kept, the LLM judge
+//! the `judge` evaluators call, and the provider test suites run prompts on.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,14 @@ pub struct Settings {
     pub judge_model: Option<String>,
     /// Write-only: never part of an answer or an audit entry.
     pub judge_api_key: Option<String>,
+    /// The OpenAI-compatible endpoint server-side test runs call.
+    #[serde(default)]
+    pub provider_url: Option<String>,
+    #[serde(default)]
+    pub provider_model: Option<String>,
+    /// Write-only, like the judge's.
+    #[serde(default)]
+    pub provider_api_key: Option<String>,
     pub updated_at: String,
 }
 
@@ -30,6 +38,9 @@ impl Default for Settings {
             judge_url: None,
             judge_model: None,
             judge_api_key: None,
+            provider_url: None,
+            provider_model: None,
+            provider_api_key: None,
             updated_at: String::new(),
         }
     }
@@ -55,6 +66,9 @@ pub struct SettingsUpdate {
     pub retention_days: Option<u32>,
     #[serde(default, deserialize_with = "present")]
     pub judge: Option<Option<JudgeInput>>,
+    /// The same shape as the judge: `{url, model, api_key}`; null removes it.
+    #[serde(default, deserialize_with = "present")]
+    pub provider: Option<Option<JudgeInput>>,
 }
 
 /// Tells a field set to `null` (Some(None)) from one left out (None).
@@ -73,15 +87,17 @@ impl SettingsUpdate {
                 ));
             }
         }
-        if let Some(Some(judge)) = &mut update.judge {
-            judge.url = http_url("judge.url", &judge.url, " of a chat-completions endpoint")?;
-            judge.model = bounded_text("judge.model", &judge.model, 200, true)?;
-            if let Some(key) = &judge.api_key {
-                if key.is_empty() || key.len() > 4096 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-                    return Err(Error::invalid_field(
-                        "judge.api_key",
-                        "judge.api_key must be 1 to 4,096 printable ASCII characters",
-                    ));
+        for (name, endpoint) in [("judge", &mut update.judge), ("provider", &mut update.provider)] {
+            if let Some(Some(e)) = endpoint {
+                e.url = http_url(&format!("{name}.url"), &e.url, " of a chat-completions endpoint")?;
+                e.model = bounded_text(&format!("{name}.model"), &e.model, 200, true)?;
+                if let Some(key) = &e.api_key {
+                    if key.is_empty() || key.len() > 4096 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+                        return Err(Error::invalid_field(
+                            &format!("{name}.api_key"),
+                            format!("{name}.api_key must be 1 to 4,096 printable ASCII characters"),
+                        ));
+                    }
                 }
             }
         }
@@ -96,24 +112,69 @@ impl SettingsUpdate {
         if let Some(days) = self.retention_days {
             next.retention_days = days;
         }
-        match self.judge {
-            None => {}
-            Some(None) => (next.judge_url, next.judge_model, next.judge_api_key) = (None, None, None),
-            Some(Some(judge)) => {
-                let same_endpoint = next.judge_url.as_deref() == Some(judge.url.as_str());
-                next.judge_api_key = judge.api_key.or(if same_endpoint { next.judge_api_key } else { None });
-                next.judge_url = Some(judge.url);
-                next.judge_model = Some(judge.model);
-            }
-        }
+        apply_endpoint(
+            self.judge,
+            (&mut next.judge_url, &mut next.judge_model, &mut next.judge_api_key),
+        );
+        apply_endpoint(
+            self.provider,
+            (
+                &mut next.provider_url,
+                &mut next.provider_model,
+                &mut next.provider_api_key,
+            ),
+        );
         next.updated_at = at.to_owned();
         next
+    }
+}
+
+/// Applies one endpoint's update to its stored (url, model, key).
+fn apply_endpoint(
+    update: Option<Option<JudgeInput>>,
+    (url, model, key): (&mut Option<String>, &mut Option<String>, &mut Option<String>),
+) {
+    match update {
+        None => {}
+        Some(None) => (*url, *model, *key) = (None, None, None),
+        Some(Some(e)) => {
+            let same_endpoint = url.as_deref() == Some(e.url.as_str());
+            *key = e.api_key.or(if same_endpoint { key.take() } else { None });
+            *url = Some(e.url);
+            *model = Some(e.model);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_provider_is_set_and_kept_like_the_judge() {
+        let set =
+            parse(r#"{"provider": {"url": "https://p/v1/chat/completions", "model": "gpt-x", "api_key": "sk-p"}}"#)
+                .unwrap()
+                .apply(Settings::default(), "t1");
+        assert_eq!(
+            (
+                set.provider_model.as_deref(),
+                set.provider_api_key.as_deref(),
+                set.judge_url.as_deref()
+            ),
+            (Some("gpt-x"), Some("sk-p"), None)
+        );
+        let model = parse(r#"{"provider": {"url": "https://p/v1/chat/completions", "model": "gpt-y"}}"#)
+            .unwrap()
+            .apply(set, "t2");
+        assert_eq!(model.provider_api_key.as_deref(), Some("sk-p"));
+        assert!(parse(r#"{"provider": {"url": "ftp://p", "model": "m"}}"#)
+            .unwrap_err()
+            .message()
+            .contains("provider.url"));
+        let cleared = parse(r#"{"provider": null}"#).unwrap().apply(model, "t3");
+        assert_eq!((cleared.provider_url, cleared.provider_api_key), (None, None));
+    }
 
     fn parse(s: &str) -> Result<SettingsUpdate> {
         SettingsUpdate::parse(s.as_bytes())

@@ -255,13 +255,29 @@ impl Case {
                     Assertion::MaxLatencyMs { value } => (Some(latency_ms.is_some_and(|l| l <= *value)), latency_ms),
                 };
                 AssertionResult {
-                    kind: a.kind(),
+                    kind: a.kind().to_owned(),
                     passed,
                     score,
                 }
             })
             .collect();
         CaseGrade { assertions: results }
+    }
+
+    /// The grade of a case with no output (the client sent none, the
+    /// prompt did not render, the provider failed): every assertion fails.
+    pub fn no_output(&self) -> CaseGrade {
+        CaseGrade {
+            assertions: self
+                .assertions
+                .iter()
+                .map(|a| AssertionResult {
+                    kind: a.kind().to_owned(),
+                    passed: Some(false),
+                    score: None,
+                })
+                .collect(),
+        }
     }
 
     /// The judge criteria and threshold of each judge assertion, by index.
@@ -377,17 +393,105 @@ impl Suite {
     }
 }
 
+/// How a run gets its outputs: the server calls the workspace's provider,
+/// or the client (`pvct test --exec`) sends what its own LLM call gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunRequest {
+    Provider,
+    Client(Vec<ClientOutput>),
+}
+
+/// One case's output as a client sends it.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientOutput {
+    pub case: String,
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Why there is no output (the client's call failed).
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+}
+
+impl RunRequest {
+    /// Parses `POST …/versions/{n}/test-runs`: `{}` (or no body) runs on
+    /// the provider; `{"outputs": [...]}` grades a client's outputs, one per
+    /// case of `suite` at most, each naming a case of it.
+    pub fn parse(body: &[u8], suite: &Suite) -> Result<Self> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Body {
+            #[serde(default)]
+            outputs: Option<Vec<ClientOutput>>,
+        }
+        let body: Body = if body.iter().all(u8::is_ascii_whitespace) {
+            Body { outputs: None }
+        } else {
+            crate::request::parse_json(body)?
+        };
+        let Some(outputs) = body.outputs else {
+            return Ok(RunRequest::Provider);
+        };
+        let mut seen = BTreeSet::new();
+        for o in &outputs {
+            if suite.case(&o.case).is_none() {
+                return Err(Error::invalid_field(
+                    "outputs",
+                    format!("no case '{}' in the suite", o.case),
+                ));
+            }
+            if !seen.insert(o.case.as_str()) {
+                return Err(Error::invalid_field(
+                    "outputs",
+                    format!("case '{}' has two outputs", o.case),
+                ));
+            }
+            if o.latency_ms.is_some_and(|l| !(l.is_finite() && l >= 0.0))
+                || o.cost_usd.is_some_and(|c| !(c.is_finite() && c >= 0.0))
+            {
+                return Err(Error::invalid_field(
+                    "outputs",
+                    format!("case '{}': latency_ms and cost_usd are non-negative numbers", o.case),
+                ));
+            }
+        }
+        Ok(RunRequest::Client(outputs))
+    }
+}
+
+/// The text kept of an output.
+pub fn kept_output(output: &str) -> String {
+    output.chars().take(MAX_OUTPUT_CHARS).collect()
+}
+
+/// Of the finished runs of the current suite revision against one version
+/// (pass rates), what the gate reads: the best one.
+pub fn best_run(pass_rates: &[f64], suite_threshold: f64) -> Option<crate::gates::TestRunFact> {
+    pass_rates
+        .iter()
+        .copied()
+        .fold(None, |best: Option<f64>, r| Some(best.map_or(r, |b| b.max(r))))
+        .map(|pass_rate| crate::gates::TestRunFact {
+            pass_rate,
+            suite_threshold,
+        })
+}
+
 /// One assertion's outcome: `passed` is None while a judge is still to be asked.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AssertionResult {
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub passed: Option<bool>,
     pub score: Option<f64>,
 }
 
 /// The outcome of one case's output.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CaseGrade {
     pub assertions: Vec<AssertionResult>,
 }
@@ -622,7 +726,7 @@ mod tests {
         assert_eq!((asks[0].0, asks[0].2), (5, 0.7));
         g.judged(5, 0.8, 0.7);
         assert_eq!(g.passed(), Some(true));
-        let kinds: Vec<_> = g.assertions.iter().map(|a| (a.kind, a.passed)).collect();
+        let kinds: Vec<_> = g.assertions.iter().map(|a| (a.kind.as_str(), a.passed)).collect();
         assert!(kinds.iter().all(|(_, p)| *p == Some(true)), "{kinds:?}");
 
         let mut bad = case.grade("sorry, no", Some(2500.0));
@@ -631,7 +735,7 @@ mod tests {
             .assertions
             .iter()
             .filter(|a| a.passed == Some(false))
-            .map(|a| a.kind)
+            .map(|a| a.kind.as_str())
             .collect();
         assert_eq!(
             failed,
@@ -650,6 +754,34 @@ mod tests {
         let mut unknown = case.grade(good, None);
         unknown.unjudged(5);
         assert_eq!(unknown.assertions[6].passed, Some(false));
+    }
+
+    #[test]
+    fn run_requests_are_provider_runs_or_outputs_for_known_cases() {
+        let s = suite(every_kind()).unwrap();
+        assert_eq!(RunRequest::parse(b"", &s).unwrap(), RunRequest::Provider);
+        assert_eq!(RunRequest::parse(b"{}", &s).unwrap(), RunRequest::Provider);
+        let client = RunRequest::parse(
+            br#"{"outputs": [{"case": "refund-ask", "output": "x", "latency_ms": 5}]}"#,
+            &s,
+        )
+        .unwrap();
+        assert!(matches!(client, RunRequest::Client(ref o) if o.len() == 1 && o[0].latency_ms == Some(5.0)));
+        for bad in [
+            r#"{"outputs": [{"case": "other", "output": "x"}]}"#,
+            r#"{"outputs": [{"case": "refund-ask"}, {"case": "refund-ask"}]}"#,
+            r#"{"outputs": [{"case": "refund-ask", "latency_ms": -1}]}"#,
+            r#"{"mode": "x"}"#,
+        ] {
+            assert_eq!(
+                RunRequest::parse(bad.as_bytes(), &s).unwrap_err().status(),
+                400,
+                "{bad}"
+            );
+        }
+        assert!(s.cases[0].no_output().passed() == Some(false));
+        assert_eq!(best_run(&[0.5, 0.9, 0.7], 0.8).unwrap().pass_rate, 0.9);
+        assert_eq!(best_run(&[], 0.8), None);
     }
 
     #[test]

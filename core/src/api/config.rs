@@ -26,6 +26,8 @@ pub struct SettingsView {
     pub retention_days: u32,
     /// `null` when no judge is configured.
     pub judge: Option<JudgeView>,
+    /// The endpoint server-side test runs call; `null` when none.
+    pub provider: Option<JudgeView>,
     pub updated_at: String,
 }
 
@@ -45,6 +47,11 @@ impl SettingsView {
                 url: url.clone(),
                 model: s.judge_model.clone(),
                 api_key_set: s.judge_api_key.is_some(),
+            }),
+            provider: s.provider_url.as_ref().map(|url| JudgeView {
+                url: url.clone(),
+                model: s.provider_model.clone(),
+                api_key_set: s.provider_api_key.is_some(),
             }),
             updated_at: s.updated_at.clone(),
         }

@@ -30,7 +30,10 @@ pub async fn put(ctx: &Ctx, req: &mut Request) -> ApiResult {
     // Never the key itself.
     let details = json!({ "retention_days": row.retention_days,
                           "judge_url": row.judge_url.as_deref().map(pvct_core::secrets::redact_url),
-                          "judge_model": row.judge_model, "judge_api_key_set": row.judge_api_key.is_some() });
+                          "judge_model": row.judge_model, "judge_api_key_set": row.judge_api_key.is_some(),
+                          "provider_url": row.provider_url.as_deref().map(pvct_core::secrets::redact_url),
+                          "provider_model": row.provider_model,
+                          "provider_api_key_set": row.provider_api_key.is_some() });
     let audit = ctx.audit(AuditAction::SettingsPut, &ctx.who.workspace_id, &row.updated_at);
     ctx.store
         .put_settings(&ctx.who.workspace_id, &row, &audit.details(details))
