@@ -33,20 +33,31 @@ export interface LiveDeployment {
   deployment_id: string;
   deployed_at: string;
 }
-export interface Version {
+export interface VariableDecl {
+  name: string;
+  required?: boolean;
+  default?: unknown;
+  description?: string;
+}
+/** A version without its content: what the versions list answers. */
+export interface VersionSummary {
   id: string;
   prompt: string;
   number: number;
   parent_version: number | null;
-  content: Content;
-  resolved_content: Content;
   model_params: ModelParams;
   variables: string[];
+  variable_declarations: VariableDecl[];
   snippet_pins: Record<string, number>;
   content_hash: string;
   author: string;
   message: string;
   created_at: string;
+}
+/** A version with its content: one version's own answer, and a prompt's head. */
+export interface Version extends VersionSummary {
+  content: Content;
+  resolved_content: Content;
 }
 export interface PromptDetail extends Prompt {
   head: Version | null;
@@ -177,6 +188,8 @@ export class Api {
   environments = () => this.get<{ items: Environment[] }>("/v1/environments").then((r) => r.items);
   prompt = (slug: string) => this.get<PromptDetail>(`/v1/prompts/${slug}`);
   version = (slug: string, n: number) => this.get<Version>(`/v1/prompts/${slug}/versions/${n}`);
+  /** Every version of a prompt, newest first, without content (200 a page, the API's most). */
+  versions = (slug: string) => this.all<VersionSummary>(`/v1/prompts/${slug}/versions?limit=200`);
   bundle = (env: string) =>
     this.get<{ prompts: Record<string, BundlePrompt> }>(`/v1/bundle?environment=${encodeURIComponent(env)}`);
   pendingApprovals = () => this.get<{ items: Approval[] }>("/v1/approvals?status=pending").then((r) => r.items);

@@ -16,7 +16,7 @@ const FILE_SUFFIX = ".prompt.json";
 
 const HELP = {
   ls: ["ls", "List prompts with what is live in each environment."],
-  log: ["log <slug>", "Version history, newest first."],
+  log: ["log <slug>", "Version history, newest first, without content (--json: the API's version summaries; show <slug>@N for one version's content)."],
   show: ["show <slug>[@N]", "One version (the head without @N)."],
   diff: ["diff <slug> A B", "Word diff of versions A and B: side by side when the terminal is wide enough (--inline to force one column)."],
   commit: ["commit <slug> -f <file> [-m <message>]", "Commit a prompt file (or a plain text file for a text prompt) on the current head."],
@@ -113,12 +113,13 @@ function api({ url, apiKey }) {
   };
 }
 
-async function allPages(call, pathname) {
+/** Every item of a cursor-paged list, `limit` a page (200, the API's most; version pages with content hold 20 at most). */
+async function allPages(call, pathname, limit = 200) {
   const items = [];
   let cursor = null;
   do {
     const sep = pathname.includes("?") ? "&" : "?";
-    const page = (await call("GET", `${pathname}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)).body;
+    const page = (await call("GET", `${pathname}${sep}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)).body;
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor);
@@ -311,7 +312,8 @@ async function importPrompt(lf, call, entry, ctx) {
     }
     result.slug = native.slug;
     if (native.kind !== kind) throw new CliError("invalid_field", `${native.slug} is a ${native.kind} prompt; Langfuse's ${JSON.stringify(name)} is a ${kind} prompt`);
-    const history = result.prompt_created ? [] : (await allPages(call, `/v1/prompts/${native.slug}/versions`)).reverse();
+    // Matching compares content, which version lists carry only when asked (20 a page).
+    const history = result.prompt_created ? [] : (await allPages(call, `/v1/prompts/${native.slug}/versions?include=content`, 20)).reverse();
 
     // Match in order by content; commit from the first version without a match on.
     let matching = true;

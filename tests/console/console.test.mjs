@@ -124,6 +124,26 @@ test("sign in, create, commit twice in the editor, diff, promote, see the badge,
   assert.equal(await inserted.first().evaluate((e) => getComputedStyle(e).backgroundColor), "rgb(218, 251, 225)", "inserted words are highlighted");
   mkdirSync(path.join(root, "target/console"), { recursive: true });
   await page.screenshot({ path: path.join(root, "target/console/diff.png"), fullPage: true });
+  // Version lists carry no content: the page fetches a version's content once
+  // (GET …/versions/N) and keeps it, so swapping sides and back asks for nothing.
+  const fetched = [];
+  const onRequest = (r) => /\/v1\/prompts\/welcome\/versions\/\d+$/.test(new URL(r.url()).pathname) && fetched.push(r.url());
+  page.on("request", onRequest);
+  await page.getByRole("button", { name: "⇄ swap" }).click();
+  await page.waitForURL(/\/prompts\/welcome\/diff\?from=2&to=1$/);
+  // v2 is now the old side: its words missing from v1 struck out.
+  const deleted = page.getByTestId("diff").getByLabel("text in v2").locator("del");
+  await deleted.first().waitFor();
+  const swapped = await client(url, adminKey).get("/v1/prompts/welcome/diff?from=2&to=1");
+  assert.deepEqual(
+    (await deleted.allTextContents()).join(" ").split(/\s+/).filter(Boolean),
+    swapped.body.fields.find((f) => f.field === "text").ops.filter((o) => o.op === "delete").map((o) => o.text).join(" ").split(/\s+/).filter(Boolean),
+  );
+  await page.getByRole("button", { name: "⇄ swap" }).click();
+  await page.waitForURL(/\/prompts\/welcome\/diff\?from=1&to=2$/);
+  await page.getByTestId("diff").getByLabel("text in v2").locator("ins").first().waitFor();
+  page.off("request", onRequest);
+  assert.deepEqual(fetched, [], "swapping sides refetches no version");
 
   // Promote v1 then v2 to production; the live badge follows.
   await page.getByRole("link", { name: "Deploy" }).click();

@@ -70,7 +70,18 @@ async function langfuseWorkspace(name) {
 async function history(api) {
   const prompts = (await api.get("/v1/prompts?limit=200")).body.items;
   const out = {};
-  for (const p of prompts) out[p.slug] = (await api.get(`/v1/prompts/${p.slug}/versions?limit=200`)).body.items.reverse();
+  for (const p of prompts) {
+    // Lists carry content only when asked, 20 versions a page at most.
+    const items = [];
+    let cursor = null;
+    do {
+      const page = await api.get(`/v1/prompts/${p.slug}/versions?include=content&limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      items.push(...page.body.items);
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    out[p.slug] = items.reverse();
+  }
   return { prompts, versions: out };
 }
 

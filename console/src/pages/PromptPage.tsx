@@ -1,7 +1,7 @@
 // One prompt: what is live where, and tabs for its history, diffs, editor,
 // deployments, experiments and metrics.
-import { lazy, Suspense } from "react";
-import type { Environment, Experiment, PromptDetail, Version } from "../api";
+import { lazy, Suspense, useMemo } from "react";
+import type { Api, Environment, Experiment, PromptDetail, Version, VersionSummary } from "../api";
 import { useSession } from "../session";
 import { linkProps, type PromptTab } from "../router";
 import { useLoad } from "../useLoad";
@@ -19,10 +19,41 @@ const MetricsTab = lazy(() => import("./prompt/MetricsTab"));
 export interface PromptData {
   prompt: PromptDetail;
   envs: Environment[];
-  versions: Version[];
+  /** Every version, newest first, without content. */
+  versions: VersionSummary[];
+  /**
+   * One version with its content, fetched once per number while the page
+   * is open (versions never change), so switching back costs nothing.
+   */
+  version: (n: number) => Promise<Version>;
   experiments: Experiment[];
   /** The running split of each environment that has one. */
   running: Record<string, Experiment>;
+}
+
+/** Versions with their content, each fetched once: a version never changes. */
+class VersionContents {
+  private readonly byNumber = new Map<number, Promise<Version>>();
+  constructor(
+    private readonly api: Api,
+    private readonly slug: string,
+  ) {}
+
+  /** A version already in hand (a prompt's head comes with its content). */
+  remember(v: Version) {
+    if (!this.byNumber.has(v.number)) this.byNumber.set(v.number, Promise.resolve(v));
+  }
+
+  get = (n: number): Promise<Version> => {
+    let v = this.byNumber.get(n);
+    if (!v) {
+      const asked = this.api.version(this.slug, n);
+      // A failure is not kept: asking again asks the API again.
+      asked.catch(() => this.byNumber.get(n) === asked && this.byNumber.delete(n));
+      this.byNumber.set(n, (v = asked));
+    }
+    return v;
+  };
 }
 
 const TAB_NAMES: [PromptTab, string][] = [
@@ -36,15 +67,21 @@ const TAB_NAMES: [PromptTab, string][] = [
 
 export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab; params: URLSearchParams }) {
   const { api } = useSession();
+  // Versions with their content, by number, for as long as the page shows
+  // this prompt to this key (another key may see another workspace's prompt
+  // of the same slug).
+  const contents = useMemo(() => new VersionContents(api, slug), [api, slug]);
   const { data, error, reload } = useLoad<PromptData>(async () => {
     const [prompt, envs, versions, experiments] = await Promise.all([
       api.prompt(slug),
       api.environments(),
-      api.all<Version>(`/v1/prompts/${slug}/versions?limit=100`),
+      api.versions(slug),
       api.experiments(slug),
     ]);
-    return { prompt, envs, versions, experiments, running: runningByEnv(experiments) };
-  }, [api, slug]);
+    // The prompt's answer carries its head in full.
+    if (prompt.head) contents.remember(prompt.head);
+    return { prompt, envs, versions, version: contents.get, experiments, running: runningByEnv(experiments) };
+  }, [api, slug, contents]);
 
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p className="muted">Loading {slug}…</p>;

@@ -8,20 +8,33 @@ import { VersionSelect } from "../../components/VersionSelect";
 import type { PromptData } from "../PromptPage";
 
 export function DiffTab({ data, params }: { data: PromptData; params: URLSearchParams }) {
-  const { prompt, versions } = data;
+  const { prompt, versions, version } = data;
   const numbers = versions.map((v) => v.number);
   const newest = numbers[0];
   const to = Number(params.get("to")) || newest;
   const from = Number(params.get("from")) || versions.find((v) => v.number === to)?.parent_version || to;
-  const [diff, setDiff] = useState<VersionDiff | null>(null);
+  // The diff shown, with the pair it is of: a diff of another pair (the one
+  // picked before, while this one's versions load) is not shown.
+  const [shown, setShown] = useState<{ from: number; to: number; diff: VersionDiff } | null>(null);
   const [error, setError] = useState<Error | null>(null);
 
+  const known = numbers.includes(from) && numbers.includes(to);
   useEffect(() => {
-    const a = versions.find((v) => v.number === from);
-    const b = versions.find((v) => v.number === to);
-    if (!a || !b) return;
-    diffVersions(prompt.kind, a, b).then(setDiff, setError);
-  }, [prompt.kind, versions, from, to]);
+    if (!known) return;
+    // The list has no content: the two versions come from the page's cache.
+    let current = true;
+    setError(null);
+    Promise.all([version(from), version(to)])
+      .then(([a, b]) => diffVersions(prompt.kind, a, b))
+      .then(
+        (diff) => current && setShown({ from, to, diff }),
+        (e) => current && setError(e instanceof Error ? e : new Error(String(e))),
+      );
+    return () => {
+      current = false;
+    };
+  }, [prompt.kind, known, version, from, to]);
+  const diff = shown && shown.from === from && shown.to === to ? shown.diff : null;
 
   if (versions.length === 0) return <p className="muted">No versions to compare yet.</p>;
   const pick = (f: number, t: number) => navigate(`/prompts/${prompt.slug}/diff?from=${f}&to=${t}`);

@@ -83,7 +83,7 @@ export default function EditTab({ data, reload }: { data: PromptData; reload: ()
       parent_version: base?.number ?? null,
       message: draft.message,
       // Declared variables carry over from the version this is based on.
-      variables: (base as (Version & { variable_declarations?: unknown[] }) | null)?.variable_declarations ?? [],
+      variables: base?.variable_declarations ?? [],
     };
     try {
       const res = await api.post<{ created: boolean; version: Version }>(`/v1/prompts/${prompt.slug}/versions`, body);
