@@ -463,6 +463,69 @@ impl RunRequest {
     }
 }
 
+/// A case's result as a run records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseResult {
+    pub case: String,
+    pub output: String,
+    pub error: Option<String>,
+    pub latency_ms: Option<f64>,
+    pub cost_usd: Option<f64>,
+    pub grade: CaseGrade,
+}
+
+impl CaseResult {
+    /// Graded `output` of `case`; without output (an `error` instead) every
+    /// assertion fails.
+    pub fn of(
+        case: &Case,
+        output: Option<&str>,
+        error: Option<String>,
+        latency_ms: Option<f64>,
+        cost_usd: Option<f64>,
+    ) -> Self {
+        let (output, grade, error) = match output {
+            Some(o) => (kept_output(o), case.grade(o, latency_ms), error),
+            None => (
+                String::new(),
+                case.no_output(),
+                Some(error.unwrap_or_else(|| "no output for this case".into())),
+            ),
+        };
+        CaseResult {
+            case: case.name.clone(),
+            output,
+            error: error.map(|e| e.chars().take(2000).collect()),
+            latency_ms,
+            cost_usd,
+            grade,
+        }
+    }
+}
+
+/// A client's outputs graded against every case of the suite: a case
+/// without an output fails.
+pub fn grade_client_outputs(suite: &Suite, outputs: &[ClientOutput]) -> Vec<CaseResult> {
+    suite
+        .cases
+        .iter()
+        .map(|case| match outputs.iter().find(|o| o.case == case.name) {
+            Some(o) => CaseResult::of(case, o.output.as_deref(), o.error.clone(), o.latency_ms, o.cost_usd),
+            None => CaseResult::of(case, None, None, None, None),
+        })
+        .collect()
+}
+
+/// The revision a `PUT` of `suite` writes: none when it equals the
+/// current revision (by hash), else the next one.
+pub fn next_revision(current: Option<(u32, &str)>, suite: &Suite) -> Option<u32> {
+    match current {
+        Some((_, hash)) if hash == suite.hash() => None,
+        Some((revision, _)) => Some(revision + 1),
+        None => Some(1),
+    }
+}
+
 /// The text kept of an output.
 pub fn kept_output(output: &str) -> String {
     output.chars().take(MAX_OUTPUT_CHARS).collect()
@@ -541,6 +604,11 @@ impl RunSummary {
     pub fn of(outcomes: &[Option<bool>], total: usize, pass_threshold: f64) -> Self {
         let passed = outcomes.iter().filter(|o| **o == Some(true)).count();
         let failed = outcomes.iter().filter(|o| **o == Some(false)).count();
+        Self::from_counts(total, passed, failed, pass_threshold)
+    }
+
+    /// From counts of passed and failed cases (the rest are pending).
+    pub fn from_counts(total: usize, passed: usize, failed: usize, pass_threshold: f64) -> Self {
         let pending = total.saturating_sub(passed + failed);
         let pass_rate = (pending == 0).then(|| if total == 0 { 1.0 } else { passed as f64 / total as f64 });
         let status = match pass_rate {
@@ -782,6 +850,32 @@ mod tests {
         assert!(s.cases[0].no_output().passed() == Some(false));
         assert_eq!(best_run(&[0.5, 0.9, 0.7], 0.8).unwrap().pass_rate, 0.9);
         assert_eq!(best_run(&[], 0.8), None);
+    }
+
+    #[test]
+    fn client_outputs_are_graded_case_by_case_and_missing_ones_fail() {
+        let s = suite(json!({ "cases": [
+            { "name": "a", "assert": [{ "type": "contains", "value": "yes" }] },
+            { "name": "b", "assert": [{ "type": "not_contains", "value": "no" }] },
+            { "name": "c", "assert": [{ "type": "contains", "value": "x" }] }
+        ]}))
+        .unwrap();
+        let out = |case: &str, output: Option<&str>, error: Option<&str>| ClientOutput {
+            case: case.into(),
+            output: output.map(Into::into),
+            error: error.map(Into::into),
+            latency_ms: None,
+            cost_usd: None,
+        };
+        let results = grade_client_outputs(&s, &[out("a", Some("yes"), None), out("b", None, Some("timeout"))]);
+        let passed: Vec<_> = results.iter().map(|r| (r.case.as_str(), r.grade.passed())).collect();
+        // b sent no output: not_contains must not pass on nothing.
+        assert_eq!(passed, [("a", Some(true)), ("b", Some(false)), ("c", Some(false))]);
+        assert_eq!(results[1].error.as_deref(), Some("timeout"));
+        assert_eq!(results[2].error.as_deref(), Some("no output for this case"));
+        assert_eq!(next_revision(None, &s), Some(1));
+        assert_eq!(next_revision(Some((3, &s.hash())), &s), None);
+        assert_eq!(next_revision(Some((3, "other")), &s), Some(4));
     }
 
     #[test]

@@ -137,12 +137,16 @@ pub async fn run(env: &Env, store: &Store, workspace_id: &str, items: &[Evaluati
         return Ok(None);
     };
     let endpoint = &endpoint;
-    let mut answers =
-        futures_util::stream::iter(asks)
-            .map(|((item, evaluator, criteria), key)| async move {
-                (item, evaluator, key, endpoint.ask(criteria, item).await)
-            })
-            .buffer_unordered(JUDGE_CONCURRENCY);
+    let mut answers = futures_util::stream::iter(asks)
+        .map(|((item, evaluator, criteria), key)| async move {
+            (
+                item,
+                evaluator,
+                key,
+                endpoint.ask(criteria, &item.output, item.reference.as_deref()).await,
+            )
+        })
+        .buffer_unordered(JUDGE_CONCURRENCY);
     let mut failures = 0usize;
     // Each score is counted as it comes: a consumer stopped midway loses
     // only the calls in flight, and the retry skips what is counted.
@@ -183,14 +187,14 @@ const JUDGE_CONCURRENCY: usize = 4;
 /// Seconds before a job whose judge calls failed runs again.
 const JUDGE_RETRY_SECONDS: u32 = 10;
 
-struct JudgeEndpoint<'a> {
+pub(crate) struct JudgeEndpoint<'a> {
     url: &'a str,
     model: &'a str,
     api_key: Option<&'a str>,
 }
 
 impl<'a> JudgeEndpoint<'a> {
-    fn of(s: &'a Settings) -> Option<Self> {
+    pub(crate) fn of(s: &'a Settings) -> Option<Self> {
         Some(JudgeEndpoint {
             url: s.judge_url.as_deref()?,
             model: s.judge_model.as_deref()?,
@@ -199,8 +203,13 @@ impl<'a> JudgeEndpoint<'a> {
     }
 
     /// The judge's score, or why there is none and whether asking again may help.
-    async fn ask(&self, criteria: &str, item: &Evaluation) -> std::result::Result<f64, (String, bool)> {
-        let body = judge::request_body(self.model, criteria, &item.output, item.reference.as_deref());
+    pub(crate) async fn ask(
+        &self,
+        criteria: &str,
+        output: &str,
+        reference: Option<&str>,
+    ) -> std::result::Result<f64, (String, bool)> {
+        let body = judge::request_body(self.model, criteria, output, reference);
         let bearer = self.api_key.map(|k| format!("Bearer {k}"));
         let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
         match post_json(self.url, &headers, &body.to_string()).await {

@@ -20,6 +20,7 @@ mod release;
 mod routes;
 mod secrets;
 mod store;
+mod test_runs;
 mod webhook_delivery;
 
 use pvct_core::apikey::ApiKey;
@@ -240,6 +241,12 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::Audit => audit::list(ctx).await,
         Route::GetEvaluators(slug) => evaluators::get(ctx, &slug).await,
         Route::PutEvaluators(slug) => evaluators::put(ctx, &slug, req).await,
+        Route::GetTests(slug) => testing::get_suite(ctx, &slug).await,
+        Route::PutTests(slug) => testing::put_suite(ctx, &slug, req).await,
+        Route::StartTestRun(slug, n) => testing::start_run(ctx, &slug, n, req).await,
+        Route::ListTestRuns(slug) => testing::list_runs(ctx, &slug).await,
+        Route::CompareTestRuns(slug) => testing::compare(ctx, &slug).await,
+        Route::GetTestRun(slug, id) => testing::get_run(ctx, &slug, &id).await,
         Route::ListTelemetryLog => telemetry::log_objects(ctx).await,
         Route::GetTelemetryLog(id) => telemetry::log_object(ctx, &id).await,
         Route::GetSettings => settings::get(ctx).await,

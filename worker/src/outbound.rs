@@ -13,6 +13,10 @@ use worker::{wasm_bindgen::JsValue, AbortController, Delay, Fetch, Headers, Meth
 /// How long an outbound call may take, answer included.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
+/// How long a test case's call to the workspace's provider may take: a
+/// model writing a full answer, not a one-number verdict.
+pub const PROVIDER_DEADLINE: Duration = Duration::from_secs(60);
+
 /// How much of an answer is read: a judge's verdict or a webhook
 /// receiver's reply is small; a receiver that streams more is cut off.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -27,7 +31,7 @@ pub enum Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::TimedOut => write!(f, "no answer within {} s", DEADLINE.as_secs()),
+            Failure::TimedOut => write!(f, "no answer in time"),
             Failure::Network(e) => write!(f, "{e}"),
         }
     }
@@ -52,6 +56,16 @@ async fn within<T>(fut: impl Future<Output = T>, deadline: Duration) -> Option<T
 /// POSTs `body` (JSON) to `url` with `headers`: the status and the body, or
 /// why there was none. The request is aborted at the deadline.
 pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> Result<(u16, Vec<u8>), Failure> {
+    post_json_within(url, headers, body, DEADLINE).await
+}
+
+/// [`post_json`] with another deadline.
+pub async fn post_json_within(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    deadline: Duration,
+) -> Result<(u16, Vec<u8>), Failure> {
     let net = |e: worker::Error| Failure::Network(e.to_string());
     let h = Headers::new();
     h.set("content-type", "application/json").map_err(net)?;
@@ -81,7 +95,7 @@ pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> Resul
         }
         Ok::<_, worker::Error>((status, answer))
     };
-    let outcome = within(exchange, DEADLINE).await;
+    let outcome = within(exchange, deadline).await;
     // Also ends a body left unread past the cap.
     controller.abort();
     match outcome {

@@ -32,6 +32,14 @@ pub enum Job {
         workspace_id: String,
         items: Vec<Evaluation>,
     },
+    /// Run some cases of a test run on the workspace's provider.
+    TestCases {
+        workspace_id: String,
+        run_id: String,
+        cases: Vec<String>,
+    },
+    /// Ask the judge for a test run's judge assertions still waiting.
+    JudgeTestRun { workspace_id: String, run_id: String },
     /// Send one webhook delivery.
     Deliver { workspace_id: String, delivery_id: String },
     /// Bring KV up to the environment's release sequence after a publish
@@ -80,7 +88,7 @@ impl Job {
     pub fn queue(&self) -> JobQueue {
         match self {
             Job::Executions { .. } | Job::Feedback { .. } | Job::Prune { .. } => JobQueue::Telemetry,
-            Job::Evaluate { .. } => JobQueue::Evaluations,
+            Job::Evaluate { .. } | Job::TestCases { .. } | Job::JudgeTestRun { .. } => JobQueue::Evaluations,
             Job::Deliver { .. } => JobQueue::Deliveries,
             Job::Publish { .. } => JobQueue::Publish,
         }
@@ -91,6 +99,8 @@ impl Job {
             Job::Executions { .. } => "executions",
             Job::Feedback { .. } => "feedback",
             Job::Evaluate { .. } => "evaluate",
+            Job::TestCases { .. } => "test_cases",
+            Job::JudgeTestRun { .. } => "test_judge",
             Job::Deliver { .. } => "deliver",
             Job::Publish { .. } => "publish",
             Job::Prune { .. } => "prune",
@@ -102,6 +112,8 @@ impl Job {
             Job::Executions { workspace_id, .. }
             | Job::Feedback { workspace_id, .. }
             | Job::Evaluate { workspace_id, .. }
+            | Job::TestCases { workspace_id, .. }
+            | Job::JudgeTestRun { workspace_id, .. }
             | Job::Deliver { workspace_id, .. }
             | Job::Publish { workspace_id, .. }
             | Job::Prune { workspace_id, .. } => workspace_id,
@@ -200,6 +212,12 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             done(crate::ingest::feedback(env, store, workspace_id, feedback).await)
         }
         Job::Evaluate { workspace_id, items } => evaluation::run(env, store, workspace_id, items).await,
+        Job::TestCases {
+            workspace_id,
+            run_id,
+            cases,
+        } => crate::test_runs::run_cases(env, store, workspace_id, run_id, cases).await,
+        Job::JudgeTestRun { workspace_id, run_id } => crate::test_runs::judge_run(store, workspace_id, run_id).await,
         Job::Deliver {
             workspace_id,
             delivery_id,

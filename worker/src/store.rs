@@ -28,6 +28,7 @@ mod prompts;
 mod release;
 mod settings;
 mod telemetry;
+mod testing;
 mod versions;
 mod webhooks;
 mod workspaces;
@@ -42,6 +43,7 @@ pub use langfuse::NamedPrompt;
 pub use prompts::PromptRow;
 pub use release::StateQuery;
 pub use telemetry::Claim;
+pub use testing::{grade_of, NewResult, NewRun, RunRow, SuiteRow};
 pub use versions::{NewVersion, VersionRow};
 pub use webhooks::WebhookRow;
 

@@ -15,6 +15,7 @@ pub mod render;
 pub mod resolve;
 pub mod settings;
 pub mod telemetry;
+pub mod testing;
 pub mod versions;
 pub mod webhooks;
 pub mod workspaces;

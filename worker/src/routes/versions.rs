@@ -217,6 +217,7 @@ pub async fn commit_version(
         created_at: at,
     };
     webhook_delivery::dispatch(&ctx.env, &ctx.store, &ctx.who.workspace_id, &outgoing).await;
+    crate::test_runs::on_commit(ctx, prompt, &row).await;
     Ok(Committed { row, created: true })
 }
 

@@ -12,6 +12,18 @@ use super::Store;
 pub type PromptRow = PromptView;
 
 impl Store {
+    /// A prompt's kind by id (the queue's jobs know prompts by id).
+    pub async fn prompt_kind(&self, prompt_id: &str) -> Result<Option<String>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            kind: String,
+        }
+        let row: Option<Row> = self
+            .first("SELECT kind FROM prompts WHERE id = ?", &[prompt_id.into()])
+            .await?;
+        Ok(row.map(|r| r.kind))
+    }
+
     pub async fn prompt(&self, workspace_id: &str, slug: &str) -> Result<Option<PromptRow>> {
         self.first(
             "SELECT id, slug, name, description, kind, created_by, created_at FROM prompts \

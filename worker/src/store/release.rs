@@ -13,6 +13,7 @@ use pvct_core::gates::Measurements;
 use pvct_core::histogram::Histogram;
 use pvct_core::release::{EnvState, Guard, LiveDeployment, Plan, VersionFacts, Write};
 use pvct_core::render::VersionVariables;
+use pvct_core::test_suite::best_run;
 use pvct_core::webhook::Outgoing;
 
 use super::{json_column_or_default, Arg, Store};
@@ -116,11 +117,19 @@ impl Store {
                 &[q.prompt_id.into(), (&numbers).into()],
             )
             .await?;
-        let measurements = if q.policy.has_gates() {
+        let mut measurements = if q.policy.has_gates() {
             self.measurements(q.prompt_id, &q.measured_in).await?
         } else {
             BTreeMap::new()
         };
+        if q.policy.needs_test_run() {
+            let (rates, threshold) = self.test_run_pass_rates(q.prompt_id).await?;
+            for row in &rows {
+                let mine: Vec<f64> = rates.iter().filter(|(id, _)| *id == row.id).map(|(_, r)| *r).collect();
+                let fact = threshold.and_then(|t| best_run(&mine, t));
+                measurements.entry(row.id.clone()).or_default().test_run = fact;
+            }
+        }
         let versions = rows
             .into_iter()
             .map(|r| {
