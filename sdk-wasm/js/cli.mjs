@@ -4,13 +4,14 @@
 // folder or ~/.config/pvct/config.json: {"url": ..., "apiKey": ...}).
 // Every command takes --json (the API's answer, for scripts) and --help.
 // Exit codes: see EXIT below; CI can branch on them.
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 
-export const EXIT = { ok: 0, error: 1, usage: 2, auth: 3, not_found: 4, conflict: 5, gates_failed: 6, network: 7, invalid: 8 };
+export const EXIT = { ok: 0, error: 1, usage: 2, auth: 3, not_found: 4, conflict: 5, gates_failed: 6, network: 7, invalid: 8, test_failed: 9 };
 
 const FILE_SUFFIX = ".prompt.json";
 
@@ -29,6 +30,15 @@ const HELP = {
   experiment: ["experiment set <slug> --env <env> --variant N:W ... [--salt S] [--name X] | experiment end <slug> --env <env>", "Start or change an A/B split of two or more versions (weights in percent summing to 100; each variant passes the gates; pending approval where required), or end it."],
   metrics: ["metrics <slug> [--env <env>] [--from ISO] [--to ISO]", "Per-version calls, error rate, latency percentiles, cost, score, feedback."],
   status: ["status", "Environments, what is live where, running experiments and pending approvals."],
+  test: [
+    "test <slug>[@N] (--exec <command> [--concurrency K] [--timeout S] | --on-provider) [--wait S]",
+    "Run the prompt's test suite against version N (the head without @N) and grade it on the server: with --exec, each case is "
+      + "rendered locally by the package's WASM core and piped as JSON ({case, prompt, version, rendered: {text} or {messages}, "
+      + "model_params, variables}) to <command> run by the shell, K at a time (default 4); its trimmed stdout is the output, its wall "
+      + "time the latency, and a non-zero exit or a timeout (default 60 s) fails the case; with --on-provider the workspace's provider "
+      + "runs the cases. Waits up to --wait seconds (default 1800) for judge assertions or the provider, prints each case, "
+      + "and exits 0 when the run passed, 9 when it failed (--json: the run).",
+  ],
   import: [
     "import --from-langfuse <url> --public-key <pk> --secret-key <sk>",
     "Copy every prompt of a Langfuse project (keys default to LANGFUSE_PUBLIC_KEY / LANGFUSE_SECRET_KEY) into this workspace: "
@@ -59,8 +69,10 @@ function exitCodeOf(e) {
   if (e.code === "usage") return EXIT.usage;
   if (e.code === "unauthenticated" || e.code === "forbidden") return EXIT.auth;
   if (e.code === "not_found" || e.code === "not_deployed" || e.code === "route_not_found") return EXIT.not_found;
-  if (["stale_parent", "conflict", "already_exists", "variables_changed", "nothing_to_roll_back", "experiment_running", "stale_approval"].includes(e.code)) return EXIT.conflict;
+  if (["stale_parent", "conflict", "already_exists", "variables_changed", "nothing_to_roll_back", "experiment_running", "stale_approval",
+    "provider_not_configured", "no_test_suite"].includes(e.code)) return EXIT.conflict;
   if (e.code === "gates_failed") return EXIT.gates_failed;
+  if (e.code === "test_failed") return EXIT.test_failed;
   if (e.code === "network") return EXIT.network;
   if (["invalid_field", "malformed_json", "template_syntax", "invalid_query", "missing_variables", "unknown_include"].includes(e.code)) return EXIT.invalid;
   return EXIT.error;
@@ -439,6 +451,260 @@ async function importFromLangfuse(values, env, call, out, c) {
   if (refused) throw new CliError(refused.reason, `${labels.filter((l) => l.status === "skipped" && l.reason !== "not_an_environment").length} labels not set (first: ${refused.label}: ${refused.message})`);
 }
 
+// ---- test -------------------------------------------------------------------
+
+/** The environment name of the one-prompt bundle a version is rendered from locally. */
+const TEST_ENV = "pvct-test";
+/** An --exec command's stdout is read up to this many bytes. */
+const MAX_EXEC_OUTPUT_BYTES = 4 * 1024 * 1024;
+/** The server keeps this much of a case's error. */
+const MAX_ERROR_CHARS = 2000;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function positiveNumber(value, option, fallback, { integer = false, max = Infinity } = {}) {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > max || (integer && !Number.isInteger(n))) {
+    throw new CliError("usage", `${option} takes a positive ${integer ? "whole number" : "number"}${max < Infinity ? ` up to ${max}` : ""}, got ${value}`);
+  }
+  return n;
+}
+
+/**
+ * A renderer for one version: the package's own client (the WASM core the
+ * SDK serves with) over a one-prompt bundle built from the version, so
+ * cases render exactly as `client.get` renders them in production, without
+ * the server's /render. Imported only here: other commands load no WASM.
+ */
+async function localRenderer(prompt, version) {
+  const { PromptClient } = await import(new URL("./node.mjs", import.meta.url).href);
+  const doc = {
+    slug: prompt.slug,
+    name: prompt.name,
+    kind: prompt.kind,
+    environment: TEST_ENV,
+    version: version.number,
+    version_id: version.id,
+    content: version.resolved_content ?? version.content,
+    model_params: version.model_params ?? {},
+    variables: { uses: version.variables ?? [], declares: version.variable_declarations ?? [] },
+    content_hash: version.content_hash ?? "",
+    deployment_id: "local",
+    deployed_at: version.created_at ?? "",
+  };
+  const bundle = JSON.stringify({ environment: TEST_ENV, prompts: { [prompt.slug]: doc } });
+  const client = new PromptClient({
+    apiKey: "local",
+    environment: TEST_ENV,
+    cacheTtlMs: 2 ** 31 - 1,
+    fetch: async () => new Response(bundle, { status: 200, headers: { "content-type": "application/json" } }),
+  });
+  return async (testCase) => {
+    const r = await client.get(prompt.slug, { variables: testCase.variables ?? {}, ...(testCase.history != null ? { history: testCase.history } : {}) });
+    return r.kind === "chat" ? { messages: r.messages } : { text: r.text };
+  };
+}
+
+/** Ends a command and whatever it started (its own process group). */
+function killTree(child) {
+  try {
+    if (process.platform !== "win32") process.kill(-child.pid, "SIGKILL");
+    else child.kill("SIGKILL");
+  } catch {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Runs `command` through the shell with `input` as JSON on stdin:
+ * { output, latency_ms } when it exits 0 (stdout trimmed), else { error, latency_ms }.
+ */
+function execCase(command, input, timeoutMs, live) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    let settled = false;
+    const settle = (r) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      live.delete(child);
+      resolve(r);
+    };
+    let child;
+    try {
+      // Its own process group (not on Windows), so a timeout ends the shell and what it started.
+      child = spawn(command, { shell: true, detached: process.platform !== "win32", stdio: ["pipe", "pipe", "pipe"], windowsHide: true });
+    } catch (e) {
+      resolve({ error: `cannot run ${JSON.stringify(command)}: ${e.message}` });
+      return;
+    }
+    live.add(child);
+    const chunks = [];
+    let size = 0;
+    let stderr = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killTree(child);
+    }, timeoutMs);
+    child.stdout.on("data", (d) => {
+      if (size < MAX_EXEC_OUTPUT_BYTES) chunks.push(d);
+      size += d.length;
+    });
+    child.stderr.on("data", (d) => {
+      stderr = (stderr + d.toString("utf8")).slice(-MAX_ERROR_CHARS);
+    });
+    // A command that does not read its input closes the pipe: not an error.
+    child.stdin.on("error", () => {});
+    child.stdin.end(`${JSON.stringify(input)}\n`);
+    child.on("error", (e) => settle({ error: `cannot run ${JSON.stringify(command)}: ${e.message}`, latency_ms: elapsed() }));
+    child.on("close", (code, signal) => {
+      const latency_ms = elapsed();
+      const tail = stderr.trim() ? `: ${stderr.trim()}` : "";
+      if (timedOut) settle({ error: `timed out after ${timeoutMs / 1000} s${tail}`, latency_ms });
+      else if (code !== 0) settle({ error: `${code === null ? `killed by ${signal}` : `exit code ${code}`}${tail}`, latency_ms });
+      else settle({ output: Buffer.concat(chunks).toString("utf8").slice(0, MAX_EXEC_OUTPUT_BYTES).trim(), latency_ms });
+    });
+  });
+}
+
+/** Polls a running run until it is finished or `deadline` (epoch ms) passes. */
+async function waitForRun(call, slug, run, deadline, waitS, progress) {
+  let delay = 500;
+  while (run.status === "running") {
+    progress(`${run.total - run.pending}/${run.total} graded`);
+    if (Date.now() >= deadline) {
+      const e = new CliError("timeout", `run ${run.id} is still running after ${waitS} s (${run.pending} of ${run.total} cases pending); `
+        + `see GET /v1/prompts/${slug}/test-runs/${run.id}`);
+      e.run = run;
+      throw e;
+    }
+    await sleep(Math.min(delay, Math.max(0, deadline - Date.now())));
+    delay = Math.min(delay * 1.5, 5_000);
+    run = (await call("GET", `/v1/prompts/${slug}/test-runs/${run.id}`)).body;
+  }
+  return run;
+}
+
+const percent = (x) => (x === null || x === undefined ? "-" : `${Math.round(x * 1000) / 10}%`);
+
+function printRun(run, out, c) {
+  out(c.bold(`${run.prompt} v${run.version} · suite revision ${run.suite_revision} · run ${run.id} (${run.mode})`));
+  const rows = (run.results ?? []).map((r) => {
+    const failing = [];
+    if (!r.error) {
+      const counts = new Map();
+      for (const a of r.assertions ?? []) if (a.passed === false) counts.set(a.type, (counts.get(a.type) ?? 0) + 1);
+      for (const [type, n] of counts) failing.push(n > 1 ? `${type} ×${n}` : type);
+    }
+    return {
+      name: r.case,
+      state: r.passed === true ? "pass" : r.passed === false ? "FAIL" : "pending",
+      failing: r.error ? "error" : failing.join(", "),
+      latency: r.latency_ms === null || r.latency_ms === undefined ? "-" : `${Math.round(r.latency_ms)} ms`,
+      error: r.error,
+    };
+  });
+  const w = (key, title) => Math.max(title.length, ...rows.map((r) => r[key].length));
+  const [wn, ws, wf] = [w("name", "case"), w("state", "result"), w("failing", "failing")];
+  out(c.bold(`${"case".padEnd(wn)}  ${"result".padEnd(ws)}  ${"failing".padEnd(wf)}  latency`));
+  for (const r of rows) {
+    const state = r.state.padEnd(ws);
+    out(`${r.name.padEnd(wn)}  ${r.state === "pass" ? c.green(state) : r.state === "FAIL" ? c.red(state) : c.dim(state)}  ${r.failing.padEnd(wf)}  ${r.latency}`);
+    if (r.error) out(c.dim(`  ${r.name}: ${r.error.split("\n")[0].slice(0, 300)}`));
+  }
+  const verdict = run.status === "passed" ? c.green("passed") : run.status === "failed" ? c.red("failed") : run.status;
+  const threshold = run.status === "failed" ? ` (threshold ${percent(run.pass_threshold)})` : "";
+  out(`passed ${run.passed}/${run.total} (${percent(run.pass_rate)}) — ${verdict}${threshold}`);
+}
+
+async function runTests(positionals, values, call, out, c) {
+  const { slug, number } = splitSlug(positionals[0]);
+  if (number !== undefined && !(Number.isInteger(number) && number > 0)) throw new CliError("usage", `${positionals[0]}: @N takes a version number`);
+  const onProvider = Boolean(values["on-provider"]);
+  if (onProvider === (values.exec !== undefined)) throw new CliError("usage", "test needs either --exec <command> or --on-provider");
+  if (values.exec !== undefined && !values.exec.trim()) throw new CliError("usage", "--exec needs a command");
+  const concurrency = positiveNumber(values.concurrency, "--concurrency", 4, { integer: true, max: 64 });
+  const timeoutS = positiveNumber(values.timeout, "--timeout", 60);
+  const waitS = positiveNumber(values.wait, "--wait", 1800);
+  const progress = (s) => {
+    if (!values.json && process.stderr.isTTY) process.stderr.write(`\r${s}`.padEnd(40));
+  };
+  const endProgress = () => {
+    if (!values.json && process.stderr.isTTY) process.stderr.write(`\r${"".padEnd(40)}\r`);
+  };
+
+  const prompt = (await call("GET", `/v1/prompts/${slug}`)).body;
+  const version = number ? (await call("GET", `/v1/prompts/${slug}/versions/${number}`)).body : prompt.head;
+  if (!version) throw new CliError("not_found", `${slug} has no versions yet`);
+  const runs = `/v1/prompts/${slug}/versions/${version.number}/test-runs`;
+
+  let run;
+  if (onProvider) {
+    run = (await call("POST", runs, {})).body;
+  } else {
+    const suite = (await call("GET", `/v1/prompts/${slug}/tests`)).body;
+    if (!suite.cases?.length) throw new CliError("no_test_suite", `${slug} has no test cases (PUT /v1/prompts/${slug}/tests)`);
+    const render = await localRenderer(prompt, version);
+    const live = new Set();
+    const onSignal = (signal) => {
+      for (const child of live) killTree(child);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    let done = 0;
+    let outputs;
+    try {
+      outputs = await mapLimit(suite.cases, concurrency, async (tc) => {
+        let rendered;
+        try {
+          rendered = await render(tc);
+        } catch (e) {
+          done++;
+          return { case: tc.name, error: `render: ${e.code ?? "error"}: ${e.message}`.slice(0, MAX_ERROR_CHARS) };
+        }
+        const input = { case: tc.name, prompt: slug, version: version.number, rendered, model_params: version.model_params ?? {}, variables: tc.variables ?? {} };
+        const r = await execCase(values.exec, input, timeoutS * 1000, live);
+        progress(`${++done}/${suite.cases.length} cases`);
+        return r.error !== undefined
+          ? { case: tc.name, error: r.error.slice(0, MAX_ERROR_CHARS), ...(r.latency_ms !== undefined ? { latency_ms: r.latency_ms } : {}) }
+          : { case: tc.name, output: r.output, latency_ms: r.latency_ms };
+      });
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      for (const child of live) killTree(child);
+    }
+    run = (await call("POST", runs, { outputs })).body;
+  }
+  try {
+    run = await waitForRun(call, slug, run, Date.now() + waitS * 1000, waitS, progress);
+  } catch (e) {
+    endProgress();
+    if (e.run) {
+      if (values.json) out(JSON.stringify(e.run, null, 2));
+      else printRun(e.run.results ? e.run : (await call("GET", `/v1/prompts/${slug}/test-runs/${e.run.id}`)).body, out, c);
+    }
+    throw e;
+  }
+  endProgress();
+  if (!run.results) run = (await call("GET", `/v1/prompts/${slug}/test-runs/${run.id}`)).body;
+  if (values.json) out(JSON.stringify(run, null, 2));
+  else printRun(run, out, c);
+  if (run.status !== "passed") {
+    throw new CliError("test_failed", `${run.failed} of ${run.total} cases failed: pass rate ${percent(run.pass_rate)}, threshold ${percent(run.pass_threshold)}`);
+  }
+}
+
 function renderDiff(result, c, width, inline) {
   const lines = [];
   for (const field of result.fields.filter((f) => f.changed)) {
@@ -644,6 +910,8 @@ async function run(command, positionals, values, call, out, c, env = process.env
     }
     case "import":
       return importFromLangfuse(values, env, call, out, c);
+    case "test":
+      return runTests(positionals, values, call, out, c);
     default:
       throw new CliError("usage", `unknown command '${command}'; see pvct --help`);
   }
@@ -670,6 +938,8 @@ export async function main(argv, env = process.env, out = (s) => process.stdout.
         variant: { type: "string", multiple: true }, salt: { type: "string" }, name: { type: "string" },
         "end-experiment": { type: "boolean" },
         "from-langfuse": { type: "string" }, "public-key": { type: "string" }, "secret-key": { type: "string" },
+        exec: { type: "string" }, concurrency: { type: "string" }, timeout: { type: "string" }, wait: { type: "string" },
+        "on-provider": { type: "boolean" },
       },
     });
   } catch (e) {
