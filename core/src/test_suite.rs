@@ -418,48 +418,47 @@ pub struct ClientOutput {
 }
 
 impl RunRequest {
-    /// Parses `POST …/versions/{n}/test-runs`: `{}` (or no body) runs on
-    /// the provider; `{"outputs": [...]}` grades a client's outputs, one per
-    /// case of `suite` at most, each naming a case of it.
-    pub fn parse(body: &[u8], suite: &Suite) -> Result<Self> {
+    /// Parses `POST …/versions/{n}/test-runs`: `{}` runs on the provider;
+    /// `{"outputs": [...]}` grades a client's outputs. What the outputs
+    /// name is checked against the suite by [`RunRequest::check`].
+    pub fn parse(body: &[u8]) -> Result<Self> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Body {
             #[serde(default)]
             outputs: Option<Vec<ClientOutput>>,
         }
-        let body: Body = if body.iter().all(u8::is_ascii_whitespace) {
-            Body { outputs: None }
-        } else {
-            crate::request::parse_json(body)?
-        };
+        let body: Body = crate::request::parse_json(body)?;
         let Some(outputs) = body.outputs else {
             return Ok(RunRequest::Provider);
         };
-        let mut seen = BTreeSet::new();
-        for o in &outputs {
-            if suite.case(&o.case).is_none() {
-                return Err(Error::invalid_field(
-                    "outputs",
-                    format!("no case '{}' in the suite", o.case),
-                ));
-            }
-            if !seen.insert(o.case.as_str()) {
-                return Err(Error::invalid_field(
-                    "outputs",
-                    format!("case '{}' has two outputs", o.case),
-                ));
-            }
-            if o.latency_ms.is_some_and(|l| !(l.is_finite() && l >= 0.0))
+        if let Some(o) = outputs.iter().find(|o| {
+            o.latency_ms.is_some_and(|l| !(l.is_finite() && l >= 0.0))
                 || o.cost_usd.is_some_and(|c| !(c.is_finite() && c >= 0.0))
-            {
-                return Err(Error::invalid_field(
-                    "outputs",
-                    format!("case '{}': latency_ms and cost_usd are non-negative numbers", o.case),
-                ));
-            }
+        }) {
+            return Err(Error::invalid_field(
+                "outputs",
+                format!("case '{}': latency_ms and cost_usd are non-negative numbers", o.case),
+            ));
         }
         Ok(RunRequest::Client(outputs))
+    }
+
+    /// Each output names a case of `suite`, once.
+    pub fn check(&self, suite: &Suite) -> Result<()> {
+        let RunRequest::Client(outputs) = self else {
+            return Ok(());
+        };
+        let mut seen = BTreeSet::new();
+        for o in outputs {
+            if suite.case(&o.case).is_none() {
+                return Err(Error::invalid_field("outputs", format!("no case '{}' in the suite", o.case)));
+            }
+            if !seen.insert(o.case.as_str()) {
+                return Err(Error::invalid_field("outputs", format!("case '{}' has two outputs", o.case)));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -827,25 +826,18 @@ mod tests {
     #[test]
     fn run_requests_are_provider_runs_or_outputs_for_known_cases() {
         let s = suite(every_kind()).unwrap();
-        assert_eq!(RunRequest::parse(b"", &s).unwrap(), RunRequest::Provider);
-        assert_eq!(RunRequest::parse(b"{}", &s).unwrap(), RunRequest::Provider);
-        let client = RunRequest::parse(
-            br#"{"outputs": [{"case": "refund-ask", "output": "x", "latency_ms": 5}]}"#,
-            &s,
-        )
-        .unwrap();
+        let parse = |b: &str| RunRequest::parse(b.as_bytes()).and_then(|r| r.check(&s).map(|()| r));
+        assert_eq!(parse("{}").unwrap(), RunRequest::Provider);
+        let client = parse(r#"{"outputs": [{"case": "refund-ask", "output": "x", "latency_ms": 5}]}"#).unwrap();
         assert!(matches!(client, RunRequest::Client(ref o) if o.len() == 1 && o[0].latency_ms == Some(5.0)));
         for bad in [
+            "",
             r#"{"outputs": [{"case": "other", "output": "x"}]}"#,
             r#"{"outputs": [{"case": "refund-ask"}, {"case": "refund-ask"}]}"#,
             r#"{"outputs": [{"case": "refund-ask", "latency_ms": -1}]}"#,
             r#"{"mode": "x"}"#,
         ] {
-            assert_eq!(
-                RunRequest::parse(bad.as_bytes(), &s).unwrap_err().status(),
-                400,
-                "{bad}"
-            );
+            assert_eq!(parse(bad).unwrap_err().status(), 400, "{bad}");
         }
         assert!(s.cases[0].no_output().passed() == Some(false));
         assert_eq!(best_run(&[0.5, 0.9, 0.7], 0.8).unwrap().pass_rate, 0.9);

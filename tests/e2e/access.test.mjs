@@ -136,6 +136,9 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   const today = new Date().toISOString().slice(0, 10);
   const logObject = (await a.api.get(`/v1/telemetry/log?day=${today}`)).body.items[0];
   assert.ok(logObject, "A has a raw log object");
+  await a.api.put("/v1/prompts/secret/tests", { cases: [{ name: "c", assert: [{ type: "contains", value: "x" }] }] });
+  const testRun = (await a.api.post("/v1/prompts/secret/versions/1/test-runs", { outputs: [{ case: "c", output: "x" }] })).body;
+  assert.ok(testRun.id, "A has a test run");
 
   const missing = await b.api.get("/v1/prompts/never-existed");
   const probes = [
@@ -156,6 +159,12 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["DELETE", "/v1/prompts/secret/experiments/production"],
     ["GET", "/v1/prompts/secret/evaluators"],
     ["PUT", "/v1/prompts/secret/evaluators", { evaluators: [] }],
+    ["GET", "/v1/prompts/secret/tests"],
+    ["PUT", "/v1/prompts/secret/tests", { cases: [] }],
+    ["POST", "/v1/prompts/secret/versions/1/test-runs", {}],
+    ["GET", "/v1/prompts/secret/test-runs"],
+    ["GET", `/v1/prompts/secret/test-runs/compare?a=${testRun.id}&b=${testRun.id}`],
+    ["GET", `/v1/prompts/secret/test-runs/${testRun.id}`],
     ["GET", "/v1/prompts/secret/metrics?environment=production"],
     ["GET", "/v1/prompts/secret/compare?environment=production&a=1&b=2"],
     ["GET", `/v1/telemetry/log/${logObject.id}`],

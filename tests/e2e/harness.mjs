@@ -255,7 +255,7 @@ export async function rowCount(db, table) {
 
 export const TABLES = [
   "workspaces", "api_keys", "environments", "prompts", "prompt_versions", "deployments", "audit_log", "experiments", "approvals",
-  "model_prices", "workspace_settings", "prompt_evaluators", "telemetry_ledger", "webhooks",
+  "model_prices", "workspace_settings", "prompt_evaluators", "telemetry_ledger", "test_suites", "test_runs", "test_results", "webhooks",
   "webhook_deliveries", "dead_letters",
 ];
 

@@ -22,6 +22,8 @@ const WRITE_ROUTES = [
   ["POST", "/v1/prompts/target/render"],
   ["PUT", "/v1/prompts/target/experiments/production"],
   ["PUT", "/v1/prompts/target/evaluators"],
+  ["PUT", "/v1/prompts/target/tests"],
+  ["POST", "/v1/prompts/target/versions/1/test-runs"],
   ["PUT", "/v1/environments/qa"],
   ["POST", "/v1/keys"],
   ["POST", "/v1/executions"],
@@ -115,6 +117,12 @@ const ROLE_ROUTES = [
   ["PUT", "/v1/prompts/target/experiments/production", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] }, "editor"],
   ["DELETE", "/v1/prompts/target/experiments/production", undefined, "editor"],
   ["PUT", "/v1/prompts/target/evaluators", { evaluators: [] }, "editor"],
+  ["GET", "/v1/prompts/target/tests", null, "reader"],
+  ["PUT", "/v1/prompts/target/tests", { cases: [] }, "editor"],
+  ["POST", "/v1/prompts/target/versions/1/test-runs", {}, "editor"],
+  ["GET", "/v1/prompts/target/test-runs", null, "reader"],
+  ["GET", "/v1/prompts/target/test-runs/compare?a=none&b=none", null, "reader"],
+  ["GET", "/v1/prompts/target/test-runs/none", null, "reader"],
   ["POST", "/v1/approvals/none/approve", {}, "approver"],
   ["POST", "/v1/approvals/none/reject", {}, "approver"],
   ["PUT", "/v1/environments/qa", {}, "admin"],
@@ -152,7 +160,7 @@ test("roles sweep: every route refuses the roles below it with 403 and a stable 
   }
   assert.deepEqual(await counts(w.db), before, "no refused request wrote anything");
   // And the minimum role is enough (spot check of reads for the reader).
-  for (const [method, path, body] of routes.filter((r) => r[3] === "reader" && r[0] === "GET" && !r[1].includes("/none") && !r[1].endsWith("/dependents"))) {
+  for (const [method, path, body] of routes.filter((r) => r[3] === "reader" && r[0] === "GET" && !/[/=]none/.test(r[1]) && !r[1].endsWith("/dependents"))) {
     assert.equal((await clients.reader.call(method, path, body ?? undefined)).status, 200, `${method} ${path}`);
   }
 });

@@ -79,7 +79,7 @@ pub async fn put_suite(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
 
 /// `POST /v1/prompts/{slug}/versions/{n}/test-runs`.
 pub async fn start_run(ctx: &Ctx, slug: &Slug, number: u32, req: &mut Request) -> ApiResult {
-    let bytes = body(req).await?;
+    let request = RunRequest::parse(&body(req).await?)?;
     let prompt = find_prompt(ctx, slug).await?;
     let version = find_version(ctx, &prompt, number).await?;
     let suite = ctx
@@ -97,7 +97,7 @@ pub async fn start_run(ctx: &Ctx, slug: &Slug, number: u32, req: &mut Request) -
                 ),
             )
         })?;
-    let request = RunRequest::parse(&bytes, &suite.suite)?;
+    request.check(&suite.suite)?;
     let run = crate::test_runs::start(ctx, &prompt, &version, &suite, request).await?;
     let status = if run.mode == "provider" { 202 } else { 201 };
     json(status, &run_view(ctx, &prompt, &run, false).await?)
