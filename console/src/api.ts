@@ -142,6 +142,76 @@ export interface GateFailure {
   message?: string;
 }
 
+/** One assertion of a test case, as PUT /v1/prompts/{slug}/tests takes it. */
+export type Assertion =
+  | { type: "contains" | "not_contains"; value: string; case_sensitive?: boolean }
+  | { type: "regex"; pattern: string }
+  | { type: "json_valid"; schema?: unknown }
+  | { type: "similarity"; reference?: string | null; threshold?: number }
+  | { type: "judge"; criteria: string; threshold?: number }
+  | { type: "max_latency_ms"; value: number };
+export type AssertionType = Assertion["type"];
+export interface TestCase {
+  name: string;
+  variables?: Record<string, unknown>;
+  /** Chat history for placeholders: a list of messages, or lists by placeholder. */
+  history?: unknown;
+  reference?: string | null;
+  assert: Assertion[];
+}
+/** A prompt's suite at its current revision (0: none saved yet). */
+export interface TestSuite {
+  prompt: string;
+  revision: number;
+  cases: TestCase[];
+  pass_threshold: number;
+  auto_run: boolean;
+  author: string | null;
+  created_at: string | null;
+}
+export interface TestResult {
+  case: string;
+  /** null while a judge assertion waits for its answer. */
+  passed: boolean | null;
+  output: string;
+  error: string | null;
+  latency_ms: number | null;
+  cost_usd: number | null;
+  assertions: { type: AssertionType; passed: boolean | null; score: number | null }[];
+}
+export interface TestRun {
+  id: string;
+  prompt: string;
+  version: number;
+  suite_revision: number;
+  mode: "provider" | "client";
+  status: "running" | "passed" | "failed";
+  total: number;
+  passed: number;
+  failed: number;
+  pending: number;
+  pass_rate: number | null;
+  pass_threshold: number;
+  started_by: string;
+  started_at: string;
+  /** Only on one run's own answer, not in lists. */
+  results?: TestResult[];
+}
+export type CaseChangeKind = "regressed" | "improved" | "output_changed" | "added" | "removed" | "unchanged";
+export interface TestRunComparison {
+  a: TestRun;
+  b: TestRun;
+  /** Every case of either run, regressions first. */
+  cases: {
+    case: string;
+    change: CaseChangeKind;
+    a: boolean | null;
+    b: boolean | null;
+    /** The word diff of the two outputs, when they differ. */
+    diff: { op: "equal" | "insert" | "delete"; text: string }[] | null;
+  }[];
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -201,6 +271,13 @@ export class Api {
   /** Every deployment of a prompt in one environment, newest first. */
   deploymentsIn = (slug: string, env: string) =>
     this.all<Deployment>(`/v1/prompts/${slug}/deployments?environment=${encodeURIComponent(env)}&limit=100`);
+  testSuite = (slug: string) => this.get<TestSuite>(`/v1/prompts/${slug}/tests`);
+  /** A prompt's newest test runs (the API answers up to 100), without results. */
+  testRuns = (slug: string, version?: number) =>
+    this.get<{ items: TestRun[] }>(`/v1/prompts/${slug}/test-runs${version ? `?version=${version}` : ""}`).then((r) => r.items);
+  testRun = (slug: string, id: string) => this.get<TestRun>(`/v1/prompts/${slug}/test-runs/${encodeURIComponent(id)}`);
+  compareTestRuns = (slug: string, a: string, b: string) =>
+    this.get<TestRunComparison>(`/v1/prompts/${slug}/test-runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
 
   /** Every page of a cursor-paged list. */
   async all<T>(path: string): Promise<T[]> {

@@ -7,8 +7,8 @@ export type Route =
   | { page: "approvals" }
   | { page: "prompt"; slug: string; tab: PromptTab; params: URLSearchParams }
   | { page: "not-found" };
-export type PromptTab = "history" | "diff" | "edit" | "deploy" | "experiments" | "metrics";
-const TABS: PromptTab[] = ["history", "diff", "edit", "deploy", "experiments", "metrics"];
+export type PromptTab = "history" | "diff" | "edit" | "deploy" | "experiments" | "metrics" | "tests";
+const TABS: PromptTab[] = ["history", "diff", "edit", "deploy", "experiments", "metrics", "tests"];
 
 export function parseRoute(pathname: string, search: string): Route {
   const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);

@@ -1,5 +1,5 @@
 // One prompt: what is live where, and tabs for its history, diffs, editor,
-// deployments, experiments and metrics.
+// deployments, experiments, metrics and test suites.
 import { lazy, Suspense, useMemo } from "react";
 import type { Api, Environment, Experiment, PromptDetail, Version, VersionSummary } from "../api";
 import { useSession } from "../session";
@@ -11,10 +11,12 @@ import { History } from "./prompt/History";
 import { DiffTab } from "./prompt/DiffTab";
 import { DeployTab } from "./prompt/DeployTab";
 import { ExperimentsTab } from "./prompt/ExperimentsTab";
+import { TestRunCache } from "./prompt/tests/runCache";
 
 // Monaco and the charts load only on the pages that use them.
 const EditTab = lazy(() => import("./prompt/EditTab"));
 const MetricsTab = lazy(() => import("./prompt/MetricsTab"));
+const TestsTab = lazy(() => import("./prompt/TestsTab"));
 
 export interface PromptData {
   prompt: PromptDetail;
@@ -29,6 +31,8 @@ export interface PromptData {
   experiments: Experiment[];
   /** The running split of each environment that has one. */
   running: Record<string, Experiment>;
+  /** Finished test runs (and comparisons of them), each fetched once. */
+  testRuns: TestRunCache;
 }
 
 /** Versions with their content, each fetched once: a version never changes. */
@@ -63,6 +67,7 @@ const TAB_NAMES: [PromptTab, string][] = [
   ["deploy", "Deploy"],
   ["experiments", "Experiments"],
   ["metrics", "Metrics"],
+  ["tests", "Tests"],
 ];
 
 export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab; params: URLSearchParams }) {
@@ -71,6 +76,7 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
   // this prompt to this key (another key may see another workspace's prompt
   // of the same slug).
   const contents = useMemo(() => new VersionContents(api, slug), [api, slug]);
+  const testRuns = useMemo(() => new TestRunCache(api, slug), [api, slug]);
   const { data, error, reload } = useLoad<PromptData>(async () => {
     const [prompt, envs, versions, experiments] = await Promise.all([
       api.prompt(slug),
@@ -80,8 +86,8 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
     ]);
     // The prompt's answer carries its head in full.
     if (prompt.head) contents.remember(prompt.head);
-    return { prompt, envs, versions, version: contents.get, experiments, running: runningByEnv(experiments) };
-  }, [api, slug, contents]);
+    return { prompt, envs, versions, version: contents.get, experiments, running: runningByEnv(experiments), testRuns };
+  }, [api, slug, contents, testRuns]);
 
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p className="muted">Loading {slug}…</p>;
@@ -121,6 +127,7 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
         {tab === "deploy" && <DeployTab data={data} reload={reload} />}
         {tab === "experiments" && <ExperimentsTab data={data} reload={reload} params={params} />}
         {tab === "metrics" && <MetricsTab data={data} params={params} />}
+        {tab === "tests" && <TestsTab data={data} params={params} />}
       </Suspense>
     </section>
   );
