@@ -21,8 +21,13 @@ pub const MAX_BODY_BYTES: usize = 512 * 1024;
 /// Parses a JSON body: syntax errors are `malformed_json`, shape errors
 /// (unknown fields, wrong types, bad values) are `invalid_field`.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(too_large(body.len()));
+    parse_json_within(body, MAX_BODY_BYTES)
+}
+
+/// [`parse_json`] for a route that takes larger bodies (test-run outputs).
+pub fn parse_json_within<T: DeserializeOwned>(body: &[u8], limit: usize) -> Result<T> {
+    if body.len() > limit {
+        return Err(too_large(body.len(), limit));
     }
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::new(ErrorKind::MalformedJson, "the request needs a JSON body"));
@@ -61,12 +66,12 @@ pub fn expect_objects(field: &str, value: &Value) -> Result<()> {
     }
 }
 
-pub fn too_large(size: usize) -> Error {
+pub fn too_large(size: usize, limit: usize) -> Error {
     Error::new(
         ErrorKind::PayloadTooLarge,
-        format!("the request body is {size} bytes; the limit is {MAX_BODY_BYTES}"),
+        format!("the request body is {size} bytes; the limit is {limit}"),
     )
-    .with_details(serde_json::json!({ "limit_bytes": MAX_BODY_BYTES }))
+    .with_details(serde_json::json!({ "limit_bytes": limit }))
 }
 
 /// Whether a `Content-Type` header value is JSON.

@@ -25,6 +25,9 @@ pub const MAX_CASES: usize = 500;
 pub const MAX_ASSERTIONS: usize = 20;
 /// A case output is kept up to this many characters.
 pub const MAX_OUTPUT_CHARS: usize = 8192;
+/// A client's outputs for a whole suite (500 cases of 8,192 characters,
+/// up to 4 bytes each, with their JSON) fit in one request of this size.
+pub const MAX_RUN_BODY_BYTES: usize = 20 * 1024 * 1024;
 
 /// One assertion on a case's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -428,7 +431,7 @@ impl RunRequest {
             #[serde(default)]
             outputs: Option<Vec<ClientOutput>>,
         }
-        let body: Body = crate::request::parse_json(body)?;
+        let body: Body = crate::request::parse_json_within(body, MAX_RUN_BODY_BYTES)?;
         let Some(outputs) = body.outputs else {
             return Ok(RunRequest::Provider);
         };
@@ -452,10 +455,16 @@ impl RunRequest {
         let mut seen = BTreeSet::new();
         for o in outputs {
             if suite.case(&o.case).is_none() {
-                return Err(Error::invalid_field("outputs", format!("no case '{}' in the suite", o.case)));
+                return Err(Error::invalid_field(
+                    "outputs",
+                    format!("no case '{}' in the suite", o.case),
+                ));
             }
             if !seen.insert(o.case.as_str()) {
-                return Err(Error::invalid_field("outputs", format!("case '{}' has two outputs", o.case)));
+                return Err(Error::invalid_field(
+                    "outputs",
+                    format!("case '{}' has two outputs", o.case),
+                ));
             }
         }
         Ok(())

@@ -218,3 +218,15 @@ test("a suite with auto_run starts a provider run on every commit", async () => 
   assert.equal(runs[0].mode, "provider");
   assert.equal(runs[0].status, "passed");
 });
+
+test("a client's outputs for a whole suite fit one request: 500 cases of 8,192 characters", async () => {
+  const { api } = await setup({ provider: false, judge: false });
+  const cases = Array.from({ length: 500 }, (_, i) => ({ name: `c${i}`, variables: { question: `q${i}` }, assert: [{ type: "contains", value: "ok" }] }));
+  assert.equal((await api.put("/v1/prompts/support/tests", { cases })).status, 200);
+  const outputs = cases.map((c, i) => ({ case: c.name, output: (i % 10 ? "ok " : "no ") + "é".repeat(8000), latency_ms: 10 }));
+  const res = await api.post("/v1/prompts/support/versions/1/test-runs", { outputs });
+  assert.equal(res.status, 201, JSON.stringify(res.body).slice(0, 300));
+  assert.deepEqual([res.body.total, res.body.passed, res.body.failed, res.body.status], [500, 450, 50, "failed"]);
+  const run = (await api.get(`/v1/prompts/support/test-runs/${res.body.id}`)).body;
+  assert.equal(run.results.find((r) => r.case === "c1").output.length, 8003);
+});

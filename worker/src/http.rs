@@ -93,8 +93,13 @@ const STREAM_DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
 
 /// Reads a JSON body: the content type must be JSON and the size bounded.
 pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
+    body_within(req, MAX_BODY_BYTES).await
+}
+
+/// [`body`] for a route that takes larger bodies, up to `limit` bytes.
+pub async fn body_within(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
     if let Some(len) = header(req, "content-length").and_then(|v| v.parse::<usize>().ok()) {
-        if len > MAX_BODY_BYTES {
+        if len > limit {
             // Read a moderately oversized body before refusing it: answering
             // while the client is still sending makes the runtime reset the
             // connection, and the client would see a network error instead
@@ -102,7 +107,7 @@ pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
             if len <= DRAIN_LIMIT_BYTES {
                 let _ = req.bytes().await;
             }
-            return Err(too_large(len));
+            return Err(too_large(len, limit));
         }
     }
     if !is_json_content_type(header(req, "content-type").as_deref()) {
@@ -121,7 +126,7 @@ pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(unreadable)?;
         seen += chunk.len();
-        if seen <= MAX_BODY_BYTES {
+        if seen <= limit {
             bytes.extend_from_slice(&chunk);
         } else {
             bytes = Vec::new();
@@ -130,8 +135,8 @@ pub async fn body(req: &mut Request) -> Result<Vec<u8>, Error> {
             }
         }
     }
-    if seen > MAX_BODY_BYTES {
-        return Err(too_large(seen));
+    if seen > limit {
+        return Err(too_large(seen, limit));
     }
     Ok(bytes)
 }

@@ -5,13 +5,13 @@
 use pvct_core::api::{Items, TestResultView, TestRunCompareView, TestRunHead, TestRunView, TestSuiteView};
 use pvct_core::audit::AuditAction;
 use pvct_core::names::Slug;
-use pvct_core::test_suite::{compare_runs, next_revision, CaseOutcome, RunRequest, Suite};
+use pvct_core::test_suite::{compare_runs, next_revision, CaseOutcome, RunRequest, Suite, MAX_RUN_BODY_BYTES};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json;
 use worker::Request;
 
 use super::{find_prompt, find_version};
-use crate::http::{body, json, ApiResult, OrInternal, Query};
+use crate::http::{body, body_within, json, ApiResult, OrInternal, Query};
 use crate::ids::now;
 use crate::store::{grade_of, PromptRow, RunRow};
 use crate::Ctx;
@@ -79,7 +79,7 @@ pub async fn put_suite(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
 
 /// `POST /v1/prompts/{slug}/versions/{n}/test-runs`.
 pub async fn start_run(ctx: &Ctx, slug: &Slug, number: u32, req: &mut Request) -> ApiResult {
-    let request = RunRequest::parse(&body(req).await?)?;
+    let request = RunRequest::parse(&body_within(req, MAX_RUN_BODY_BYTES).await?)?;
     let prompt = find_prompt(ctx, slug).await?;
     let version = find_version(ctx, &prompt, number).await?;
     let suite = ctx

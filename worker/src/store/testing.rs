@@ -187,40 +187,61 @@ impl Store {
                 run.started_at.into(),
             ],
         )?];
-        if !results.is_empty() {
-            batch.push(self.results_stmt(run.id, results, run.started_at)?);
-        }
+        batch.extend(self.results_stmts(run.id, results, run.started_at)?);
         batch.push(self.audit_stmt(audit)?);
         self.batch(batch).await
     }
 
     /// Inserts results once: a case already recorded for the run is kept.
-    fn results_stmt(&self, run_id: &str, results: &[NewResult<'_>], at: &str) -> Result<worker::D1PreparedStatement> {
-        let rows: Vec<serde_json::Value> = results
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "case": r.case_name, "passed": r.passed.map(u8::from), "output": r.output, "error": r.error,
-                    "latency_ms": r.latency_ms, "cost_usd": r.cost_usd, "grade": r.grade,
-                })
+    /// One statement per ~1 MB of results: D1 takes a bound value of up to
+    /// 2 MB, and a suite's outputs can be ten times that.
+    fn results_stmts(
+        &self,
+        run_id: &str,
+        results: &[NewResult<'_>],
+        at: &str,
+    ) -> Result<Vec<worker::D1PreparedStatement>> {
+        const CHUNK_BYTES: usize = 1024 * 1024;
+        let mut chunks: Vec<Vec<serde_json::Value>> = vec![Vec::new()];
+        let mut size = 0usize;
+        for r in results {
+            let row = serde_json::json!({
+                "case": r.case_name, "passed": r.passed.map(u8::from), "output": r.output, "error": r.error,
+                "latency_ms": r.latency_ms, "cost_usd": r.cost_usd, "grade": r.grade,
+            });
+            let len = row.to_string().len();
+            if size + len > CHUNK_BYTES && chunks.last().is_some_and(|c| !c.is_empty()) {
+                chunks.push(Vec::new());
+                size = 0;
+            }
+            size += len;
+            if let Some(c) = chunks.last_mut() {
+                c.push(row);
+            }
+        }
+        chunks
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .map(|rows| {
+                let rows = super::encode(&rows)?;
+                self.stmt(
+                    "INSERT OR IGNORE INTO test_results (run_id, case_name, passed, output, error, latency_ms, cost_usd, \
+                     grade, created_at) SELECT ?1, json_extract(value, '$.case'), json_extract(value, '$.passed'), \
+                     json_extract(value, '$.output'), json_extract(value, '$.error'), json_extract(value, '$.latency_ms'), \
+                     json_extract(value, '$.cost_usd'), json_extract(value, '$.grade'), ?3 FROM json_each(?2)",
+                    &[run_id.into(), (&rows).into(), at.into()],
+                )
             })
-            .collect();
-        let rows = super::encode(&rows)?;
-        self.stmt(
-            "INSERT OR IGNORE INTO test_results (run_id, case_name, passed, output, error, latency_ms, cost_usd, grade, \
-             created_at) SELECT ?1, json_extract(value, '$.case'), json_extract(value, '$.passed'), \
-             json_extract(value, '$.output'), json_extract(value, '$.error'), json_extract(value, '$.latency_ms'), \
-             json_extract(value, '$.cost_usd'), json_extract(value, '$.grade'), ?3 FROM json_each(?2)",
-            &[run_id.into(), (&rows).into(), at.into()],
-        )
+            .collect()
     }
 
     /// Records results of a run (the provider's jobs), each case once.
     pub async fn record_test_results(&self, run_id: &str, results: &[NewResult<'_>], at: &str) -> Result<()> {
-        if results.is_empty() {
+        let statements = self.results_stmts(run_id, results, at)?;
+        if statements.is_empty() {
             return Ok(());
         }
-        self.results_stmt(run_id, results, at)?.run().await.map(|_| ())
+        self.batch(statements).await
     }
 
     /// A judged case's new grade and outcome.
