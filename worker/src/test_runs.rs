@@ -62,7 +62,7 @@ pub async fn start(
     let (mode, results) = match &request {
         RunRequest::Provider => {
             let settings = ctx.store.settings(ws).await.or_internal("settings")?;
-            if !settings.is_some_and(|s| s.provider_url.is_some()) {
+            if settings.is_none_or(|s| s.provider_url.is_none()) {
                 return Err(Error::new(
                     ErrorKind::ProviderNotConfigured,
                     "no provider to run the prompt on: set one with PUT /v1/settings {\"provider\": {\"url\", \"model\", \"api_key\"}}, or send outputs from `pvct test --exec`",
