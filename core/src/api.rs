@@ -161,12 +161,74 @@ pub struct ApprovalView {
     pub decision_note: Option<String>,
     pub created_at: String,
     pub decided_at: Option<String>,
+    /// For each version the change asks for: its latest run of the prompt's
+    /// current test suite, so an approver sees how it did (read when the
+    /// approval is listed or fetched; empty in the answer that files it).
+    #[serde(default, skip_deserializing)]
+    pub test_runs: Vec<ApprovalTestRunView>,
+}
+
+/// A version's latest test run, as an approval shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalTestRunView {
+    pub version: u32,
+    pub run_id: String,
+    pub status: &'static str,
+    pub pass_rate: Option<f64>,
+}
+
+/// A run as stored, before it is summarized for an approval.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StoredRunCounts {
+    pub version: u32,
+    pub id: String,
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub pass_threshold: f64,
+    pub started_at: String,
+}
+
+impl ApprovalTestRunView {
+    /// The latest run per version, by version.
+    pub fn latest(mut runs: Vec<StoredRunCounts>) -> Vec<Self> {
+        runs.sort_by(|a, b| (a.version, &b.started_at).cmp(&(b.version, &a.started_at)));
+        runs.dedup_by_key(|r| r.version);
+        runs.into_iter()
+            .map(|r| {
+                let summary = crate::test_suite::RunSummary::from_counts(r.total, r.passed, r.failed, r.pass_threshold);
+                ApprovalTestRunView {
+                    version: r.version,
+                    run_id: r.id,
+                    status: summary.status,
+                    pass_rate: summary.pass_rate,
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_approval_shows_the_latest_run_of_each_version() {
+        let run = |version, id: &str, passed, at: &str| StoredRunCounts {
+            version,
+            id: id.into(),
+            total: 4,
+            passed,
+            failed: 4 - passed,
+            pass_threshold: 1.0,
+            started_at: at.into(),
+        };
+        let shown = ApprovalTestRunView::latest(vec![run(2, "old", 4, "t1"), run(2, "new", 3, "t2"), run(3, "only", 4, "t1")]);
+        let brief: Vec<_> = shown.iter().map(|r| (r.version, r.run_id.as_str(), r.status)).collect();
+        assert_eq!(brief, [(2, "new", "failed"), (3, "only", "passed")]);
+        assert_eq!(shown[0].pass_rate, Some(0.75));
+    }
 
     #[test]
     fn approval_view_flattens_the_change_and_hides_the_key() {
@@ -188,6 +250,7 @@ mod tests {
             decision_note: None,
             created_at: "t".into(),
             decided_at: None,
+            test_runs: Vec::new(),
         };
         let v = serde_json::to_value(&a).unwrap();
         assert_eq!(v["kind"], "promote");

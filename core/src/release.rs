@@ -473,6 +473,7 @@ impl Planner<'_> {
             decision_note: None,
             created_at: self.at.to_owned(),
             decided_at: None,
+            test_runs: Vec::new(),
         };
         let what = match &change {
             RequestedChange::Promote { version, .. } => version.to_string(),

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use worker::Result;
 
-use pvct_core::api::{ApprovalStatus, ApprovalView, RequestedChange};
+use pvct_core::api::{ApprovalStatus, ApprovalTestRunView, ApprovalView, RequestedChange, StoredRunCounts};
 
 use super::{json_column, Store};
 
@@ -26,6 +26,8 @@ struct ApprovalRow {
     decision_note: Option<String>,
     created_at: String,
     decided_at: Option<String>,
+    #[serde(deserialize_with = "json_column")]
+    test_runs: Vec<StoredRunCounts>,
 }
 
 impl From<ApprovalRow> for ApprovalView {
@@ -44,13 +46,23 @@ impl From<ApprovalRow> for ApprovalView {
             decision_note: r.decision_note,
             created_at: r.created_at,
             decided_at: r.decided_at,
+            test_runs: ApprovalTestRunView::latest(r.test_runs),
         }
     }
 }
 
 impl Store {
     const APPROVAL_SELECT: &'static str = "SELECT a.id, p.slug AS prompt, e.name AS environment, a.change, a.base_seq, \
-         a.reason, a.status, a.requested_by, a.requested_by_key, a.decided_by, a.decision_note, a.created_at, a.decided_at \
+         a.reason, a.status, a.requested_by, a.requested_by_key, a.decided_by, a.decision_note, a.created_at, a.decided_at, \
+         (SELECT json_group_array(json_object('version', r.version_number, 'id', r.id, 'total', r.total, \
+           'passed', (SELECT COUNT(*) FROM test_results t WHERE t.run_id = r.id AND t.passed = 1), \
+           'failed', (SELECT COUNT(*) FROM test_results t WHERE t.run_id = r.id AND t.passed = 0), \
+           'pass_threshold', COALESCE(json_extract(s.suite, '$.pass_threshold'), 1.0), 'started_at', r.started_at)) \
+          FROM test_runs r JOIN test_suites s ON s.prompt_id = r.prompt_id AND s.revision = r.suite_revision \
+          WHERE r.prompt_id = a.prompt_id \
+          AND r.suite_revision = (SELECT MAX(revision) FROM test_suites WHERE prompt_id = a.prompt_id) \
+          AND r.version_number IN (SELECT json_extract(a.change, '$.version') \
+            UNION SELECT json_extract(v.value, '$.version') FROM json_each(a.change, '$.variants') v)) AS test_runs \
          FROM approvals a JOIN prompts p ON p.id = a.prompt_id JOIN environments e ON e.id = a.environment_id";
 
     pub async fn approval(&self, workspace_id: &str, id: &str) -> Result<Option<ApprovalView>> {
