@@ -230,3 +230,20 @@ test("a client's outputs for a whole suite fit one request: 500 cases of 8,192 c
   const run = (await api.get(`/v1/prompts/support/test-runs/${res.body.id}`)).body;
   assert.equal(run.results.find((r) => r.case === "c1").output.length, 8003);
 });
+
+test("an approval shows the latest test run of the version it asks for", async () => {
+  const { api } = await setup({ provider: false, judge: false });
+  await api.put("/v1/prompts/support/tests", { cases: [{ name: "a", assert: [{ type: "contains", value: "ok" }] }] });
+  const first = (await api.post("/v1/prompts/support/versions/1/test-runs", { outputs: [{ case: "a", output: "no" }] })).body;
+  const second = (await api.post("/v1/prompts/support/versions/1/test-runs", { outputs: [{ case: "a", output: "ok" }] })).body;
+  assert.deepEqual([first.status, second.status], ["failed", "passed"]);
+  assert.equal((await api.put("/v1/environments/production", { policy: { requires_approval: true } })).status, 200);
+  const pending = await api.post("/v1/prompts/support/promote", { version: 1, environment: "production" });
+  assert.equal(pending.status, 202);
+  const approval = (await api.get("/v1/approvals?status=pending")).body.items.find((a) => a.id === pending.body.approval_id);
+  assert.deepEqual(approval.test_runs, [{ version: 1, run_id: second.id, status: "passed", pass_rate: 1 }]);
+  // A version never run shows nothing.
+  const other = await api.post("/v1/prompts/support/promote", { version: 2, environment: "production" });
+  const asked = (await api.get("/v1/approvals?status=pending")).body.items.find((a) => a.id === other.body.approval_id);
+  assert.deepEqual(asked.test_runs, []);
+});
