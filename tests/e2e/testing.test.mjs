@@ -247,3 +247,25 @@ test("an approval shows the latest test run of the version it asks for", async (
   const asked = (await api.get("/v1/approvals?status=pending")).body.items.find((a) => a.id === other.body.approval_id);
   assert.deepEqual(asked.test_runs, []);
 });
+
+test("the test_run gate holds for splits and for Langfuse label moves too", async () => {
+  const { api } = await setup({ provider: false, judge: false });
+  await api.put("/v1/prompts/support/tests", { cases: [{ name: "a", assert: [{ type: "contains", value: "ok" }] }] });
+  assert.equal((await api.post("/v1/prompts/support/versions/1/test-runs", { outputs: [{ case: "a", output: "ok" }] })).body.status, "passed");
+  assert.equal((await api.put("/v1/environments/staging", { policy: { requires_test_run: true } })).status, 200);
+  assert.equal((await api.post("/v1/prompts/support/promote", { version: 1, environment: "staging" })).status, 201);
+  // A split with the untested v2 is refused, naming v2.
+  const split = await api.put("/v1/prompts/support/experiments/staging", { variants: [{ version: 1, weight: 50 }, { version: 2, weight: 50 }] });
+  assert.equal(split.status, 422);
+  assert.equal(split.body.error.code, "gates_failed");
+  assert.ok(JSON.stringify(split.body.error.details).includes("test_run"));
+  // Langfuse's clients move labels through the same release pipeline.
+  const key = (await api.post("/v1/keys", { name: "lf", role: "editor" })).body;
+  const basic = `Basic ${Buffer.from(`${key.public_key}:${key.key}`).toString("base64")}`;
+  const moved = await w.client().call("PATCH", "/api/public/v2/prompts/support/versions/2", { newLabels: ["staging"] }, { authorization: basic });
+  assert.equal(moved.status, 422, JSON.stringify(moved.body));
+  assert.equal(moved.body.code, "gates_failed");
+  const live = (await api.get("/v1/prompts/support")).body;
+  assert.equal(JSON.stringify(live).includes('"staging"'), true);
+  assert.equal((await api.get("/v1/resolve/support?environment=staging")).body.version, 1, "staging still serves v1");
+});
