@@ -224,7 +224,11 @@ mod tests {
             pass_threshold: 1.0,
             started_at: at.into(),
         };
-        let shown = ApprovalTestRunView::latest(vec![run(2, "old", 4, "t1"), run(2, "new", 3, "t2"), run(3, "only", 4, "t1")]);
+        let shown = ApprovalTestRunView::latest(vec![
+            run(2, "old", 4, "t1"),
+            run(2, "new", 3, "t2"),
+            run(3, "only", 4, "t1"),
+        ]);
         let brief: Vec<_> = shown.iter().map(|r| (r.version, r.run_id.as_str(), r.status)).collect();
         assert_eq!(brief, [(2, "new", "failed"), (3, "only", "passed")]);
         assert_eq!(shown[0].pass_rate, Some(0.75));
