@@ -109,6 +109,15 @@ interface ApprovalBase {
   decision_note?: string | null;
   created_at: string;
   decided_at?: string | null;
+  /** For each version the request asks for, its latest run of the prompt's current suite (none when never run). */
+  test_runs: ApprovalTestRun[];
+}
+/** A version's latest test run, as an approval shows it. */
+export interface ApprovalTestRun {
+  version: number;
+  run_id: string;
+  status: "running" | "passed" | "failed";
+  pass_rate: number | null;
 }
 /** A request waiting for (or decided by) an approver: a promotion or a split. */
 export type Approval =

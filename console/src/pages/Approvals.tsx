@@ -1,13 +1,15 @@
 // The approval queue: approvers approve (gates are checked again, then the
 // promotion or split goes live) or reject; nobody decides their own request.
 // Each request shows what is live now, a running split included, and a
-// request that what is live has moved past is refused as stale.
+// request that what is live has moved past is refused as stale. Each asked
+// version's latest test run (of the prompt's current suite) is shown with
+// its status and pass rate, a link to the run in the prompt's Tests tab.
 import { useState } from "react";
-import type { Approval, BundlePrompt } from "../api";
+import type { Approval, ApprovalTestRun, BundlePrompt } from "../api";
 import { useSession } from "../session";
 import { useLoad } from "../useLoad";
 import { linkProps } from "../router";
-import { when } from "../format";
+import { pct, when } from "../format";
 import { LiveBadge, splitText } from "../live";
 import { OutcomeError } from "../components/GateFailures";
 import { ErrorNote } from "../components/ErrorNote";
@@ -20,6 +22,41 @@ const doneText = (a: Approval) =>
   a.kind === "experiment"
     ? `The split ${splitText(a.variants)} of ${a.prompt} runs in ${a.environment}.`
     : `v${a.version} of ${a.prompt} is live in ${a.environment}.`;
+
+/** The versions a request asks for: a promotion's one, a split's variants. */
+const askedVersions = (a: Approval) => (a.kind === "experiment" ? [...new Set(a.variants.map((v) => v.version))] : [a.version]);
+
+// The Tests tab's status colours (tests.css) load with that tab only: the
+// main sheet's approval tones are the same greens, reds and yellows.
+const RUN_TONE: Record<ApprovalTestRun["status"], string> = { passed: "status-approved", failed: "status-rejected", running: "pending" };
+
+/** Each asked version's latest test run, linked to it; "no test run" for a version never run. */
+function TestRuns({ a }: { a: Approval }) {
+  const versions = askedVersions(a);
+  return (
+    <div className="row" data-testid="approval-tests">
+      <span className="muted">latest test run{versions.length > 1 ? "s" : ""}:</span>
+      {versions.map((v) => {
+        const run = (a.test_runs ?? []).find((r) => r.version === v);
+        return run ? (
+          <a
+            key={v}
+            data-testid={`approval-test-v${v}`}
+            title="Open the run in the prompt's Tests tab"
+            {...linkProps(`/prompts/${a.prompt}/tests?run=${encodeURIComponent(run.run_id)}`)}
+          >
+            v{v} tests <span className={`badge ${RUN_TONE[run.status]}`}>{run.status}</span>
+            {run.pass_rate != null && ` ${pct(run.pass_rate)}`}
+          </a>
+        ) : (
+          <span key={v} data-testid={`approval-test-v${v}`}>
+            v{v} <span className="muted">no test run</span>
+          </span>
+        );
+      })}
+    </div>
+  );
+}
 
 export function Approvals() {
   const { api, can, me } = useSession();
@@ -85,6 +122,7 @@ export function Approvals() {
               <span className="muted">live in {a.environment} now:</span>
               <LiveBadge slug={a.prompt} env={a.environment} version={live?.version} split={live?.experiment?.variants} label={false} />
             </div>
+            <TestRuns a={a} />
             {a.reason && <p>“{a.reason}”</p>}
             {can("approve") && a.requested_by !== me.actor ? (
               <div className="row">
