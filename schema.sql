@@ -183,7 +183,7 @@ CREATE TABLE IF NOT EXISTS version_rollups (
 
 -- Queue messages counted into the rollups, by content key: a message
 -- counts only if this run's nonce is the one stored (Store::count_once).
--- Kept for the workspace's retention, like the raw log.
+-- Kept 7 days (core rollup::LEDGER_DAYS): longer than any retry.
 CREATE TABLE IF NOT EXISTS telemetry_ledger (
   workspace_id TEXT NOT NULL,
   key          TEXT NOT NULL,

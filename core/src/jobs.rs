@@ -176,13 +176,29 @@ pub struct Replay {
     pub queue: JobQueue,
 }
 
-/// May `letter` be replayed? Once only: a second replay would run the job
-/// twice (a replayed job that fails again comes back as a new dead letter).
-pub fn plan_replay(letter: &DeadLetter) -> Result<Replay> {
+/// May `letter` (stored `age_days` ago) be replayed? Once only: a second
+/// replay would run the job twice (a replayed job that fails again comes
+/// back as a new dead letter). Telemetry and evaluation jobs only while
+/// the telemetry ledger still knows what they counted
+/// ([`crate::rollup::LEDGER_DAYS`]): a crash after the count, replayed
+/// later, would count again.
+pub fn plan_replay(letter: &DeadLetter, age_days: i64) -> Result<Replay> {
     if let Some(at) = &letter.replayed_at {
         return Err(Error::new(
             ErrorKind::Conflict,
             format!("this dead letter was replayed at {at}; a failure after that is a new dead letter"),
+        ));
+    }
+    let counted = matches!(letter.queue, JobQueue::Telemetry | JobQueue::Evaluations);
+    if counted && age_days >= i64::from(crate::rollup::LEDGER_DAYS) {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            format!(
+                "this {} job is {age_days} days old: past {} days the ledger no longer knows whether it was counted, \
+                 so replaying it could count it twice",
+                letter.kind,
+                crate::rollup::LEDGER_DAYS
+            ),
         ));
     }
     Ok(Replay { queue: letter.queue })
@@ -300,9 +316,16 @@ mod tests {
             created_at: "2026-12-04T00:00:00Z".into(),
             replayed_at: None,
         };
-        assert_eq!(plan_replay(&letter).unwrap().queue, JobQueue::Evaluations);
+        assert_eq!(plan_replay(&letter, 0).unwrap().queue, JobQueue::Evaluations);
+        // Past the ledger's memory a telemetry or evaluation job could count twice.
+        assert_eq!(plan_replay(&letter, 7).unwrap_err().code(), "conflict");
+        let deliver = DeadLetter {
+            queue: JobQueue::Deliveries,
+            ..letter.clone()
+        };
+        assert!(plan_replay(&deliver, 29).is_ok());
         letter.replayed_at = Some("2026-12-04T00:01:00Z".into());
-        assert_eq!(plan_replay(&letter).unwrap_err().code(), "conflict");
+        assert_eq!(plan_replay(&letter, 0).unwrap_err().code(), "conflict");
         for r in [DeadReason::Unreadable, DeadReason::Failed, DeadReason::ConsumerCrashed] {
             assert_eq!(DeadReason::parse(r.as_str()), Some(r));
         }

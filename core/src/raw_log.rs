@@ -71,6 +71,7 @@ impl LogObjectId {
             && hour.is_ascii()
             && hour.as_bytes()[10] == b'T'
             && is_date(&hour[..10])
+            && hour.as_bytes()[11..].iter().all(u8::is_ascii_digit)
             && hour[11..].parse::<u8>().is_ok_and(|h| h < 24);
         let key_ok = key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit());
         match LogKind::parse(kind) {
@@ -204,6 +205,7 @@ mod tests {
             "2026-12-04T10",
             "2026-12-04T10_feedback",
             "2026-12-04T24_feedback_0123456789abcdef0123456789abcdef",
+            "2026-12-04T+1_feedback_0123456789abcdef0123456789abcdef",
             "2026-13-04T10_feedback_0123456789abcdef0123456789abcdef",
             "2026-12-04T10_other_0123456789abcdef0123456789abcdef",
             "2026-12-04T10_feedback_0123",

@@ -112,8 +112,12 @@ fn record(value: Value) -> Result<ExecutionRecord> {
     if !(raw.latency_ms.is_finite() && (0.0..=3_600_000.0).contains(&raw.latency_ms)) {
         return bad("latency_ms", "must be between 0 and 3,600,000");
     }
-    if raw.cost_usd.is_some_and(|c| !(c.is_finite() && c >= 0.0)) {
-        return bad("cost_usd", "must be a non-negative number");
+    // Bounded so sums over millions of calls stay finite.
+    if raw
+        .cost_usd
+        .is_some_and(|c| !(c.is_finite() && (0.0..=1_000_000.0).contains(&c)))
+    {
+        return bad("cost_usd", "must be between 0 and 1,000,000");
     }
     if raw.score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
         return bad("score", "must be between 0 and 1");

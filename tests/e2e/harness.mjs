@@ -290,8 +290,8 @@ export async function counts(db) {
 }
 
 /** Polls `check` (every 100 ms, 30 s at most) until it gives a truthy value, which it returns. */
-export async function until(check, what) {
-  for (let i = 0; i < 300; i++) {
+export async function until(check, what, tries = 300) {
+  for (let i = 0; i < tries; i++) {
     const v = await check();
     if (v) return v;
     await new Promise((r) => setTimeout(r, 100));

@@ -269,3 +269,20 @@ test("the test_run gate holds for splits and for Langfuse label moves too", asyn
   assert.equal(JSON.stringify(live).includes('"staging"'), true);
   assert.equal((await api.get("/v1/resolve/support?environment=staging")).body.version, 1, "staging still serves v1");
 });
+
+test("a provider run whose provider never answers ends failed after its retries instead of waiting for ever", async () => {
+  const { api } = await setup({ judge: false });
+  await api.put("/v1/prompts/support/tests", { cases: [{ name: "down", variables: { question: "fail-always" }, assert: [{ type: "contains", value: "x" }] }] });
+  // Point the provider at a port that refuses connections: every call fails, as a long outage would.
+  assert.equal((await api.put("/v1/settings", { provider: { url: "http://127.0.0.1:9/v1/chat/completions", model: "m" } })).status, 200);
+  const started = await api.post("/v1/prompts/support/versions/1/test-runs", {});
+  assert.equal(started.status, 202);
+  const run = await until(async () => {
+    const r = (await api.get(`/v1/prompts/support/test-runs/${started.body.id}`)).body;
+    return r.status !== "running" && r;
+  }, "the run to give up", 1200);
+  assert.equal(run.status, "failed");
+  assert.match(run.results[0].error, /gave up after 6 attempts/);
+  const letters = (await api.get("/v1/dead-letters")).body.items;
+  assert.deepEqual(letters.map((l) => l.kind), ["test_cases"]);
+});

@@ -1,8 +1,9 @@
 //! The telemetry consumer's writes: each message of executions, each
 //! feedback and each set of evaluator scores goes to the raw log (R2) under
 //! its content key, then into the rollups (D1) once (`Store::count_once`).
-//! The R2 write comes first and is idempotent, so a failure between the two
-//! retries the message without losing or doubling anything.
+//! A message counted before is skipped whole. Otherwise the R2 write comes
+//! first and is idempotent, so a failure between the two retries the
+//! message without losing or doubling anything.
 
 use pvct_core::raw_log::{ndjson, LogKind, LogObjectId};
 use pvct_core::rollup::{self, FeedbackRow, MessageKey, ScoreRow};
@@ -26,6 +27,11 @@ async fn log_and_count<T: serde::Serialize>(
     records: &[T],
     deltas: (&[rollup::RollupDelta], &[rollup::EvaluatorDelta]),
 ) -> Result<u64> {
+    // Counted before (a client's retry, maybe in a later hour; a second
+    // vote on an execution): nothing to log or count again.
+    if !store.counted(workspace_id, &[key]).await?.is_empty() {
+        return Ok(0);
+    }
     let id = LogObjectId::new(hour, kind, key.as_str());
     RawLog::new(env)?
         .put(workspace_id, &id, ndjson(records).map_err(rust_error)?)

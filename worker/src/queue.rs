@@ -217,7 +217,9 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             run_id,
             cases,
         } => crate::test_runs::run_cases(env, store, workspace_id, run_id, cases).await,
-        Job::JudgeTestRun { workspace_id, run_id } => crate::test_runs::judge_run(store, workspace_id, run_id).await,
+        Job::JudgeTestRun { workspace_id, run_id } => {
+            crate::test_runs::judge_run(env, store, workspace_id, run_id).await
+        }
         Job::Deliver {
             workspace_id,
             delivery_id,
@@ -371,6 +373,16 @@ async fn handle(env: &Env, store: &Store, queue: JobQueue, text: &str) -> Result
         AfterFailure::DeadLetter => {
             let id = crate::ids::new_id();
             let job = &envelope.job;
+            // A test run whose job gave up ends failed rather than waiting.
+            if let Job::TestCases {
+                workspace_id, run_id, ..
+            }
+            | Job::JudgeTestRun { workspace_id, run_id } = job
+            {
+                if let Err(e) = crate::test_runs::job_gave_up(store, workspace_id, run_id, attempt).await {
+                    worker::console_error!("test run {run_id} not ended after its job gave up: {e}");
+                }
+            }
             worker::console_error!(
                 "dead letter {id}: {} job of {} gave up after {attempt} attempts",
                 job.kind(),

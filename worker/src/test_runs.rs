@@ -100,7 +100,18 @@ pub async fn start(
         .await
         .or_internal("insert run")?;
     let jobs = jobs_for(ws, &id, &suite.suite, &request, &results);
-    send(&ctx.env, jobs).await.or_internal("queue test jobs")?;
+    if let Err(e) = send(&ctx.env, jobs).await {
+        // Without its jobs the run would wait for ever: it ends failed,
+        // saying why, and the caller may start another.
+        let _ = give_up_run(
+            &ctx.store,
+            &suite.suite,
+            &id,
+            "the run could not be queued; start another",
+        )
+        .await;
+        return Err(crate::http::internal("queue test jobs", e));
+    }
     ctx.store
         .test_run(&prompt.id, &id)
         .await
@@ -121,13 +132,22 @@ fn jobs_for(workspace_id: &str, run_id: &str, suite: &Suite, request: &RunReques
                 cases: chunk.iter().map(|c| c.name.clone()).collect(),
             })
             .collect(),
-        RunRequest::Client(_) if results.iter().any(|r| r.grade.passed().is_none()) => vec![Job::JudgeTestRun {
-            workspace_id: workspace_id.to_owned(),
-            run_id: run_id.to_owned(),
-        }],
+        RunRequest::Client(_) if results.iter().any(|r| r.grade.passed().is_none()) => {
+            vec![judge_job(workspace_id, run_id)]
+        }
         RunRequest::Client(_) => Vec::new(),
     }
 }
+
+fn judge_job(workspace_id: &str, run_id: &str) -> Job {
+    Job::JudgeTestRun {
+        workspace_id: workspace_id.to_owned(),
+        run_id: run_id.to_owned(),
+    }
+}
+
+/// Judge calls one `JudgeTestRun` job makes before it queues the next.
+const JUDGE_ASKS_PER_JOB: usize = 20;
 
 /// What a job needs to know of its run.
 struct RunContext {
@@ -185,18 +205,21 @@ pub async fn run_cases(
     let Some(rc) = load(store, workspace_id, run_id).await? else {
         return Ok(None);
     };
-    let recorded: Vec<String> = store
-        .test_results(run_id)
-        .await?
-        .into_iter()
-        .map(|r| r.case_name)
-        .collect();
+    let states = store.test_result_states(run_id).await?;
+    let recorded: Vec<&String> = states.iter().map(|(c, _)| c).collect();
     let todo: Vec<&Case> = cases
         .iter()
         .filter(|c| !recorded.contains(c))
         .filter_map(|c| rc.suite.case(c))
         .collect();
     if todo.is_empty() {
+        // A retry after every case was recorded: make sure the judge is
+        // asked for those still waiting (the first try may have stopped
+        // before it queued the judge).
+        let waiting = states.iter().any(|(c, p)| p.is_none() && cases.contains(c));
+        if waiting {
+            send(env, vec![judge_job(workspace_id, run_id)]).await?;
+        }
         return Ok(None);
     }
     let (Some(url), Some(model)) = (
@@ -307,25 +330,19 @@ pub async fn run_cases(
         }
     }
     if needs_judge {
-        send(
-            env,
-            vec![Job::JudgeTestRun {
-                workspace_id: workspace_id.to_owned(),
-                run_id: run_id.to_owned(),
-            }],
-        )
-        .await?;
+        send(env, vec![judge_job(workspace_id, run_id)]).await?;
     }
     Ok((retry > 0).then_some(RETRY_SECONDS))
 }
 
-/// Asks the judge for every judge assertion of the run still waiting.
-pub async fn judge_run(store: &Store, workspace_id: &str, run_id: &str) -> Result<Option<u32>> {
+/// Asks the judge for the run's judge assertions still waiting, at most
+/// [`JUDGE_ASKS_PER_JOB`] per job (the next job takes the rest).
+pub async fn judge_run(env: &Env, store: &Store, workspace_id: &str, run_id: &str) -> Result<Option<u32>> {
     let Some(rc) = load(store, workspace_id, run_id).await? else {
         return Ok(None);
     };
     let judge = JudgeEndpoint::of(&rc.settings);
-    let mut retry = 0usize;
+    let (mut retry, mut asked) = (0usize, 0usize);
     for row in store
         .test_results(run_id)
         .await?
@@ -335,6 +352,10 @@ pub async fn judge_run(store: &Store, workspace_id: &str, run_id: &str) -> Resul
         let Some(case) = rc.suite.case(&row.case_name) else {
             continue;
         };
+        if asked >= JUDGE_ASKS_PER_JOB {
+            send(env, vec![judge_job(workspace_id, run_id)]).await?;
+            break;
+        }
         let mut grade = grade_of(&row)?;
         for (index, criteria, threshold) in case.judge_asks() {
             if grade.assertions.get(index).is_some_and(|a| a.passed.is_some()) {
@@ -343,22 +364,75 @@ pub async fn judge_run(store: &Store, workspace_id: &str, run_id: &str) -> Resul
             match &judge {
                 // No judge to ask: the assertion cannot pass.
                 None => grade.unjudged(index),
-                Some(j) => match j.ask(criteria, &row.output, case.reference.as_deref()).await {
-                    Ok(score) => grade.judged(index, score, threshold),
-                    Err((why, true)) => {
-                        worker::console_error!("test run {run_id}: judge call failed, retried later: {why}");
-                        retry += 1;
+                Some(j) => {
+                    asked += 1;
+                    match j.ask(criteria, &row.output, case.reference.as_deref()).await {
+                        Ok(score) => grade.judged(index, score, threshold),
+                        Err((why, true)) => {
+                            worker::console_error!("test run {run_id}: judge call failed, retried later: {why}");
+                            retry += 1;
+                        }
+                        Err((_, false)) => grade.unjudged(index),
                     }
-                    Err((_, false)) => grade.unjudged(index),
-                },
+                }
             }
         }
         let json = serde_json::to_string(&grade).map_err(rust_error)?;
         store
-            .update_test_result(run_id, &row.case_name, grade.passed(), &json)
+            .update_test_result(run_id, &row.case_name, &row.grade, grade.passed(), &json)
             .await?;
     }
     Ok((retry > 0).then_some(RETRY_SECONDS))
+}
+
+/// Ends what a run still waits for as failed, saying `why`: its cases not
+/// recorded yet, and judge assertions not answered. For a run whose jobs
+/// could not be queued, or gave up (dead letters), so no run waits for ever.
+pub async fn give_up_run(store: &Store, suite: &Suite, run_id: &str, why: &str) -> Result<()> {
+    let states = store.test_result_states(run_id).await?;
+    let missing: Vec<CaseResult> = suite
+        .cases
+        .iter()
+        .filter(|c| !states.iter().any(|(name, _)| *name == c.name))
+        .map(|c| CaseResult::of(c, None, Some(why.to_owned()), None, None))
+        .collect();
+    let rows: Vec<NewResult> = missing.iter().map(new_result).collect();
+    store.record_test_results(run_id, &rows, &now()).await?;
+    for row in store
+        .test_results(run_id)
+        .await?
+        .into_iter()
+        .filter(|r| r.passed.is_none())
+    {
+        let mut grade = grade_of(&row)?;
+        if let Some(case) = suite.case(&row.case_name) {
+            for (index, _, _) in case.judge_asks() {
+                if grade.assertions.get(index).is_some_and(|a| a.passed.is_none()) {
+                    grade.unjudged(index);
+                }
+            }
+        }
+        let json = serde_json::to_string(&grade).map_err(rust_error)?;
+        store
+            .update_test_result(
+                run_id,
+                &row.case_name,
+                &row.grade,
+                grade.passed().or(Some(false)),
+                &json,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// A test job that became a dead letter: its run ends instead of waiting.
+pub async fn job_gave_up(store: &Store, workspace_id: &str, run_id: &str, attempts: u32) -> Result<()> {
+    let Some(rc) = load(store, workspace_id, run_id).await? else {
+        return Ok(());
+    };
+    let why = format!("gave up after {attempts} attempts: the provider or the judge did not answer");
+    give_up_run(store, &rc.suite, run_id, &why).await
 }
 
 /// Starts a provider run of the new version when its prompt's suite asks

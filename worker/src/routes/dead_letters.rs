@@ -42,7 +42,7 @@ pub async fn replay(ctx: &Ctx, id: &str) -> ApiResult {
         .await
         .or_internal("dead letter")?
         .ok_or_else(|| Error::not_found("dead letter"))?;
-    let replay = plan_replay(&letter)?;
+    let replay = plan_replay(&letter, age_seconds(&letter.created_at) / 86_400)?;
     let at = now();
     // Marked first: of two concurrent replays only one sends.
     if !ctx

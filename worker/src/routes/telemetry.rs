@@ -184,11 +184,21 @@ pub async fn log_objects(ctx: &Ctx) -> ApiResult {
         .parse("limit", |s| s.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)))?
         .unwrap_or(100);
     let cursor = q.get("cursor").filter(|c| !c.is_empty());
-    let (items, next_cursor) = RawLog::new(&ctx.env)
+    let listed = RawLog::new(&ctx.env)
         .or_internal("raw log binding")?
         .list(&ctx.who.workspace_id, &day, cursor, limit)
-        .await
-        .or_internal("raw log list")?;
+        .await;
+    let (items, next_cursor) = match (listed, cursor) {
+        (Ok(page), _) => page,
+        // R2 refuses a cursor it did not hand out.
+        (Err(_), Some(_)) => {
+            return Err(
+                Error::new(ErrorKind::InvalidQuery, "cursor is not one this API returned")
+                    .with_details(j!({ "parameter": "cursor" })),
+            )
+        }
+        (Err(e), None) => return Err(crate::http::internal("raw log list", e)),
+    };
     let items = items
         .into_iter()
         .map(|o| LogObjectView {

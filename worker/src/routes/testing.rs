@@ -54,7 +54,8 @@ pub async fn put_suite(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
         .audit(AuditAction::TestsPut, format!("{}#{revision}", prompt.slug), &at)
         .prompt(&prompt.slug)
         .details(json!({ "revision": revision, "cases": suite.cases.len(), "pass_threshold": suite.pass_threshold }));
-    ctx.store
+    if let Err(e) = ctx
+        .store
         .put_test_suite(
             &ctx.who.workspace_id,
             &prompt.id,
@@ -65,12 +66,17 @@ pub async fn put_suite(ctx: &Ctx, slug: &Slug, req: &mut Request) -> ApiResult {
             &audit,
         )
         .await
-        .map_err(|_| {
-            Error::new(
+    {
+        // Another editor took this revision first: theirs stands.
+        let now_at = ctx.store.test_suite(&prompt.id).await.or_internal("suite")?;
+        if now_at.is_some_and(|c| c.revision >= revision) {
+            return Err(Error::new(
                 ErrorKind::Conflict,
                 "the suite changed meanwhile; read it and try again",
-            )
-        })?;
+            ));
+        }
+        return Err(crate::http::internal("put suite", e));
+    }
     json(
         200,
         &TestSuiteView::new(&prompt.slug, revision, &suite, Some(ctx.who.actor.clone()), Some(at)),

@@ -244,20 +244,42 @@ impl Store {
         self.batch(statements).await
     }
 
-    /// A judged case's new grade and outcome.
+    /// A judged case's new grade and outcome, if its grade is still `old`:
+    /// of two judge jobs on one case, the later never undoes the earlier.
     pub async fn update_test_result(
         &self,
         run_id: &str,
         case_name: &str,
+        old: &str,
         passed: Option<bool>,
         grade: &str,
     ) -> Result<()> {
         let passed = passed.map_or(Arg::Null, |p| Arg::Int(i64::from(p)));
         self.run(
-            "UPDATE test_results SET passed = ?, grade = ? WHERE run_id = ? AND case_name = ?",
-            &[passed, grade.into(), run_id.into(), case_name.into()],
+            "UPDATE test_results SET passed = ?, grade = ? WHERE run_id = ? AND case_name = ? AND grade = ?",
+            &[passed, grade.into(), run_id.into(), case_name.into(), old.into()],
         )
         .await
+    }
+
+    /// Each recorded case of a run and whether it passed (None: a judge
+    /// answer is awaited), without the outputs.
+    pub async fn test_result_states(&self, run_id: &str) -> Result<Vec<(String, Option<bool>)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            case_name: String,
+            passed: Option<u8>,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT case_name, passed FROM test_results WHERE run_id = ?",
+                &[run_id.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.case_name, r.passed.map(|p| p == 1)))
+            .collect())
     }
 
     /// The prompt's runs, newest first (of one version when given), at most 100.
