@@ -82,7 +82,8 @@ pub fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
 }
 
-/// Oversized bodies up to this size are read (and dropped) before the 413.
+/// Oversized bodies up to the route's limit plus this size are read (and
+/// dropped) before the 413.
 const DRAIN_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
 /// A body sent without a length is read as it streams: kept up to the
@@ -104,7 +105,7 @@ pub async fn body_within(req: &mut Request, limit: usize) -> Result<Vec<u8>, Err
             // while the client is still sending makes the runtime reset the
             // connection, and the client would see a network error instead
             // of the 413. Beyond a few MB the reset is the cheaper answer.
-            if len <= DRAIN_LIMIT_BYTES {
+            if len <= limit.saturating_add(DRAIN_LIMIT_BYTES) {
                 let _ = req.bytes().await;
             }
             return Err(too_large(len, limit));
