@@ -210,12 +210,13 @@ pub fn plan_replay(letter: &DeadLetter, age_days: i64) -> Result<Replay> {
 /// volume. (Raw log objects go 1,000 per R2 listing page.)
 pub const PRUNE_CHUNK: u32 = 2_000;
 
-/// After a retention job deleted `deleted` ledger rows and a raw log page
-/// (`page_full`: every object of a full listing page was expired): is there
-/// more to do? Either queues the next job, which resumes where this one
-/// stopped (the oldest left); otherwise the workspace's run ends.
-pub fn prune_again(deleted: u32, page_full: bool) -> bool {
-    deleted >= PRUNE_CHUNK || page_full
+/// After a retention job deleted `deleted` rows of each table (ledger, dead
+/// letters) and a raw log page (`page_full`: every object of a full listing
+/// page was expired): is there more to do? Any full chunk or page queues
+/// the next job, which resumes where this one stopped (the oldest left);
+/// otherwise the workspace's run ends.
+pub fn prune_again(deleted: &[u32], page_full: bool) -> bool {
+    deleted.iter().any(|d| *d >= PRUNE_CHUNK) || page_full
 }
 
 /// What a cron trigger (wrangler.toml `[triggers]`) runs.
@@ -292,10 +293,11 @@ mod tests {
 
     #[test]
     fn retention_goes_on_while_chunks_are_full() {
-        assert!(prune_again(PRUNE_CHUNK, false));
-        assert!(!prune_again(PRUNE_CHUNK - 1, false));
-        assert!(!prune_again(0, false));
-        assert!(prune_again(0, true));
+        assert!(prune_again(&[PRUNE_CHUNK, 0], false));
+        assert!(prune_again(&[0, PRUNE_CHUNK], false));
+        assert!(!prune_again(&[PRUNE_CHUNK - 1, 3], false));
+        assert!(!prune_again(&[0, 0], false));
+        assert!(prune_again(&[0, 0], true));
     }
 
     #[test]

@@ -34,6 +34,40 @@ pub struct Completion {
     pub tokens_out: u32,
 }
 
+/// What an answer from the provider means for a test case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answered {
+    /// Rate limited or failing on its side: ask again later.
+    Retry(String),
+    /// A refusal that asking again will not change, or an unreadable reply.
+    Failed(String),
+    /// The case's output, with its cost when the model has a price.
+    Output { text: String, cost_usd: Option<f64> },
+}
+
+/// Reads the provider's answer (`status`, `body`) to a call made with
+/// `model`, priced from the seeded table and `overrides`.
+pub fn read_answer(
+    status: u16,
+    body: &[u8],
+    model: &str,
+    overrides: &std::collections::BTreeMap<String, crate::pricing::ModelPrice>,
+) -> Answered {
+    if crate::judge::worth_retrying(status) {
+        return Answered::Retry(format!("provider answered {status}"));
+    }
+    if !(200..300).contains(&status) {
+        return Answered::Failed(format!("provider answered {status}"));
+    }
+    match parse_reply(body) {
+        Ok(c) => Answered::Output {
+            cost_usd: crate::pricing::cost_usd(model, c.tokens_in, c.tokens_out, overrides),
+            text: c.output,
+        },
+        Err(e) => Answered::Failed(e.message().to_owned()),
+    }
+}
+
 /// The first choice's text and the usage of a chat-completions reply.
 pub fn parse_reply(body: &[u8]) -> Result<Completion> {
     let bad = |why: &str| Error::new(ErrorKind::Internal, format!("provider reply unreadable: {why}"));
@@ -80,6 +114,26 @@ mod tests {
         let own = request_body(&chat, &json!({ "model": "gpt-4o" }), "house-model");
         assert_eq!(own["model"], "gpt-4o");
         assert_eq!(own["messages"][0]["role"], "system");
+    }
+
+    #[test]
+    fn answers_are_retried_failed_or_read() {
+        let none = std::collections::BTreeMap::new();
+        assert!(matches!(read_answer(429, b"", "m", &none), Answered::Retry(_)));
+        assert!(matches!(read_answer(503, b"", "m", &none), Answered::Retry(_)));
+        assert_eq!(
+            read_answer(400, b"", "m", &none),
+            Answered::Failed("provider answered 400".into())
+        );
+        assert!(matches!(read_answer(200, b"nope", "m", &none), Answered::Failed(_)));
+        let ok = json!({ "choices": [{ "message": { "content": "hi" } }], "usage": { "prompt_tokens": 1000000, "completion_tokens": 0 } });
+        match read_answer(200, ok.to_string().as_bytes(), "gpt-4o-mini", &none) {
+            Answered::Output { text, cost_usd } => {
+                assert_eq!(text, "hi");
+                assert!(cost_usd.is_some_and(|c| (c - 0.15).abs() < 1e-9), "{cost_usd:?}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -87,6 +87,17 @@ pub struct ExecutionRow {
     pub created_at: String,
 }
 
+impl ExecutionRow {
+    /// The row as the raw log keeps it: the expected answer is handed to
+    /// evaluators, never stored.
+    pub fn logged(&self) -> ExecutionRow {
+        ExecutionRow {
+            reference: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// A record the batch refused, by position.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rejected {

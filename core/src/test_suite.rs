@@ -283,6 +283,21 @@ impl Case {
         }
     }
 
+    /// The prompt this case sends: `content` rendered strictly (as
+    /// `render` does) with the case's variables and history; or why not.
+    pub fn render(
+        &self,
+        content: &crate::content::PromptContent,
+        variables: &crate::render::VersionVariables,
+    ) -> std::result::Result<crate::render::Rendered, String> {
+        let history = match &self.history {
+            Some(h) => crate::render::parse_history(h).map_err(|e| format!("history: {}", e.message()))?,
+            None => Default::default(),
+        };
+        crate::render::render(content, variables, &self.variables, &history, true)
+            .map_err(|e| format!("render: {}", e.message()))
+    }
+
     /// The judge criteria and threshold of each judge assertion, by index.
     pub fn judge_asks(&self) -> Vec<(usize, &str, f64)> {
         self.assertions

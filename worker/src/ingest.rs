@@ -51,14 +51,7 @@ pub async fn executions(env: &Env, store: &Store, workspace_id: &str, rows: &[Ex
         return Ok(());
     };
     let key = MessageKey::of("executions", rows.iter().map(|r| r.id.as_str()));
-    // The expected answers are passed on to evaluators, never stored.
-    let stored: Vec<ExecutionRow> = rows
-        .iter()
-        .map(|r| ExecutionRow {
-            reference: None,
-            ..r.clone()
-        })
-        .collect();
+    let stored: Vec<ExecutionRow> = rows.iter().map(ExecutionRow::logged).collect();
     let written = log_and_count(
         env,
         store,

@@ -261,15 +261,13 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             let page_full = crate::raw_log::RawLog::new(env)?
                 .prune(workspace_id, &cutoffs.raw_log)
                 .await?;
-            let deleted = store
-                .prune_ledger(workspace_id, &cutoffs.ledger, PRUNE_CHUNK)
-                .await?
-                .max(
-                    store
-                        .prune_dead_letters(workspace_id, &cutoffs.dead_letters, PRUNE_CHUNK)
-                        .await?,
-                );
-            if prune_again(deleted, page_full) {
+            let deleted = [
+                store.prune_ledger(workspace_id, &cutoffs.ledger, PRUNE_CHUNK).await?,
+                store
+                    .prune_dead_letters(workspace_id, &cutoffs.dead_letters, PRUNE_CHUNK)
+                    .await?,
+            ];
+            if prune_again(&deleted, page_full) {
                 let next = Job::Prune {
                     workspace_id: workspace_id.clone(),
                     today: today.clone(),

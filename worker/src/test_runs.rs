@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use pvct_core::content::{PromptContent, PromptKind};
-use pvct_core::pricing::{cost_usd, ModelPrice};
-use pvct_core::provider;
-use pvct_core::render::{parse_history, render};
+use pvct_core::pricing::ModelPrice;
+use pvct_core::provider::{self, Answered};
 use pvct_core::settings::Settings;
 use pvct_core::test_suite::{grade_client_outputs, Case, CaseResult, RunRequest, Suite};
 use pvct_core::{Error, ErrorKind};
@@ -253,61 +252,24 @@ pub async fn run_cases(
     let (rc, content, overrides, bearer) = (&rc, &content, &overrides, &bearer);
     let mut calls = futures_util::stream::iter(todo)
         .map(|case| async move {
-            let history = match case.history.as_ref().map(parse_history).transpose() {
-                Ok(h) => h.unwrap_or_default(),
-                Err(e) => {
-                    return Called::Done(CaseResult::of(
-                        case,
-                        None,
-                        Some(format!("history: {}", e.message())),
-                        None,
-                        None,
-                    ))
-                }
-            };
-            let rendered = match render(content, &rc.version.variables, &case.variables, &history, true) {
+            let rendered = match case.render(content, &rc.version.variables) {
                 Ok(r) => r,
-                Err(e) => {
-                    return Called::Done(CaseResult::of(
-                        case,
-                        None,
-                        Some(format!("render: {}", e.message())),
-                        None,
-                        None,
-                    ))
-                }
+                Err(why) => return Called::Done(CaseResult::of(case, None, Some(why), None, None)),
             };
             let body = provider::request_body(&rendered, &rc.version.model_params, model);
             let used_model = body["model"].as_str().unwrap_or(model).to_owned();
             let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("authorization", b.as_str())).collect();
             let started = now_millis();
-            match post_json_within(url, &headers, &body.to_string(), PROVIDER_DEADLINE).await {
-                Err(e) => Called::Retry(e.to_string()),
-                Ok((status, _)) if pvct_core::judge::worth_retrying(status) => {
-                    Called::Retry(format!("provider answered {status}"))
-                }
-                Ok((status, _)) if !(200..300).contains(&status) => Called::Done(CaseResult::of(
-                    case,
-                    None,
-                    Some(format!("provider answered {status}")),
-                    None,
-                    None,
-                )),
-                Ok((_, reply)) => {
-                    let latency = (now_millis() - started) as f64;
-                    match provider::parse_reply(&reply) {
-                        Ok(c) => {
-                            let cost = cost_usd(&used_model, c.tokens_in, c.tokens_out, overrides);
-                            Called::Done(CaseResult::of(case, Some(&c.output), None, Some(latency), cost))
-                        }
-                        Err(e) => Called::Done(CaseResult::of(
-                            case,
-                            None,
-                            Some(e.message().to_owned()),
-                            Some(latency),
-                            None,
-                        )),
-                    }
+            let (status, reply) = match post_json_within(url, &headers, &body.to_string(), PROVIDER_DEADLINE).await {
+                Ok(answer) => answer,
+                Err(e) => return Called::Retry(e.to_string()),
+            };
+            let latency = Some((now_millis() - started) as f64);
+            match provider::read_answer(status, &reply, &used_model, overrides) {
+                Answered::Retry(why) => Called::Retry(why),
+                Answered::Failed(why) => Called::Done(CaseResult::of(case, None, Some(why), latency, None)),
+                Answered::Output { text, cost_usd } => {
+                    Called::Done(CaseResult::of(case, Some(&text), None, latency, cost_usd))
                 }
             }
         })
