@@ -9,12 +9,11 @@
 // stubs live in this process and must answer while pvct waits.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { startWorker, newWorkspace, promptWithVersions } from "../e2e/harness.mjs";
-import { installPackage } from "./package.mjs";
+import { installPackage, runPvct } from "./package.mjs";
 
 let w;
 let pkg;
@@ -89,26 +88,7 @@ const stubUrl = () => `http://127.0.0.1:${stub.address().port}/v1/chat/completio
 
 /** Runs the installed `pvct` bin in the scratch project: { code, out, err, json }. */
 function pvct(key, args, extraEnv = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(pkg.project, "node_modules/.bin/pvct"), args, {
-      cwd: pkg.project,
-      env: { ...process.env, PVCT_URL: w.url, PVCT_API_KEY: key, NO_COLOR: "1", ...extraEnv },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      let json = null;
-      try {
-        json = JSON.parse(out);
-      } catch {
-        // not --json
-      }
-      resolve({ code, out, err, json });
-    });
-  });
+  return runPvct(pkg, w.url, key, args, extraEnv);
 }
 
 const exec = (...flags) => `node ${JSON.stringify(fake)}${flags.map((f) => ` ${f}`).join("")}`;

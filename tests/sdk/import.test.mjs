@@ -4,14 +4,13 @@
 // and a stub serving a recorded Langfuse answer set (fixtures/langfuse).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWorker, newWorkspace } from "../e2e/harness.mjs";
-import { installPackage } from "./package.mjs";
+import { installPackage, runPvct } from "./package.mjs";
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures/langfuse");
 
@@ -28,26 +27,7 @@ after(async () => {
 
 /** Runs the installed `pvct` bin without blocking this process (the stub server lives here): { code, out, err, json }. */
 function pvct(key, ...args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(pkg.project, "node_modules/.bin/pvct"), args, {
-      cwd: pkg.project,
-      env: { ...process.env, PVCT_URL: w.url, PVCT_API_KEY: key, NO_COLOR: "1", LANGFUSE_PUBLIC_KEY: "", LANGFUSE_SECRET_KEY: "" },
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      let json = null;
-      try {
-        json = JSON.parse(out);
-      } catch {
-        // not --json
-      }
-      resolve({ code, out, err, json });
-    });
-  });
+  return runPvct(pkg, w.url, key, args, { LANGFUSE_PUBLIC_KEY: "", LANGFUSE_SECRET_KEY: "" });
 }
 
 /** The slug rule, written out independently of the CLI's copy. */

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, Result};
 
 use crate::outbound::post_json;
+use crate::queue::rust_error;
 use crate::queue::{chunk, send, ExecutionRow, Job};
 use crate::store::Store;
 use futures_util::StreamExt;
@@ -30,10 +31,6 @@ pub struct Evaluation {
     pub output: String,
     #[serde(default)]
     pub reference: Option<String>,
-}
-
-fn rust_error(e: impl std::fmt::Display) -> worker::Error {
-    worker::Error::RustError(e.to_string())
 }
 
 /// Queues `Evaluate` jobs for the stored rows that have output and whose

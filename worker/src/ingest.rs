@@ -10,12 +10,9 @@ use pvct_core::rollup::{self, FeedbackRow, MessageKey, ScoreRow};
 use pvct_core::telemetry::{hour_and_day, ExecutionRow};
 use worker::{Env, Result};
 
+use crate::queue::rust_error;
 use crate::raw_log::RawLog;
 use crate::store::{Claim, Store};
-
-fn rust_error(e: impl std::fmt::Display) -> worker::Error {
-    worker::Error::RustError(e.to_string())
-}
 
 /// Writes `records` as the raw log object (`hour`, `kind`, `key`), then
 /// counts the deltas once. Answers D1's rows written.

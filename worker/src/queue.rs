@@ -143,7 +143,8 @@ impl Envelope {
     }
 }
 
-fn rust_error(e: impl std::fmt::Display) -> worker::Error {
+/// An error of ours (a decode, a missing row) as the runtime's error type.
+pub(crate) fn rust_error(e: impl std::fmt::Display) -> worker::Error {
     worker::Error::RustError(e.to_string())
 }
 

@@ -20,6 +20,7 @@ use crate::evaluation::JudgeEndpoint;
 use crate::http::OrInternal;
 use crate::ids::{new_id, now, now_millis};
 use crate::outbound::{post_json_within, PROVIDER_DEADLINE};
+use crate::queue::rust_error;
 use crate::queue::{send, Job};
 use crate::store::{grade_of, NewResult, NewRun, PromptRow, RunRow, Store, SuiteRow, VersionRow};
 use crate::Ctx;
@@ -32,10 +33,6 @@ const CASES_PER_JOB: usize = 5;
 const PROVIDER_CONCURRENCY: usize = 4;
 /// Seconds before a job whose provider or judge calls failed runs again.
 const RETRY_SECONDS: u32 = 10;
-
-fn rust_error(e: impl std::fmt::Display) -> worker::Error {
-    worker::Error::RustError(e.to_string())
-}
 
 fn new_result(r: &CaseResult) -> NewResult<'_> {
     NewResult {
