@@ -21,10 +21,33 @@ CREATE TABLE IF NOT EXISTS api_keys (
   key_hash     TEXT NOT NULL UNIQUE,
   key_prefix   TEXT NOT NULL,
   created_by   TEXT,
+  -- The email of the person who created the key: the key acts for them
+  -- (four-eyes approval treats it as that person).
+  created_by_person TEXT,
   created_at   TEXT NOT NULL,
   revoked_at   TEXT
 );
 CREATE INDEX IF NOT EXISTS api_keys_workspace ON api_keys (workspace_id, created_at);
+
+-- People: an email, or a group of the identity provider (Access passes
+-- group names in the token), with a role in the workspace. People sign in
+-- through Cloudflare Access; API keys are for machines.
+CREATE TABLE IF NOT EXISTS members (
+  id           TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+  email        TEXT,
+  group_name   TEXT,
+  display_name TEXT NOT NULL,
+  role         TEXT NOT NULL CHECK (role IN ('reader', 'editor', 'approver', 'admin')),
+  subscribed   INTEGER NOT NULL DEFAULT 0,
+  created_by   TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  updated_at   TEXT NOT NULL,
+  CHECK ((email IS NULL) <> (group_name IS NULL))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS members_email ON members (workspace_id, email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS members_group ON members (workspace_id, group_name) WHERE group_name IS NOT NULL;
+CREATE INDEX IF NOT EXISTS members_by_email ON members (email);
 
 CREATE TABLE IF NOT EXISTS environments (
   id           TEXT PRIMARY KEY,
@@ -92,6 +115,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
   id           TEXT NOT NULL UNIQUE,
   workspace_id TEXT NOT NULL,
   actor        TEXT NOT NULL,
+  -- The person behind the change (signed in, or who created the key).
+  person_email TEXT,
+  person_name  TEXT,
   action       TEXT NOT NULL,
   prompt_slug  TEXT,
   target       TEXT NOT NULL DEFAULT '',
@@ -210,6 +236,8 @@ CREATE TABLE IF NOT EXISTS approvals (
   status           TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
   requested_by     TEXT NOT NULL,
   requested_by_key TEXT NOT NULL,
+  -- The requester's email when a person is known: four eyes compares it.
+  requested_by_person TEXT,
   decided_by       TEXT,
   decision_note    TEXT,
   created_at       TEXT NOT NULL,
@@ -253,6 +281,9 @@ CREATE TABLE IF NOT EXISTS workspace_settings (
   provider_url     TEXT,
   provider_model   TEXT,
   provider_api_key TEXT,
+  -- The role of people signed in through Access who are not members
+  -- (NULL: they are refused).
+  default_role   TEXT CHECK (default_role IS NULL OR default_role IN ('reader', 'editor', 'approver', 'admin')),
   updated_at     TEXT NOT NULL
 );
 
@@ -277,12 +308,17 @@ CREATE TABLE IF NOT EXISTS evaluator_rollups (
 
 -- Workspace webhooks and their delivery log. The secret signs deliveries
 -- (HMAC-SHA256) and is shown once, when the webhook is created.
+-- Notification channels ride the same pipeline (core/src/notification.rs):
+-- channel 'slack' (url: the incoming webhook) and 'email' (url: the
+-- Resend API, secret: its key, sender: the From address).
 CREATE TABLE IF NOT EXISTS webhooks (
   id           TEXT PRIMARY KEY,
   workspace_id TEXT NOT NULL REFERENCES workspaces(id),
   url          TEXT NOT NULL,
   secret       TEXT NOT NULL,
   events       TEXT NOT NULL,
+  channel      TEXT NOT NULL DEFAULT 'webhook' CHECK (channel IN ('webhook', 'slack', 'email')),
+  sender       TEXT,
   created_by   TEXT NOT NULL,
   created_at   TEXT NOT NULL,
   deleted_at   TEXT

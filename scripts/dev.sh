@@ -44,6 +44,12 @@ if [ ! -f "$keep/dev-encryption-key" ]; then
   head -c 32 /dev/urandom | base64 >"$keep/dev-encryption-key"
 fi
 printf 'PVCT_ADMIN_KEY=%s\nPVCT_ENCRYPTION_KEY=%s\n' "$key" "$(cat "$keep/dev-encryption-key")" >"$vars"
+# PVCT_DEV_VARS: more KEY=value lines for the worker (e.g. ACCESS_TEAM_DOMAIN
+# and ACCESS_AUD to try Cloudflare Access sign-in locally; the console's
+# browser tests point them at a stub JWKS).
+if [ -n "${PVCT_DEV_VARS:-}" ]; then
+  printf '%s\n' "$PVCT_DEV_VARS" >>"$vars"
+fi
 
 scripts/local-db.sh "$key" ${PVCT_STATE:+"$PVCT_STATE"}
 

@@ -54,3 +54,13 @@ if ! has "$@" --command "SELECT provider_url FROM workspace_settings LIMIT 0"; t
     ALTER TABLE workspace_settings ADD COLUMN provider_model TEXT; \
     ALTER TABLE workspace_settings ADD COLUMN provider_api_key TEXT"
 fi
+# Databases made before people signed in (members, Access, notifications).
+if ! has "$@" --command "SELECT person_email FROM audit_log LIMIT 0"; then
+  d1 "$@" --command "ALTER TABLE audit_log ADD COLUMN person_email TEXT; \
+    ALTER TABLE audit_log ADD COLUMN person_name TEXT; \
+    ALTER TABLE api_keys ADD COLUMN created_by_person TEXT; \
+    ALTER TABLE approvals ADD COLUMN requested_by_person TEXT; \
+    ALTER TABLE workspace_settings ADD COLUMN default_role TEXT; \
+    ALTER TABLE webhooks ADD COLUMN channel TEXT NOT NULL DEFAULT 'webhook'; \
+    ALTER TABLE webhooks ADD COLUMN sender TEXT"
+fi

@@ -20,12 +20,12 @@ mod telemetry;
 mod testing;
 
 pub use access::{
-    AdminKeyView, ApiKeyCreatedView, ApiKeyView, AuditEntryView, EdgeStatus, HealthView, KeyRevokedView, MeView,
-    WorkspaceCreatedView, WorkspaceView,
+    AccessView, AdminKeyView, ApiKeyCreatedView, ApiKeyView, AuditEntryView, AuthConfigView, EdgeStatus, HealthView,
+    KeyRevokedView, MeView, MemberRemovedView, WorkspaceCreatedView, WorkspaceView,
 };
 pub use config::{
-    DeadLetterView, EnvironmentView, EvaluatorsView, JudgeView, SettingsView, WebhookCreatedView, WebhookDeletedView,
-    WebhookView, JUDGE_MISSING,
+    DeadLetterView, EmailView, EnvironmentView, EvaluatorsView, JudgeView, NotificationsView, RedeliveryView,
+    SettingsView, SlackView, WebhookCreatedView, WebhookDeletedView, WebhookView, JUDGE_MISSING,
 };
 pub use list::{Items, Page};
 pub use registry::{
@@ -154,6 +154,10 @@ pub struct ApprovalView {
     pub requested_by: String,
     #[serde(skip_serializing)]
     pub requested_by_key: String,
+    /// The email of the person who asked, when one is known (four eyes
+    /// compares it).
+    #[serde(default)]
+    pub requested_by_person: Option<String>,
     /// The prompt's release sequence in the environment when it was asked:
     /// deciding it after that moved is refused as stale.
     pub base_seq: u64,
@@ -249,6 +253,7 @@ mod tests {
             status: ApprovalStatus::Pending,
             requested_by: "ci (pvct_ab)".into(),
             requested_by_key: "k1".into(),
+            requested_by_person: None,
             base_seq: 4,
             decided_by: None,
             decision_note: None,

@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::member::Person;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AuditAction {
     WorkspaceCreate,
@@ -30,10 +32,14 @@ pub enum AuditAction {
     WebhookCreate,
     WebhookDelete,
     DeadLetterReplay,
+    MemberAdd,
+    MemberUpdate,
+    MemberRemove,
+    WebhookRedeliver,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::WorkspaceCreate,
         AuditAction::KeyCreate,
         AuditAction::KeyRevoke,
@@ -57,6 +63,10 @@ impl AuditAction {
         AuditAction::WebhookCreate,
         AuditAction::WebhookDelete,
         AuditAction::DeadLetterReplay,
+        AuditAction::MemberAdd,
+        AuditAction::MemberUpdate,
+        AuditAction::MemberRemove,
+        AuditAction::WebhookRedeliver,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -84,6 +94,10 @@ impl AuditAction {
             AuditAction::WebhookCreate => "webhook.create",
             AuditAction::WebhookDelete => "webhook.delete",
             AuditAction::DeadLetterReplay => "dead_letter.replay",
+            AuditAction::MemberAdd => "member.add",
+            AuditAction::MemberUpdate => "member.update",
+            AuditAction::MemberRemove => "member.remove",
+            AuditAction::WebhookRedeliver => "webhook.redeliver",
         }
     }
 
@@ -98,6 +112,9 @@ impl AuditAction {
 pub struct AuditEntry {
     pub workspace_id: String,
     pub actor: String,
+    /// The person behind the change: the one signed in, or the one who
+    /// created the API key used. `None` for keys no person created.
+    pub person: Option<Person>,
     pub action: AuditAction,
     /// The prompt the change is about, for filtering the trail by prompt.
     pub prompt_slug: Option<String>,
@@ -112,6 +129,7 @@ impl AuditEntry {
         AuditEntry {
             workspace_id: workspace_id.to_owned(),
             actor: actor.to_owned(),
+            person: None,
             action,
             prompt_slug: None,
             target: target.into(),
@@ -123,6 +141,12 @@ impl AuditEntry {
     /// The entry is about this prompt (the trail can be filtered by it).
     pub fn prompt(mut self, slug: &str) -> Self {
         self.prompt_slug = Some(slug.to_owned());
+        self
+    }
+
+    /// The person behind the change, when one is known.
+    pub fn by(mut self, person: Option<&Person>) -> Self {
+        self.person = person.cloned();
         self
     }
 

@@ -26,6 +26,13 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// No usable API key was presented.
     Unauthenticated,
+    /// A Cloudflare Access token was presented but is not valid here;
+    /// details name the `reason`.
+    InvalidAccessToken,
+    /// A person signed in through Access who is not a member of the workspace.
+    NotAMember,
+    /// API keys may not sign in to the web console on this deployment.
+    KeySignInDisabled,
     /// The key is valid but its role may not do this.
     Forbidden,
     /// The route does not exist.
@@ -88,6 +95,9 @@ impl ErrorKind {
             ErrorKind::UnsupportedMediaType => "unsupported_media_type",
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::InvalidAccessToken => "invalid_access_token",
+            ErrorKind::NotAMember => "not_a_member",
+            ErrorKind::KeySignInDisabled => "key_sign_in_disabled",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::RouteNotFound => "route_not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
@@ -128,8 +138,8 @@ impl ErrorKind {
             | ErrorKind::UnknownInclude
             | ErrorKind::IncludeCycle
             | ErrorKind::IncludeTooDeep => 400,
-            ErrorKind::Unauthenticated => 401,
-            ErrorKind::Forbidden => 403,
+            ErrorKind::Unauthenticated | ErrorKind::InvalidAccessToken => 401,
+            ErrorKind::Forbidden | ErrorKind::NotAMember | ErrorKind::KeySignInDisabled => 403,
             ErrorKind::RouteNotFound | ErrorKind::NotFound | ErrorKind::NotDeployed => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::AlreadyExists

@@ -9,6 +9,7 @@
 //! Errors are one type, [`Error`], whose [`ErrorKind`] has a stable machine
 //! code and an HTTP status.
 
+pub mod access_token;
 pub mod api;
 pub mod apikey;
 pub mod audit;
@@ -26,7 +27,9 @@ pub mod jobs;
 pub mod json_schema;
 pub mod judge;
 pub mod langfuse;
+pub mod member;
 pub mod names;
+pub mod notification;
 pub mod page;
 pub mod prepared_bundle;
 pub mod pricing;

@@ -30,6 +30,7 @@ use crate::deployment::{rollback_target, DeploymentAction, DeploymentStep};
 use crate::environment::GatePolicy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gates::{refusal, GateFailure, Measurements};
+use crate::member::Person;
 use crate::render::VersionVariables;
 use crate::routing::{ExperimentSpec, VariantSpec};
 
@@ -38,8 +39,22 @@ use crate::routing::{ExperimentSpec, VariantSpec};
 pub struct Actor {
     /// How the audit trail names them.
     pub name: String,
-    /// The credential they used: four eyes compares it.
+    /// The credential they used.
     pub key_id: String,
+    /// The person behind the credential (signed in, or who created the
+    /// key): four eyes compares people, and keys only where no person is
+    /// known.
+    pub person: Option<Person>,
+}
+
+impl Actor {
+    /// Whether this actor is the one who asked for `approval`: the same
+    /// person, or the same key.
+    fn asked_for(&self, approval: &ApprovalView) -> bool {
+        let same_person = matches!((&self.person, &approval.requested_by_person),
+            (Some(me), Some(them)) if &me.email == them);
+        same_person || approval.requested_by_key == self.key_id
+    }
 }
 
 /// What the planner needs to know of one version.
@@ -278,7 +293,12 @@ pub fn plan(state: &EnvState, change: &Change, actor: &Actor, at: &str, new_id: 
             plan.answer = Ok(answer);
             plan
         }
-        Err(Refusal::Clean(e)) => Plan::refuse(e),
+        Err(Refusal::Clean(e)) => {
+            let refused = gates_refused(state, change, actor, &e);
+            let mut plan = Plan::refuse(e);
+            plan.events.extend(refused);
+            plan
+        }
         Err(Refusal::AfterWrites(e)) => {
             let mut plan = planner.plan;
             plan.answer = Err(e);
@@ -286,6 +306,30 @@ pub fn plan(state: &EnvState, change: &Change, actor: &Actor, at: &str, new_id: 
         }
     }
 }
+
+/// The event of a change the gates refused, for the people to tell (not a
+/// webhook event: nothing changed). Its requester is the approval's when
+/// an approver's decision met the gates, else the caller.
+fn gates_refused(state: &EnvState, change: &Change, actor: &Actor, e: &Error) -> Option<Event> {
+    if e.kind() != ErrorKind::GatesFailed {
+        return None;
+    }
+    let (requested_by, requested_by_person) = match change {
+        Change::Decide { approval, .. } => (approval.requested_by.clone(), approval.requested_by_person.clone()),
+        _ => (actor.name.clone(), actor.person.as_ref().map(|p| p.email.clone())),
+    };
+    Some(Event {
+        name: GATES_REFUSED,
+        data: json!({
+            "prompt": state.slug, "environment": state.environment, "versions": versions_named(change),
+            "message": e.message(), "failures": e.details().get("failures"),
+            "requested_by": requested_by, "requested_by_person": requested_by_person, "person": actor.person,
+        }),
+    })
+}
+
+/// The name of [`gates_refused`]'s event.
+pub const GATES_REFUSED: &str = "gates.refused";
 
 /// Why a change does not happen: with nothing written, or after the
 /// writes planned so far (a stale approval is marked superseded).
@@ -314,6 +358,7 @@ impl Planner<'_> {
     fn audit(&self, action: AuditAction, target: String, details: Value) -> Write {
         Write::Audit(
             AuditEntry::new(&self.state.workspace_id, &self.actor.name, self.at, action, target)
+                .by(self.actor.person.as_ref())
                 .prompt(&self.state.slug)
                 .details(details),
         )
@@ -330,6 +375,7 @@ impl Planner<'_> {
 
     fn event(&mut self, name: &'static str, mut data: Value) {
         data["prompt"] = json!(self.state.slug);
+        data["person"] = json!(self.actor.person);
         self.plan.events.push(Event { name, data });
     }
 
@@ -468,6 +514,7 @@ impl Planner<'_> {
             status: ApprovalStatus::Pending,
             requested_by: self.actor.name.clone(),
             requested_by_key: self.actor.key_id.clone(),
+            requested_by_person: self.actor.person.as_ref().map(|p| p.email.clone()),
             base_seq: self.state.prompt_seq,
             decided_by: None,
             decision_note: None,
@@ -784,7 +831,7 @@ impl Planner<'_> {
             .with_details(json!({ "approval_id": a.id, "status": a.status }))
             .into());
         }
-        if a.requested_by_key == self.actor.key_id {
+        if self.actor.asked_for(a) {
             return Err(Error::new(
                 ErrorKind::Forbidden,
                 "an approval must be decided by someone other than its requester",
@@ -800,7 +847,8 @@ impl Planner<'_> {
         });
         let decided = |status: ApprovalStatus| {
             json!({ "approval_id": a.id, "prompt": a.prompt, "environment": a.environment, "kind": a.change,
-                    "status": status, "decided_by": self.actor.name, "note": note })
+                    "status": status, "decided_by": self.actor.name, "note": note,
+                    "requested_by": a.requested_by, "requested_by_person": a.requested_by_person })
         };
         if !approve {
             self.plan.writes.push(Write::DecideApproval {

@@ -12,10 +12,22 @@ use crate::routing::{bucket, bucket_ranges, choose_variant};
 const EDITOR: &str = "editor-key";
 const APPROVER: &str = "approver-key";
 
+/// `key`, or `person/key` for a key a person created (or a signed-in person).
 fn actor(key: &str) -> Actor {
+    let (person, key_id) = match key.split_once('/') {
+        Some((p, k)) => (
+            Some(Person {
+                email: format!("{p}@example.com"),
+                name: p.to_owned(),
+            }),
+            k,
+        ),
+        None => (None, key),
+    };
     Actor {
-        name: format!("{key} (pvct_x)"),
-        key_id: key.to_owned(),
+        name: format!("{key_id} (pvct_x)"),
+        key_id: key_id.to_owned(),
+        person,
     }
 }
 
@@ -420,6 +432,69 @@ fn in_a_protected_environment_a_split_is_a_request_another_approver_decides() {
     // Ending is a brake: no approval.
     assert_eq!(w.run(&Change::EndExperiment, EDITOR).unwrap().status, 200);
     assert_eq!(share(&w, 1), 200);
+}
+
+#[test]
+fn four_eyes_compares_people_not_keys() {
+    let mut w = World::new(gated(true));
+    w.state.policy = GatePolicy {
+        requires_approval: true,
+        ..GatePolicy::default()
+    };
+    let asked = w.run(&promote(1), "ada/ci-key").unwrap();
+    assert_eq!(asked.status, 202);
+    assert_eq!(asked.body["requested_by_person"], "ada@example.com");
+    let id = asked.body["approval_id"].as_str().unwrap().to_owned();
+    // Ada's other key, and Ada signed in, are still Ada.
+    assert_eq!(w.decide(&id, true, "ada/approver-key").unwrap_err().code(), "forbidden");
+    assert_eq!(w.decide(&id, true, "ada/person:ada").unwrap_err().code(), "forbidden");
+    // Another person decides, and is named in the event and the audit.
+    let plan = w.plan(
+        &Change::Decide {
+            approval: w.approvals[&id].clone(),
+            approve: true,
+            note: String::new(),
+        },
+        "bob/person:bob",
+    );
+    let decided = plan.events.iter().find(|e| e.name == "approval.decided").unwrap();
+    assert_eq!(decided.data["requested_by_person"], "ada@example.com");
+    assert_eq!(decided.data["person"]["email"], "bob@example.com");
+    w.execute(&plan);
+    assert_eq!(plan.answer.unwrap().status, 201);
+    assert_eq!(
+        w.audits.last().unwrap().person.as_ref().unwrap().email,
+        "bob@example.com"
+    );
+}
+
+#[test]
+fn a_key_no_person_created_is_compared_as_a_key() {
+    let mut w = World::new(GatePolicy {
+        requires_approval: true,
+        ..GatePolicy::default()
+    });
+    let id = w.run(&promote(1), EDITOR).unwrap().body["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(w.decide(&id, true, EDITOR).unwrap_err().code(), "forbidden");
+    assert_eq!(w.decide(&id, true, APPROVER).unwrap().status, 201);
+}
+
+#[test]
+fn refused_gates_are_an_event_naming_the_requester() {
+    let mut w = World::new(gated(false));
+    let p = w.plan(&promote(4), "ada/ci-key");
+    assert_eq!(p.answer.as_ref().unwrap_err().code(), "gates_failed");
+    assert!(p.writes.is_empty(), "nothing is written");
+    let [e] = p.events.as_slice() else {
+        panic!("one event: {:?}", p.events)
+    };
+    assert_eq!(e.name, GATES_REFUSED);
+    assert_eq!(e.data["requested_by_person"], "ada@example.com");
+    assert_eq!(e.data["environment"], "production");
+    assert_eq!(e.data["versions"], json!([4]));
 }
 
 #[test]

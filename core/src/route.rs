@@ -10,6 +10,9 @@ use crate::role::Permission;
 pub enum Route {
     Healthz,
     OpenApi,
+    /// How people sign in to this deployment (public: the console asks
+    /// before anyone is signed in).
+    AuthConfig,
     CreateWorkspace,
     /// The calling key: its workspace, role and permissions.
     Me,
@@ -65,6 +68,15 @@ pub enum Route {
     CreateWebhook,
     DeleteWebhook(String),
     ListDeliveries(String),
+    /// Send a webhook delivery again (webhook id, delivery id).
+    Redeliver(String, String),
+    /// The workspace's people.
+    ListMembers,
+    AddMember,
+    UpdateMember(String),
+    RemoveMember(String),
+    /// Notifications sent to Slack and by email.
+    ListNotifications,
     /// Jobs that stopped being retried (admins).
     ListDeadLetters,
     ReplayDeadLetter(String),
@@ -85,7 +97,7 @@ impl Route {
     pub fn access(&self) -> Access {
         use Permission::*;
         match self {
-            Route::Healthz | Route::OpenApi => Access::Public,
+            Route::Healthz | Route::OpenApi | Route::AuthConfig => Access::Public,
             Route::CreateWorkspace => Access::Bootstrap,
             Route::Me
             | Route::ListPrompts
@@ -131,6 +143,12 @@ impl Route {
             | Route::CreateWebhook
             | Route::DeleteWebhook(_)
             | Route::ListDeliveries(_)
+            | Route::Redeliver(..)
+            | Route::ListMembers
+            | Route::AddMember
+            | Route::UpdateMember(_)
+            | Route::RemoveMember(_)
+            | Route::ListNotifications
             | Route::ListDeadLetters
             | Route::ReplayDeadLetter(_)
             | Route::ListTelemetryLog
@@ -164,6 +182,8 @@ impl Route {
                 | Route::StartTestRun(..)
                 | Route::PutSettings
                 | Route::CreateWebhook
+                | Route::AddMember
+                | Route::UpdateMember(_)
         )
     }
 }
@@ -182,6 +202,24 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["openapi.json"] => (&["GET"], (method == "GET").then_some(Route::OpenApi)),
         ["v1", "workspaces"] => (&["POST"], (method == "POST").then_some(Route::CreateWorkspace)),
         ["v1", "me"] => (&["GET"], (method == "GET").then_some(Route::Me)),
+        ["v1", "auth", "config"] => (&["GET"], (method == "GET").then_some(Route::AuthConfig)),
+        ["v1", "members"] => (
+            &["GET", "POST"],
+            match method {
+                "GET" => Some(Route::ListMembers),
+                "POST" => Some(Route::AddMember),
+                _ => None,
+            },
+        ),
+        ["v1", "members", id] => (
+            &["PATCH", "DELETE"],
+            match method {
+                "PATCH" => Some(Route::UpdateMember((*id).to_owned())),
+                "DELETE" => Some(Route::RemoveMember((*id).to_owned())),
+                _ => None,
+            },
+        ),
+        ["v1", "notifications", "deliveries"] => (&["GET"], (method == "GET").then_some(Route::ListNotifications)),
         ["v1", "prompts"] => (
             &["GET", "POST"],
             match method {
@@ -304,6 +342,10 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
             &["GET"],
             (method == "GET").then(|| Route::ListDeliveries((*id).to_owned())),
         ),
+        ["v1", "webhooks", id, "deliveries", delivery, "redeliver"] => (
+            &["POST"],
+            (method == "POST").then(|| Route::Redeliver((*id).to_owned(), (*delivery).to_owned())),
+        ),
         ["v1", "dead-letters"] => (&["GET"], (method == "GET").then_some(Route::ListDeadLetters)),
         ["v1", "dead-letters", id, "replay"] => (
             &["POST"],
@@ -402,6 +444,24 @@ mod tests {
     #[test]
     fn matches_every_route() {
         assert_eq!(match_route("GET", "/healthz").unwrap(), Route::Healthz);
+        assert_eq!(match_route("GET", "/v1/auth/config").unwrap(), Route::AuthConfig);
+        assert_eq!(match_route("POST", "/v1/members").unwrap(), Route::AddMember);
+        assert_eq!(
+            match_route("PATCH", "/v1/members/m1").unwrap(),
+            Route::UpdateMember("m1".into())
+        );
+        assert_eq!(
+            match_route("DELETE", "/v1/members/m1").unwrap(),
+            Route::RemoveMember("m1".into())
+        );
+        assert_eq!(
+            match_route("POST", "/v1/webhooks/w/deliveries/d/redeliver").unwrap(),
+            Route::Redeliver("w".into(), "d".into())
+        );
+        assert_eq!(
+            match_route("GET", "/v1/notifications/deliveries").unwrap(),
+            Route::ListNotifications
+        );
         assert_eq!(match_route("POST", "/v1/prompts/").unwrap(), Route::CreatePrompt);
         assert_eq!(
             match_route("GET", "/v1/prompts/a-b/versions/3").unwrap(),
@@ -476,6 +536,12 @@ mod tests {
     #[test]
     fn access_levels() {
         assert_eq!(Route::Healthz.access(), Access::Public);
+        assert_eq!(Route::AuthConfig.access(), Access::Public);
+        assert_eq!(Route::AddMember.access(), Access::Workspace(Permission::Administer));
+        assert_eq!(
+            Route::ListNotifications.access(),
+            Access::Workspace(Permission::Administer)
+        );
         assert_eq!(Route::CreateWorkspace.access(), Access::Bootstrap);
         assert_eq!(Route::Resolve(slug("a")).access(), Access::Workspace(Permission::Read));
         assert_eq!(Route::Promote(slug("a")).access(), Access::Workspace(Permission::Write));

@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::names::{bounded_text, http_url};
+use crate::notification::NotificationsUpdate;
+use crate::role::Role;
 
 /// Raw executions are kept this many days unless the workspace says otherwise.
 pub const DEFAULT_RETENTION_DAYS: u32 = 30;
@@ -28,6 +30,10 @@ pub struct Settings {
     /// Write-only, like the judge's.
     #[serde(default)]
     pub provider_api_key: Option<String>,
+    /// The role of people signed in through Access who are not members;
+    /// `None` refuses them (403 `not_a_member`).
+    #[serde(default)]
+    pub default_role: Option<Role>,
     pub updated_at: String,
 }
 
@@ -41,6 +47,7 @@ impl Default for Settings {
             provider_url: None,
             provider_model: None,
             provider_api_key: None,
+            default_role: None,
             updated_at: String::new(),
         }
     }
@@ -69,11 +76,19 @@ pub struct SettingsUpdate {
     /// The same shape as the judge: `{url, model, api_key}`; null removes it.
     #[serde(default, deserialize_with = "present")]
     pub provider: Option<Option<JudgeInput>>,
+    /// `null` refuses non-members again.
+    #[serde(default, deserialize_with = "present")]
+    pub default_role: Option<Option<Role>>,
+    /// The Slack and email channels (stored as channel rows, not here).
+    #[serde(default)]
+    pub notifications: Option<NotificationsUpdate>,
 }
 
 /// Tells a field set to `null` (Some(None)) from one left out (None).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<JudgeInput>>, D::Error> {
-    Option::<JudgeInput>::deserialize(d).map(Some)
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 impl SettingsUpdate {
@@ -86,6 +101,9 @@ impl SettingsUpdate {
                     format!("retention_days must be between 1 and {MAX_RETENTION_DAYS}"),
                 ));
             }
+        }
+        if let Some(n) = &mut update.notifications {
+            n.validate()?;
         }
         for (name, endpoint) in [("judge", &mut update.judge), ("provider", &mut update.provider)] {
             if let Some(Some(e)) = endpoint {
@@ -111,6 +129,9 @@ impl SettingsUpdate {
         let mut next = current;
         if let Some(days) = self.retention_days {
             next.retention_days = days;
+        }
+        if let Some(role) = self.default_role {
+            next.default_role = role;
         }
         apply_endpoint(
             self.judge,
@@ -189,6 +210,15 @@ mod tests {
                 .unwrap();
         assert_eq!(set.judge.unwrap().unwrap().api_key.as_deref(), Some("sk-1"));
         assert_eq!(parse(r#"{"retention_days": 7}"#).unwrap().retention_days, Some(7));
+        let reader = parse(r#"{"default_role": "reader"}"#)
+            .unwrap()
+            .apply(Settings::default(), "t");
+        assert_eq!(reader.default_role, Some(Role::Reader));
+        let none = parse(r#"{"default_role": null}"#).unwrap().apply(reader.clone(), "t");
+        assert_eq!(none.default_role, None);
+        assert_eq!(parse("{}").unwrap().apply(reader, "t").default_role, Some(Role::Reader));
+        assert!(parse(r#"{"default_role": "owner"}"#).is_err());
+        assert!(parse(r#"{"notifications": {"slack": {"url": "nope"}}}"#).is_err());
     }
 
     #[test]

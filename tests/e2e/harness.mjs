@@ -66,7 +66,8 @@ export default function (env) { return new WorkerQueue(env); }`;
 
 /** `rateLimits`: limits to use instead of wrangler.toml's, by binding (e.g. { RATE_LIMIT_KEY: 30 }). */
 /** `encryption`: bindings that replace the generated PVCT_ENCRYPTION_KEY (e.g. a rotation's two keys). */
-export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {}, encryption = {}, onLog = null } = {}) {
+/** `vars`: more of the worker's vars (e.g. ACCESS_TEAM_DOMAIN and ACCESS_AUD, for sign-in through Access). */
+export async function startWorker({ kvFaults = false, queueFaults = false, rateLimits = {}, encryption = {}, vars = {}, onLog = null } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pvct-e2e-"));
   const adminKey = newKey();
   // The same script `make dev` uses: schema.sql, then the demo seed.
@@ -99,7 +100,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
       ),
       "pvct-dead-letters": { maxBatchTimeout: 1, maxRetries: 10, retryDelay: 1 },
     },
-    bindings: { PVCT_ADMIN_KEY: adminKey, PVCT_ENCRYPTION_KEY: randomBytes(32).toString("base64"), ...encryption },
+    bindings: { PVCT_ADMIN_KEY: adminKey, PVCT_ENCRYPTION_KEY: randomBytes(32).toString("base64"), ...encryption, ...vars },
     ratelimits: Object.fromEntries(
       Object.entries(RATE_LIMITS).map(([name, { limit, period }]) => [name, { simple: { limit: rateLimits[name] ?? limit, period } }]),
     ),

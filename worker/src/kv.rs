@@ -50,6 +50,9 @@ pub struct CachedKey {
     pub name: String,
     pub role: String,
     pub prefix: String,
+    /// The email of the person who created the key, if one did.
+    #[serde(default)]
+    pub person: Option<String>,
 }
 
 pub fn resolved_key(workspace_id: &str, environment: &str, slug: &str) -> String {

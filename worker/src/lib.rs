@@ -4,6 +4,7 @@
 //! the request, talks to D1 (store), KV (kv) and the Queue, and writes the
 //! response. Bindings are named once, here.
 
+mod access;
 mod auth;
 mod evaluation;
 mod http;
@@ -23,6 +24,7 @@ mod store;
 mod test_runs;
 mod webhook_delivery;
 
+use pvct_core::access_token::{credential, Credential, Presented};
 use pvct_core::apikey::ApiKey;
 use pvct_core::audit::{AuditAction, AuditEntry};
 use pvct_core::ratelimit::{client_address, limiter_of, Limiter};
@@ -38,6 +40,18 @@ use crate::store::Store;
 pub const D1_BINDING: &str = "DB";
 pub const KV_BINDING: &str = "KV";
 const BOOTSTRAP_KEY_VAR: &str = "PVCT_ADMIN_KEY";
+/// `off` stops API keys from signing in to the web console (people then
+/// sign in through Cloudflare Access only; machines keep their keys).
+const CONSOLE_KEY_SIGN_IN_VAR: &str = "CONSOLE_KEY_SIGN_IN";
+/// The header a person who is a member of several workspaces names one in.
+const WORKSPACE_HEADER: &str = "pvct-workspace";
+
+/// Whether the web console offers and accepts sign-in with an API key.
+pub fn console_key_sign_in(env: &Env) -> bool {
+    env.var(CONSOLE_KEY_SIGN_IN_VAR)
+        .map(|v| v.to_string())
+        .map_or(true, |v| !v.trim().eq_ignore_ascii_case("off"))
+}
 
 /// What every handler gets: the stores and, on workspace routes, the caller.
 pub struct Ctx {
@@ -80,9 +94,46 @@ impl Ctx {
         })
     }
 
+    /// The context of a request a person makes through Cloudflare Access
+    /// with `token`, in `workspace` (by name) when they name one.
+    pub async fn person(
+        env: &Env,
+        url: worker::Url,
+        token: &str,
+        workspace: Option<&str>,
+        limiter: Limiter,
+        address: &str,
+    ) -> Result<Ctx, Error> {
+        let config = access::config(env).ok_or_else(Error::internal)?;
+        let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?, secrets::keyring(env));
+        let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+        let who = match auth::sign_in_person(&config, token, workspace, &store).await {
+            Ok(who) => who,
+            Err(e) if e.kind() == ErrorKind::InvalidAccessToken => {
+                rate_limit::count_failure(env, address).await?;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        rate_limit::count(env, limiter, &who.key_id).await?;
+        Ok(Ctx {
+            env: env.clone(),
+            store,
+            kv,
+            url,
+            who,
+        })
+    }
+
+    /// The web console's origin (it is served beside the API): where
+    /// notifications link to.
+    pub fn console(&self) -> String {
+        self.url.origin().ascii_serialization()
+    }
+
     /// The audit entry of a change the caller makes at `at`.
     pub fn audit(&self, action: AuditAction, target: impl Into<String>, at: &str) -> AuditEntry {
-        AuditEntry::new(&self.who.workspace_id, &self.who.actor, at, action, target)
+        AuditEntry::new(&self.who.workspace_id, &self.who.actor, at, action, target).by(self.who.person.as_ref())
     }
 }
 
@@ -161,7 +212,7 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
     let method = req.inner().method();
     let route = match_route(&method, url.path())?;
     match route.access() {
-        Access::Public => routes::meta::handle(&route),
+        Access::Public => routes::meta::handle(&route, env),
         Access::Bootstrap => {
             let presented = ApiKey::from_authorization(http::header(req, "authorization").as_deref())?;
             let bootstrap = env
@@ -187,15 +238,32 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
             let address = http::header(req, "cf-connecting-ip");
             let address = client_address(address.as_deref());
             rate_limit::refuse_blocked(address)?;
-            let key = match ApiKey::from_authorization(http::header(req, "authorization").as_deref()) {
-                Ok(key) => key,
+            let (authorization, assertion, cookie, fetch_site) = (
+                http::header(req, "authorization"),
+                http::header(req, pvct_core::access_token::ASSERTION_HEADER),
+                http::header(req, "cookie"),
+                http::header(req, "sec-fetch-site"),
+            );
+            let presented = Presented {
+                authorization: authorization.as_deref(),
+                assertion: assertion.as_deref(),
+                cookie: cookie.as_deref(),
+                fetch_site: fetch_site.as_deref(),
+            };
+            let limiter = limiter_of(&route).unwrap_or(Limiter::Key);
+            let ctx = match credential(presented, access::config(env).is_some(), console_key_sign_in(env)) {
+                Ok(Credential::Key(key)) => Ctx::signed_in(env, url, &key, limiter, address).await?,
+                Ok(Credential::Person(token)) => {
+                    let workspace = http::header(req, WORKSPACE_HEADER);
+                    Ctx::person(env, url, token, workspace.as_deref(), limiter, address).await?
+                }
                 Err(e) => {
-                    rate_limit::count_failure(env, address).await?;
+                    if e.kind() == ErrorKind::Unauthenticated {
+                        rate_limit::count_failure(env, address).await?;
+                    }
                     return Err(e);
                 }
             };
-            let limiter = limiter_of(&route).unwrap_or(Limiter::Key);
-            let ctx = Ctx::signed_in(env, url, &key, limiter, address).await?;
             ctx.who.role.require(permission)?;
             dispatch(&ctx, route, req).await
         }
@@ -254,9 +322,15 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::CreateWebhook => webhooks::create(ctx, req).await,
         Route::DeleteWebhook(id) => webhooks::delete(ctx, &id).await,
         Route::ListDeliveries(id) => webhooks::deliveries(ctx, &id).await,
+        Route::Redeliver(id, delivery) => webhooks::redeliver(ctx, &id, &delivery).await,
+        Route::ListNotifications => webhooks::notifications(ctx).await,
+        Route::ListMembers => members::list(ctx).await,
+        Route::AddMember => members::add(ctx, req).await,
+        Route::UpdateMember(id) => members::update(ctx, &id, req).await,
+        Route::RemoveMember(id) => members::remove(ctx, &id).await,
         Route::PutSettings => settings::put(ctx, req).await,
         Route::ListDeadLetters => dead_letters::list(ctx).await,
         Route::ReplayDeadLetter(id) => dead_letters::replay(ctx, &id).await,
-        Route::Healthz | Route::OpenApi | Route::CreateWorkspace => Err(Error::internal()),
+        Route::Healthz | Route::OpenApi | Route::AuthConfig | Route::CreateWorkspace => Err(Error::internal()),
     }
 }

@@ -66,18 +66,35 @@ pub async fn post_json_within(
     body: &str,
     deadline: Duration,
 ) -> Result<(u16, Vec<u8>), Failure> {
+    exchange(Method::Post, url, headers, Some(body), deadline).await
+}
+
+/// GETs `url` (a JSON document such as an Access team's signing keys).
+pub async fn get(url: &str) -> Result<(u16, Vec<u8>), Failure> {
+    exchange(Method::Get, url, &[], None, DEADLINE).await
+}
+
+async fn exchange(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    deadline: Duration,
+) -> Result<(u16, Vec<u8>), Failure> {
     let net = |e: worker::Error| Failure::Network(e.to_string());
     let h = Headers::new();
-    h.set("content-type", "application/json").map_err(net)?;
+    if body.is_some() {
+        h.set("content-type", "application/json").map_err(net)?;
+    }
     for (name, value) in headers {
         h.set(name, value).map_err(net)?;
     }
     let controller = AbortController::default();
     let signal = controller.signal();
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
+    init.with_method(method)
         .with_headers(h)
-        .with_body(Some(JsValue::from_str(body)));
+        .with_body(body.map(JsValue::from_str));
     let request = Request::new_with_init(url, &init).map_err(net)?;
     let exchange = async {
         let mut response = Fetch::Request(request).send_with_signal(&signal).await?;

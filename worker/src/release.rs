@@ -83,6 +83,7 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
     let actor = Actor {
         name: ctx.who.actor.clone(),
         key_id: ctx.who.key_id.clone(),
+        person: ctx.who.person.clone(),
     };
     let environments: Vec<(String, i64)> = ctx
         .store
@@ -128,7 +129,7 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
         let at = now();
         let plan = release::plan(&state, &change, &actor, &at, &mut new_id);
         // The change's webhook deliveries commit with it (the outbox).
-        let outgoing = crate::webhook_delivery::outbox(&ctx.store, ws, &plan.events, &at).await?;
+        let outgoing = crate::webhook_delivery::outbox(&ctx.store, ws, &plan.events, &at, &ctx.console()).await?;
         if !plan.writes.is_empty() || plan.release.is_some() || !outgoing.is_empty() {
             let outbox = (&outgoing[..], crate::webhook_delivery::sweep_due());
             if let Err(e) = ctx.store.execute(&state, &plan, &actor.name, &at, outbox).await {
@@ -147,7 +148,14 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
                 continue;
             }
         }
-        let mut answer = plan.answer?;
+        let mut answer = match plan.answer {
+            Ok(answer) => answer,
+            Err(refused) => {
+                // A refusal can still tell people (refused gates).
+                crate::webhook_delivery::dispatch(&ctx.env, &ctx.store, ws, &outgoing).await;
+                return Err(refused);
+            }
+        };
         if plan.release.is_some() {
             // Queued before publishing: if this request is cancelled or KV
             // fails, the job brings KV to the committed sequence (it is a

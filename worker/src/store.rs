@@ -23,6 +23,7 @@ mod evaluators;
 mod experiments;
 mod keys;
 mod langfuse;
+mod members;
 mod prices;
 mod prompts;
 mod release;
@@ -45,7 +46,7 @@ pub use release::StateQuery;
 pub use telemetry::Claim;
 pub use testing::{grade_of, NewResult, NewRun, RunRow, SuiteRow};
 pub use versions::{NewVersion, VersionRow};
-pub use webhooks::WebhookRow;
+pub use webhooks::{channels_of, WebhookRow};
 
 /// Something SQL can bind.
 pub enum Arg<'a> {
@@ -206,12 +207,14 @@ impl Store {
     fn audit_stmt(&self, e: &AuditEntry) -> Result<D1PreparedStatement> {
         let (id, details) = (crate::ids::new_id(), e.details.to_string());
         self.stmt(
-            "INSERT INTO audit_log (id, workspace_id, actor, action, prompt_slug, target, details, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (id, workspace_id, actor, person_email, person_name, action, prompt_slug, target, details, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 (&id).into(),
                 (&e.workspace_id).into(),
                 (&e.actor).into(),
+                e.person.as_ref().map(|p| p.email.as_str()).into(),
+                e.person.as_ref().map(|p| p.name.as_str()).into(),
                 e.action.as_str().into(),
                 e.prompt_slug.as_deref().into(),
                 (&e.target).into(),

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::member::Person;
 use crate::role::Role;
 
 /// A workspace (also the stored workspace row).
@@ -37,30 +38,40 @@ pub struct AdminKeyView {
     pub created_at: String,
 }
 
-/// `GET /v1/me`: the calling key, who the audit trail names it as, its
-/// role and what that role may do (the web console offers only those).
+/// `GET /v1/me`: the caller — a person signed in through Access, or an API
+/// key — who the audit trail names them as, their role and what that role
+/// may do (the web console offers only those).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeView {
-    pub key_id: String,
+    /// `person` or `key`.
+    pub kind: &'static str,
+    /// The key's id; `null` for a person.
+    pub key_id: Option<String>,
     pub workspace_id: String,
     pub actor: String,
     pub role: Role,
     pub permissions: Vec<&'static str>,
+    /// The person signed in, or the one who created the key; `null` for
+    /// keys no person created.
+    pub person: Option<Person>,
 }
 
 impl MeView {
     pub fn new(
-        key_id: impl Into<String>,
+        key_id: Option<String>,
         workspace_id: impl Into<String>,
         actor: impl Into<String>,
         role: Role,
+        person: Option<Person>,
     ) -> Self {
         MeView {
-            key_id: key_id.into(),
+            kind: if key_id.is_some() { "key" } else { "person" },
+            key_id,
             workspace_id: workspace_id.into(),
             actor: actor.into(),
             role,
             permissions: role.permissions(),
+            person,
         }
     }
 }
@@ -77,6 +88,10 @@ pub struct ApiKeyView {
     pub public_key: String,
     pub key_prefix: String,
     pub created_by: Option<String>,
+    /// The email of the person who created the key (it acts for them:
+    /// four-eyes approval treats it as that person).
+    #[serde(default)]
+    pub created_by_person: Option<String>,
     pub created_at: String,
     /// `null` while the key works.
     pub revoked_at: Option<String>,
@@ -108,11 +123,37 @@ pub struct KeyRevokedView {
     pub edge: EdgeStatus,
 }
 
+/// `DELETE /v1/members/{id}`: when, and how many of their keys were revoked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MemberRemovedView {
+    pub id: String,
+    pub removed_at: String,
+    pub keys_revoked: usize,
+}
+
+/// `GET /v1/auth/config`: how people sign in to this deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuthConfigView {
+    /// `null` when the deployment is not behind Cloudflare Access.
+    pub access: Option<AccessView>,
+    /// Whether the console offers sign-in with an API key.
+    pub key_sign_in: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccessView {
+    pub team_domain: String,
+    /// Where the console sends people to sign out of Access.
+    pub logout_url: &'static str,
+}
+
 /// One entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEntryView {
     pub id: String,
     pub actor: String,
+    /// The person behind the change; `null` for keys no person created.
+    pub person: Option<Person>,
     pub action: String,
     /// The prompt's slug, `null` for workspace-wide changes.
     pub prompt: Option<String>,
@@ -153,6 +194,7 @@ mod tests {
                 public_key: "pk-pvct-k1".into(),
                 key_prefix: "pvct_ab".into(),
                 created_by: Some("admin (pvct_cd)".into()),
+                created_by_person: None,
                 created_at: "t".into(),
                 revoked_at: None,
             },
@@ -161,13 +203,13 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&view).unwrap(),
             json!({ "id": "k1", "name": "ci", "role": "editor", "public_key": "pk-pvct-k1", "key_prefix": "pvct_ab",
-                    "created_by": "admin (pvct_cd)", "created_at": "t", "revoked_at": null, "key": "pvct_abc" })
+                    "created_by": "admin (pvct_cd)", "created_by_person": null, "created_at": "t", "revoked_at": null, "key": "pvct_abc" })
         );
     }
 
     #[test]
     fn roles_and_edge_statuses_are_lowercase_words() {
-        let me = serde_json::to_value(MeView::new("k", "w", "a", Role::Approver)).unwrap();
+        let me = serde_json::to_value(MeView::new(Some("k".into()), "w", "a", Role::Approver, None)).unwrap();
         assert_eq!(me["role"], "approver");
         assert_eq!(me["permissions"], json!(Role::Approver.permissions()));
         assert_eq!(serde_json::to_value(EdgeStatus::Pending).unwrap(), "pending");

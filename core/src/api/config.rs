@@ -6,6 +6,9 @@ use serde_json::Value;
 
 use crate::environment::GatePolicy;
 use crate::evaluator::{Check, Evaluator};
+use crate::notification::Channels;
+use crate::role::Role;
+use crate::secrets::redact_url;
 use crate::settings::Settings;
 
 /// An environment and the gates of promotions into it.
@@ -28,7 +31,53 @@ pub struct SettingsView {
     pub judge: Option<JudgeView>,
     /// The endpoint server-side test runs call; `null` when none.
     pub provider: Option<JudgeView>,
+    /// The role of signed-in people who are not members; `null` refuses them.
+    pub default_role: Option<Role>,
+    pub notifications: NotificationsView,
     pub updated_at: String,
+}
+
+/// The notification channels, without their secrets (a Slack webhook URL
+/// is one: it is shown redacted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationsView {
+    pub slack: Option<SlackView>,
+    pub email: Option<EmailView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlackView {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EmailView {
+    pub from: String,
+    pub api_url: String,
+    pub api_key_set: bool,
+}
+
+impl NotificationsView {
+    pub fn of(c: &Channels) -> Self {
+        NotificationsView {
+            slack: c.slack.as_ref().map(|(_, url)| SlackView { url: slack_hint(url) }),
+            email: c.email.as_ref().map(|e| EmailView {
+                from: e.from.clone(),
+                api_url: e.api_url.clone(),
+                api_key_set: true,
+            }),
+        }
+    }
+}
+
+/// A Slack webhook URL's path is its secret: only scheme, host and the
+/// start of the path are shown.
+fn slack_hint(url: &str) -> String {
+    let redacted = redact_url(url);
+    match redacted.match_indices('/').nth(3) {
+        Some((i, _)) => format!("{}/…", &redacted[..i]),
+        None => redacted,
+    }
 }
 
 /// The judge endpoint, without its key.
@@ -40,7 +89,7 @@ pub struct JudgeView {
 }
 
 impl SettingsView {
-    pub fn of(s: &Settings) -> Self {
+    pub fn of(s: &Settings, channels: &Channels) -> Self {
         SettingsView {
             retention_days: s.retention_days,
             judge: s.judge_url.as_ref().map(|url| JudgeView {
@@ -53,6 +102,8 @@ impl SettingsView {
                 model: s.provider_model.clone(),
                 api_key_set: s.provider_api_key.is_some(),
             }),
+            default_role: s.default_role,
+            notifications: NotificationsView::of(channels),
             updated_at: s.updated_at.clone(),
         }
     }
@@ -75,6 +126,13 @@ pub struct WebhookCreatedView {
     #[serde(flatten)]
     pub webhook: WebhookView,
     pub secret: String,
+}
+
+/// `POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver`: the new delivery.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedeliveryView {
+    pub id: String,
+    pub status: &'static str,
 }
 
 /// `DELETE /v1/webhooks/{id}`.
@@ -121,14 +179,20 @@ mod tests {
     #[test]
     fn settings_show_whether_a_key_is_set_never_the_key() {
         let mut s = Settings::default();
-        let v = serde_json::to_value(SettingsView::of(&s)).unwrap();
+        let v = serde_json::to_value(SettingsView::of(&s, &Channels::default())).unwrap();
         assert!(
             v.get("judge").is_some_and(Value::is_null),
             "no judge is null, not absent"
         );
         s.judge_url = Some("https://judge.example/v1/chat/completions".into());
         s.judge_api_key = Some("sk-secret".into());
-        let v = serde_json::to_value(SettingsView::of(&s)).unwrap();
+        let channels = Channels {
+            slack: Some(("s".into(), "https://hooks.slack.com/services/T0/B0/secretpart".into())),
+            email: None,
+        };
+        let v = serde_json::to_value(SettingsView::of(&s, &channels)).unwrap();
+        assert_eq!(v["notifications"]["slack"]["url"], "https://hooks.slack.com/services/…");
+        assert!(!v.to_string().contains("secretpart"));
         assert_eq!(
             v["judge"],
             json!({ "url": "https://judge.example/v1/chat/completions", "model": null, "api_key_set": true })

@@ -2,6 +2,7 @@
 
 use pvct_core::api::{AuditEntryView, Page};
 use pvct_core::audit::AuditAction;
+use pvct_core::member::Person;
 use pvct_core::page::{finish_page, PageRequest};
 
 use crate::http::{json, ApiResult, OrInternal, Query};
@@ -12,10 +13,20 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
     let q = Query::of(&ctx.url);
     let page = PageRequest::parse(q.get("limit"), q.get("cursor"))?;
     let action = q.parse("action", |s| AuditAction::parse(s).map(AuditAction::as_str))?;
+    // Bounds in the stored form, so text comparison is time order.
+    let instant = |s: &str| {
+        pvct_core::time::parse_iso_millis(s)
+            .filter(|ms| *ms >= 0)
+            .map(|ms| pvct_core::time::iso8601_from_millis(ms as u64))
+    };
+    let (since, until) = (q.parse("since", instant)?, q.parse("until", instant)?);
     let filter = AuditFilter {
         prompt: q.get("prompt"),
         actor: q.get("actor"),
+        person: q.get("person").filter(|p| !p.is_empty()),
         action,
+        since: since.as_deref(),
+        until: until.as_deref(),
     };
     let rows = ctx
         .store
@@ -28,6 +39,10 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .map(|r| AuditEntryView {
             id: r.id,
             actor: r.actor,
+            person: r.person_email.map(|email| Person {
+                name: r.person_name.unwrap_or_else(|| email.clone()),
+                email,
+            }),
             action: r.action,
             prompt: r.prompt_slug,
             target: r.target,

@@ -18,7 +18,11 @@ use crate::Ctx;
 /// role may do (the web console offers only those actions).
 pub fn me(ctx: &Ctx) -> ApiResult {
     let who = &ctx.who;
-    json(200, &MeView::new(&who.key_id, &who.workspace_id, &who.actor, who.role))
+    let key_id = who.is_key.then(|| who.key_id.clone());
+    json(
+        200,
+        &MeView::new(key_id, &who.workspace_id, &who.actor, who.role, who.person.clone()),
+    )
 }
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -32,6 +36,9 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
     let key = new_api_key();
     let id = new_id();
     let at = now();
+    // The key acts for the person who made it (or for the person behind
+    // the key that made it).
+    let person = ctx.who.person.as_ref().map(|p| p.email.as_str());
     ctx.store
         .create_key(
             &NewKey {
@@ -42,10 +49,13 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
                 key_hash: &key.hash(),
                 key_prefix: key.display_prefix(),
                 created_by: Some(&ctx.who.actor),
+                created_by_person: person,
                 at: &at,
             },
-            &ctx.audit(AuditAction::KeyCreate, &id, &at)
-                .details(j!({ "name": input.name, "role": input.role.as_str(), "key_prefix": key.display_prefix() })),
+            &ctx.audit(AuditAction::KeyCreate, &id, &at).details(
+                j!({ "name": input.name, "role": input.role.as_str(), "key_prefix": key.display_prefix(),
+                              "for_person": person }),
+            ),
         )
         .await
         .or_internal("create key")?;
@@ -56,6 +66,7 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         role: input.role.as_str().to_owned(),
         key_prefix: key.display_prefix().to_owned(),
         created_by: Some(ctx.who.actor.clone()),
+        created_by_person: person.map(str::to_owned),
         created_at: at,
         revoked_at: None,
     };

@@ -167,7 +167,7 @@ pub async fn commit_version(
                    "message": message, "content_hash": finished.content_hash }),
     };
     // The webhook deliveries commit with the version (the outbox).
-    let outgoing = webhook_delivery::outbox(&ctx.store, &ctx.who.workspace_id, &[event], &at).await?;
+    let outgoing = webhook_delivery::outbox(&ctx.store, &ctx.who.workspace_id, &[event], &at, &ctx.console()).await?;
     let inserted = ctx
         .store
         .insert_version(

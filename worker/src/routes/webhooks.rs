@@ -1,7 +1,7 @@
 //! Workspace webhooks (admins): subscribe a URL to events, list, delete,
 //! and read the delivery log. The signing secret is shown once, at creation.
 
-use pvct_core::api::{Items, WebhookCreatedView, WebhookDeletedView, WebhookView};
+use pvct_core::api::{Items, RedeliveryView, WebhookCreatedView, WebhookDeletedView, WebhookView};
 use pvct_core::audit::AuditAction;
 use pvct_core::quota::Quota;
 use pvct_core::secrets::redact_url;
@@ -32,7 +32,10 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
         .webhooks_for(&ctx.who.workspace_id)
         .await
         .or_internal("webhooks")?;
-    json(200, &Items::new(hooks.into_iter().map(view).collect()))
+    json(
+        200,
+        &Items::new(hooks.into_iter().filter(WebhookRow::is_webhook).map(view).collect()),
+    )
 }
 
 pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
@@ -50,6 +53,8 @@ pub async fn create(ctx: &Ctx, req: &mut Request) -> ApiResult {
         events: input.events,
         created_by: ctx.who.actor.clone(),
         created_at: now(),
+        channel: "webhook".to_owned(),
+        sender: None,
     };
     ctx.store
         .create_webhook(
@@ -100,5 +105,48 @@ pub async fn deliveries(ctx: &Ctx, id: &str) -> ApiResult {
         return Err(Error::not_found("webhook"));
     }
     let items = ctx.store.list_deliveries(ws, id).await.or_internal("deliveries")?;
+    json(200, &Items::new(items))
+}
+
+/// Sends a delivery again: a new delivery of the same payload, queued now.
+pub async fn redeliver(ctx: &Ctx, id: &str, delivery_id: &str) -> ApiResult {
+    let ws = &ctx.who.workspace_id;
+    let (new, at) = (new_id(), now());
+    let audit = ctx
+        .audit(AuditAction::WebhookRedeliver, id, &at)
+        .details(json!({ "delivery_id": delivery_id, "redelivery_id": new }));
+    let found = ctx
+        .store
+        .redeliver(
+            ws,
+            id,
+            delivery_id,
+            &new,
+            &at,
+            &crate::webhook_delivery::sweep_due(),
+            &audit,
+        )
+        .await
+        .or_internal("redeliver")?;
+    if !found {
+        return Err(Error::not_found("delivery"));
+    }
+    crate::webhook_delivery::dispatch_ids(&ctx.env, &ctx.store, ws, std::slice::from_ref(&new)).await;
+    json(
+        202,
+        &RedeliveryView {
+            id: new,
+            status: "pending",
+        },
+    )
+}
+
+/// The notifications sent to Slack and by email, newest first.
+pub async fn notifications(ctx: &Ctx) -> ApiResult {
+    let items = ctx
+        .store
+        .list_notifications(&ctx.who.workspace_id)
+        .await
+        .or_internal("notifications")?;
     json(200, &Items::new(items))
 }

@@ -57,6 +57,7 @@ pub async fn create(store: &Store, _kv: &EdgeKv, req: &mut Request, bootstrap: &
                 key_hash: &key.hash(),
                 key_prefix: key.display_prefix(),
                 created_by: Some(&actor),
+                created_by_person: None,
                 at: &at,
             },
             &AuditEntry::new(&ws.id, &actor, &at, AuditAction::WorkspaceCreate, &ws.name)

@@ -22,6 +22,7 @@ struct ApprovalRow {
     status: ApprovalStatus,
     requested_by: String,
     requested_by_key: String,
+    requested_by_person: Option<String>,
     decided_by: Option<String>,
     decision_note: Option<String>,
     created_at: String,
@@ -41,6 +42,7 @@ impl From<ApprovalRow> for ApprovalView {
             status: r.status,
             requested_by: r.requested_by,
             requested_by_key: r.requested_by_key,
+            requested_by_person: r.requested_by_person,
             base_seq: r.base_seq,
             decided_by: r.decided_by,
             decision_note: r.decision_note,
@@ -53,7 +55,7 @@ impl From<ApprovalRow> for ApprovalView {
 
 impl Store {
     const APPROVAL_SELECT: &'static str = "SELECT a.id, p.slug AS prompt, e.name AS environment, a.change, a.base_seq, \
-         a.reason, a.status, a.requested_by, a.requested_by_key, a.decided_by, a.decision_note, a.created_at, a.decided_at, \
+         a.reason, a.status, a.requested_by, a.requested_by_key, a.requested_by_person, a.decided_by, a.decision_note, a.created_at, a.decided_at, \
          (SELECT json_group_array(json_object('version', r.version_number, 'id', r.id, 'total', r.total, \
            'passed', (SELECT COUNT(*) FROM test_results t WHERE t.run_id = r.id AND t.passed = 1), \
            'failed', (SELECT COUNT(*) FROM test_results t WHERE t.run_id = r.id AND t.passed = 0), \

@@ -16,6 +16,8 @@ pub struct KeyRow {
     pub role: String,
     pub key_prefix: String,
     pub revoked_at: Option<String>,
+    #[serde(default)]
+    pub created_by_person: Option<String>,
 }
 
 pub struct NewKey<'a> {
@@ -26,13 +28,14 @@ pub struct NewKey<'a> {
     pub key_hash: &'a str,
     pub key_prefix: &'a str,
     pub created_by: Option<&'a str>,
+    pub created_by_person: Option<&'a str>,
     pub at: &'a str,
 }
 
 impl Store {
     pub async fn key_by_hash(&self, hash: &str) -> Result<Option<KeyRow>> {
         self.first(
-            "SELECT id, workspace_id, name, role, key_prefix, revoked_at FROM api_keys WHERE key_hash = ?",
+            "SELECT id, workspace_id, name, role, key_prefix, revoked_at, created_by_person FROM api_keys WHERE key_hash = ?",
             &[hash.into()],
         )
         .await
@@ -40,8 +43,8 @@ impl Store {
 
     pub(super) fn key_stmt(&self, k: &NewKey<'_>) -> Result<D1PreparedStatement> {
         self.stmt(
-            "INSERT INTO api_keys (id, workspace_id, name, role, key_hash, key_prefix, created_by, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (id, workspace_id, name, role, key_hash, key_prefix, created_by, created_by_person, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 k.id.into(),
                 k.workspace_id.into(),
@@ -50,6 +53,7 @@ impl Store {
                 k.key_hash.into(),
                 k.key_prefix.into(),
                 k.created_by.into(),
+                k.created_by_person.into(),
                 k.at.into(),
             ],
         )
@@ -61,7 +65,7 @@ impl Store {
 
     pub async fn list_keys(&self, workspace_id: &str) -> Result<Vec<ApiKeyView>> {
         self.all(
-            "SELECT id, name, role, 'pk-pvct-' || id AS public_key, key_prefix, created_by, created_at, revoked_at FROM api_keys \
+            "SELECT id, name, role, 'pk-pvct-' || id AS public_key, key_prefix, created_by, created_by_person, created_at, revoked_at FROM api_keys \
              WHERE workspace_id = ? ORDER BY created_at, id",
             &[workspace_id.into()],
         )

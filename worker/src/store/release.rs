@@ -356,7 +356,8 @@ impl Store {
                 let change = json_text(&a.change)?;
                 self.stmt(
                     "INSERT INTO approvals (id, workspace_id, prompt_id, environment_id, change, base_seq, reason, status, \
-                     requested_by, requested_by_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+                     requested_by, requested_by_key, requested_by_person, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?)",
                     &[
                         (&a.id).into(),
                         (&s.workspace_id).into(),
@@ -367,6 +368,7 @@ impl Store {
                         (&a.reason).into(),
                         (&a.requested_by).into(),
                         (&a.requested_by_key).into(),
+                        a.requested_by_person.as_deref().into(),
                         at.into(),
                     ],
                 )

@@ -1,6 +1,6 @@
 //! Workspace settings.
 
-use worker::Result;
+use worker::{D1PreparedStatement, Result};
 
 use pvct_core::audit::AuditEntry;
 use pvct_core::settings::Settings;
@@ -17,7 +17,7 @@ impl Store {
         let row: Option<Settings> = self
             .first(
                 "SELECT retention_days, judge_url, judge_model, judge_api_key, provider_url, provider_model, \
-                 provider_api_key, updated_at FROM workspace_settings WHERE workspace_id = ?",
+                 provider_api_key, default_role, updated_at FROM workspace_settings WHERE workspace_id = ?",
                 &[workspace_id.into()],
             )
             .await?;
@@ -35,8 +35,15 @@ impl Store {
         .transpose()
     }
 
-    /// Writes the settings, the keys sealed.
-    pub async fn put_settings(&self, workspace_id: &str, row: &Settings, audit: &AuditEntry) -> Result<()> {
+    /// Writes the settings, the keys sealed, with `more` statements (the
+    /// notification channels' rows) in the same batch.
+    pub async fn put_settings(
+        &self,
+        workspace_id: &str,
+        row: &Settings,
+        audit: &AuditEntry,
+        more: Vec<D1PreparedStatement>,
+    ) -> Result<()> {
         let sealed = row
             .judge_api_key
             .as_deref()
@@ -47,15 +54,16 @@ impl Store {
             .as_deref()
             .map(|k| self.seal(workspace_id, PROVIDER_KEY, k))
             .transpose()?;
-        self.audited(
+        let mut statements = vec![
             self.stmt(
                 "INSERT INTO workspace_settings (workspace_id, retention_days, judge_url, judge_model, judge_api_key, \
-                 provider_url, provider_model, provider_api_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 provider_url, provider_model, provider_api_key, default_role, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT (workspace_id) DO UPDATE SET \
                  retention_days = excluded.retention_days, judge_url = excluded.judge_url, \
                  judge_model = excluded.judge_model, judge_api_key = excluded.judge_api_key, \
                  provider_url = excluded.provider_url, provider_model = excluded.provider_model, \
-                 provider_api_key = excluded.provider_api_key, updated_at = excluded.updated_at",
+                 provider_api_key = excluded.provider_api_key, default_role = excluded.default_role, \
+                 updated_at = excluded.updated_at",
                 &[
                     workspace_id.into(),
                     row.retention_days.into(),
@@ -65,11 +73,13 @@ impl Store {
                     row.provider_url.as_deref().into(),
                     row.provider_model.as_deref().into(),
                     sealed_provider.as_deref().into(),
+                    row.default_role.map(|r| r.as_str()).into(),
                     (&row.updated_at).into(),
                 ],
             )?,
-            audit,
-        )
-        .await
+            self.audit_stmt(audit)?,
+        ];
+        statements.extend(more);
+        self.batch(statements).await
     }
 }

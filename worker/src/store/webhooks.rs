@@ -5,6 +5,7 @@ use serde_json::Value;
 use worker::{D1PreparedStatement, Result};
 
 use pvct_core::audit::AuditEntry;
+use pvct_core::notification::{Channel, ChannelChange, Channels, EmailChannel};
 use pvct_core::webhook::Outgoing;
 
 use super::{decode, encode, json_column_or_default, Arg, Store};
@@ -22,6 +23,41 @@ pub struct WebhookRow {
     pub events: Vec<String>,
     pub created_by: String,
     pub created_at: String,
+    /// `webhook`, or a notification channel (`slack`, `email`).
+    #[serde(default = "webhook_channel")]
+    pub channel: String,
+    /// The From address of the email channel.
+    #[serde(default)]
+    pub sender: Option<String>,
+}
+
+fn webhook_channel() -> String {
+    Channel::Webhook.as_str().to_owned()
+}
+
+impl WebhookRow {
+    pub fn is_webhook(&self) -> bool {
+        self.channel == Channel::Webhook.as_str()
+    }
+}
+
+/// The workspace's notification channels among its live rows.
+pub fn channels_of(rows: &[WebhookRow]) -> Channels {
+    let mut channels = Channels::default();
+    for r in rows {
+        match Channel::parse(&r.channel) {
+            Some(Channel::Slack) => channels.slack = Some((r.id.clone(), r.url.clone())),
+            Some(Channel::Email) => {
+                channels.email = Some(EmailChannel {
+                    id: r.id.clone(),
+                    from: r.sender.clone().unwrap_or_default(),
+                    api_url: r.url.clone(),
+                })
+            }
+            Some(Channel::Webhook) | None => {}
+        }
+    }
+    channels
 }
 
 /// A delivery the sweeper queues.
@@ -41,13 +77,15 @@ pub struct DeliveryRow {
     pub url: String,
     pub secret: String,
     pub deleted: u8,
+    pub channel: String,
 }
 
 impl Store {
-    /// Live webhooks of a workspace (their secrets as stored: sealed).
+    /// Live webhooks and notification channels of a workspace (their
+    /// secrets as stored: sealed).
     pub async fn webhooks_for(&self, workspace_id: &str) -> Result<Vec<WebhookRow>> {
         self.all(
-            "SELECT id, url, secret, events, created_by, created_at FROM webhooks \
+            "SELECT id, url, secret, events, created_by, created_at, channel, sender FROM webhooks \
              WHERE workspace_id = ? AND deleted_at IS NULL ORDER BY created_at",
             &[workspace_id.into()],
         )
@@ -81,7 +119,7 @@ impl Store {
     pub async fn delete_webhook(&self, workspace_id: &str, id: &str, at: &str, audit: &AuditEntry) -> Result<bool> {
         let exists: Option<Value> = self
             .first(
-                "SELECT id FROM webhooks WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
+                "SELECT id FROM webhooks WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL AND channel = 'webhook'",
                 &[workspace_id.into(), id.into()],
             )
             .await?;
@@ -90,7 +128,7 @@ impl Store {
         }
         self.audited(
             self.stmt(
-                "UPDATE webhooks SET deleted_at = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
+                "UPDATE webhooks SET deleted_at = ? WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL AND channel = 'webhook'",
                 &[at.into(), workspace_id.into(), id.into()],
             )?,
             audit,
@@ -103,7 +141,7 @@ impl Store {
     pub async fn webhook_exists(&self, workspace_id: &str, id: &str) -> Result<bool> {
         let row: Option<Value> = self
             .first(
-                "SELECT id FROM webhooks WHERE workspace_id = ? AND id = ?",
+                "SELECT id FROM webhooks WHERE workspace_id = ? AND id = ? AND channel = 'webhook'",
                 &[workspace_id.into(), id.into()],
             )
             .await?;
@@ -153,7 +191,7 @@ impl Store {
     pub async fn delivery(&self, workspace_id: &str, id: &str) -> Result<Option<DeliveryRow>> {
         let row: Option<DeliveryRow> = self
             .first(
-                "SELECT d.id, d.event, d.payload, d.status, d.attempts, w.url, w.secret, w.deleted_at IS NOT NULL AS deleted \
+                "SELECT d.id, d.event, d.payload, d.status, d.attempts, w.url, w.secret, w.deleted_at IS NOT NULL AS deleted, w.channel \
                  FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                  WHERE d.workspace_id = ? AND d.id = ?",
                 &[workspace_id.into(), id.into()],
@@ -206,6 +244,106 @@ impl Store {
                  'created_at', created_at, 'updated_at', updated_at) AS delivery \
                  FROM webhook_deliveries WHERE workspace_id = ? AND webhook_id = ? ORDER BY created_at DESC, id LIMIT 200",
                 &[workspace_id.into(), webhook_id.into()],
+            )
+            .await?;
+        rows.iter().map(|r| decode(&r.delivery)).collect()
+    }
+
+    /// The statements that apply a settings update to one notification
+    /// channel: the new row goes in (its secret sealed, or copied from the
+    /// row it replaces when none is given), the old row is retired. Its
+    /// deliveries' log stays.
+    pub fn channel_stmts(
+        &self,
+        workspace_id: &str,
+        channel: Channel,
+        change: &ChannelChange,
+        replaced: Option<&str>,
+        created_by: &str,
+        at: &str,
+    ) -> Result<Vec<D1PreparedStatement>> {
+        let new_id = crate::ids::new_id();
+        let mut out = Vec::new();
+        if let ChannelChange::Replace { url, secret, sender } = change {
+            let sealed = secret
+                .as_deref()
+                .map(|s| self.seal(workspace_id, WEBHOOK_SECRET, s))
+                .transpose()?;
+            out.push(self.stmt(
+                "INSERT INTO webhooks (id, workspace_id, url, secret, events, created_by, created_at, channel, sender) \
+                 SELECT ?1, ?2, ?3, COALESCE(?4, (SELECT secret FROM webhooks WHERE id = ?9 AND workspace_id = ?2), ''), \
+                 '[\"*\"]', ?5, ?6, ?7, ?8",
+                &[
+                    (&new_id).into(),
+                    workspace_id.into(),
+                    url.into(),
+                    sealed.as_deref().into(),
+                    created_by.into(),
+                    at.into(),
+                    channel.as_str().into(),
+                    Some(sender.as_str()).filter(|s| !s.is_empty()).into(),
+                    replaced.into(),
+                ],
+            )?);
+        }
+        out.push(self.stmt(
+            "UPDATE webhooks SET deleted_at = ?1 WHERE workspace_id = ?2 AND channel = ?3 AND deleted_at IS NULL AND id != ?4",
+            &[at.into(), workspace_id.into(), channel.as_str().into(), (&new_id).into()],
+        )?);
+        Ok(out)
+    }
+
+    /// Records a new attempt series of a delivery of the workspace's
+    /// webhook (the same payload); false when there is no such delivery.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn redeliver(
+        &self,
+        workspace_id: &str,
+        webhook_id: &str,
+        delivery_id: &str,
+        new_id: &str,
+        at: &str,
+        due_at: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let exists: Option<Value> = self
+            .first(
+                "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                 WHERE d.workspace_id = ? AND d.webhook_id = ? AND d.id = ? AND w.channel = 'webhook'",
+                &[workspace_id.into(), webhook_id.into(), delivery_id.into()],
+            )
+            .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        self.audited(
+            self.stmt(
+                "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event, payload, status, created_at, updated_at, due_at) \
+                 SELECT ?1, webhook_id, workspace_id, event, payload, 'pending', ?2, ?2, ?3 FROM webhook_deliveries \
+                 WHERE workspace_id = ?4 AND id = ?5",
+                &[new_id.into(), at.into(), due_at.into(), workspace_id.into(), delivery_id.into()],
+            )?,
+            audit,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// The notification deliveries of the workspace, newest first.
+    pub async fn list_notifications(&self, workspace_id: &str) -> Result<Vec<Value>> {
+        #[derive(Deserialize)]
+        struct Row {
+            delivery: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT json_object('id', d.id, 'channel', w.channel, 'event', d.event, \
+                 'recipients', json(COALESCE(json_extract(d.payload, '$.to'), '[]')), 'status', d.status, \
+                 'attempts', d.attempts, 'response_status', d.response_status, 'last_error', d.last_error, \
+                 'created_at', d.created_at, 'updated_at', d.updated_at) AS delivery \
+                 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
+                 WHERE d.workspace_id = ? AND w.channel != 'webhook' ORDER BY d.created_at DESC, d.id LIMIT 200",
+                &[workspace_id.into()],
             )
             .await?;
         rows.iter().map(|r| decode(&r.delivery)).collect()

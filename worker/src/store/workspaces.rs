@@ -16,7 +16,7 @@ impl Store {
             n: u32,
         }
         let sql = match quota {
-            Quota::Webhooks => "SELECT COUNT(*) AS n FROM webhooks WHERE workspace_id = ? AND deleted_at IS NULL",
+            Quota::Webhooks => "SELECT COUNT(*) AS n FROM webhooks WHERE workspace_id = ? AND deleted_at IS NULL AND channel = 'webhook'",
             Quota::Environments => "SELECT COUNT(*) AS n FROM environments WHERE workspace_id = ?",
             Quota::ActiveKeys => "SELECT COUNT(*) AS n FROM api_keys WHERE workspace_id = ? AND revoked_at IS NULL",
         };
