@@ -9,14 +9,198 @@ export type Entry = Message | Placeholder;
 export type Content = { text: string } | { messages: Entry[] };
 export type ModelParams = Record<string, unknown> | null;
 
+export type Role = "reader" | "editor" | "approver" | "admin";
+export const ROLES: Role[] = ["reader", "editor", "approver", "admin"];
+/** A person as the API names one: signed in through Cloudflare Access. */
+export interface Person {
+  email: string;
+  /** Their display name (the email when none is known). */
+  name: string | null;
+}
 export interface Me {
-  key_id: string;
+  /** "person": signed in through Cloudflare Access; "key": an API key. (Older workers: absent, a key.) */
+  kind?: "person" | "key";
+  key_id: string | null;
   workspace_id: string;
   actor: string;
-  role: "reader" | "editor" | "approver" | "admin";
+  role: Role;
   permissions: Permission[];
+  /** The person signed in; for a key, the person who created it (null for keys no person created). */
+  person?: Person | null;
 }
 export type Permission = "read" | "write" | "approve" | "administer";
+
+/** `GET /v1/auth/config` (public): how this console signs people in. */
+export interface AuthConfig {
+  access: { team_domain: string; logout_url: string } | null;
+  key_sign_in: boolean;
+}
+/** What a worker without `GET /v1/auth/config` does: API keys only. */
+export const KEY_ONLY: AuthConfig = { access: null, key_sign_in: true };
+
+/** A member of the workspace: a person by email, or an Access group. */
+export interface Member {
+  id: string;
+  email: string | null;
+  group: string | null;
+  display_name: string;
+  role: Role;
+  subscribed: boolean;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+}
+export interface NewMember {
+  email?: string;
+  group?: string;
+  role: Role;
+  display_name?: string;
+  subscribed?: boolean;
+}
+export interface ApiKey {
+  id: string;
+  name: string;
+  role: Role;
+  public_key: string;
+  key_prefix: string;
+  created_by: string | null;
+  /** The email of the person who created it, when a person did. */
+  created_by_person?: string | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+/** The gates a version must pass to be promoted into an environment (core/src/environment.rs). */
+export interface GatePolicy {
+  min_samples?: number;
+  min_score?: number;
+  max_error_rate?: number;
+  max_p95_ms?: number;
+  requires_approval?: boolean;
+  requires_test_run?: boolean;
+  min_test_pass_rate?: number;
+  measured_in?: string;
+}
+/** Events a webhook can subscribe to (core/src/webhook.rs EVENTS); "*" is all of them. */
+export const WEBHOOK_EVENTS = [
+  "version.created",
+  "deployment.created",
+  "deployment.rolled_back",
+  "approval.requested",
+  "approval.decided",
+  "experiment.started",
+  "experiment.updated",
+  "experiment.ended",
+] as const;
+export interface Webhook {
+  id: string;
+  url: string;
+  events: string[];
+  created_by: string;
+  created_at: string;
+}
+export type DeliveryStatus = "pending" | "delivered" | "failed";
+export interface WebhookDelivery {
+  id: string;
+  event: string;
+  status: DeliveryStatus;
+  attempts: number;
+  response_status: number | null;
+  last_error: string | null;
+  payload?: unknown;
+  created_at: string;
+  updated_at: string;
+}
+/** An endpoint as settings show it: its key is write-only. */
+export interface EndpointView {
+  url: string;
+  model: string | null;
+  api_key_set: boolean;
+}
+export interface Settings {
+  retention_days: number;
+  judge: EndpointView | null;
+  provider: EndpointView | null;
+  /** Older workers: absent. */
+  default_role?: Role | null;
+  notifications?: {
+    slack: { url: string } | null;
+    email: { from: string; api_url: string; api_key_set: boolean } | null;
+  };
+  updated_at: string;
+}
+/** `PUT /v1/settings`: fields left out keep their value, null removes. */
+export interface SettingsUpdate {
+  retention_days?: number;
+  judge?: { url: string; model: string; api_key?: string } | null;
+  provider?: { url: string; model: string; api_key?: string } | null;
+  default_role?: Role | null;
+  notifications?: {
+    slack?: { url: string } | null;
+    email?: { from: string; api_url?: string; api_key?: string } | null;
+  };
+}
+export interface NotificationDelivery {
+  id: string;
+  channel: "slack" | "email";
+  event: string;
+  recipients: string[];
+  status: DeliveryStatus;
+  attempts: number;
+  response_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+/** Audit actions (core/src/audit.rs); the page adds any other name it meets. */
+export const AUDIT_ACTIONS = [
+  "workspace.create",
+  "key.create",
+  "key.revoke",
+  "prompt.create",
+  "version.create",
+  "deployment.promote",
+  "deployment.rollback",
+  "environment.put",
+  "experiment.start",
+  "experiment.update",
+  "experiment.end",
+  "approval.request",
+  "approval.approve",
+  "approval.reject",
+  "approval.supersede",
+  "price.put",
+  "evaluators.put",
+  "tests.put",
+  "test_run.start",
+  "settings.put",
+  "webhook.create",
+  "webhook.delete",
+  "dead_letter.replay",
+  "member.add",
+  "member.update",
+  "member.remove",
+  "webhook.redeliver",
+];
+export interface AuditEntry {
+  id: string;
+  actor: string;
+  /** The person who made the change, when a person signed in through Access did. */
+  person?: Person | null;
+  action: string;
+  prompt: string | null;
+  target: string;
+  details: unknown;
+  created_at: string;
+}
+export interface AuditFilter {
+  prompt?: string;
+  actor?: string;
+  person?: string;
+  action?: string;
+  /** ISO 8601 instants. */
+  since?: string;
+  until?: string;
+}
 
 export interface Prompt {
   id: string;
@@ -232,11 +416,30 @@ export class ApiError extends Error {
   }
 }
 
+/** Query parameters from the set fields of `o`. */
+const query = (o: Record<string, string | number | undefined | null>) => {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : "";
+};
+
 export class Api {
-  constructor(private readonly key: string) {}
+  /**
+   * `key`: an API key, sent as the bearer token; null: no Authorization
+   * header, so the API reads the person from Cloudflare Access's
+   * CF_Authorization cookie, which the browser sends itself (same origin).
+   */
+  constructor(
+    private readonly key: string | null,
+    /** Without a key: the workspace a person who is a member of several names (the Pvct-Workspace header). */
+    private readonly workspace: string | null = null,
+  ) {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.key}` };
+    const headers: Record<string, string> = {};
+    if (this.key !== null) headers.authorization = `Bearer ${this.key}`;
+    else if (this.workspace) headers["pvct-workspace"] = this.workspace;
     if (body !== undefined) headers["content-type"] = "application/json";
     let res: Response;
     try {
@@ -261,7 +464,15 @@ export class Api {
   get = <T>(path: string) => this.call<T>("GET", path).then((r) => r.body);
   post = <T>(path: string, body: unknown) => this.call<T>("POST", path, body);
   put = <T>(path: string, body: unknown) => this.call<T>("PUT", path, body);
+  patch = <T>(path: string, body: unknown) => this.call<T>("PATCH", path, body);
   del = <T>(path: string) => this.call<T>("DELETE", path);
+
+  /** Public: whether Access signs people in, and whether API keys may. A worker without the route answers KEY_ONLY. */
+  authConfig = () =>
+    this.get<AuthConfig>("/v1/auth/config").catch((e) => {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 405)) return KEY_ONLY;
+      throw e;
+    });
 
   me = () => this.get<Me>("/v1/me");
   environments = () => this.get<{ items: Environment[] }>("/v1/environments").then((r) => r.items);
@@ -287,6 +498,45 @@ export class Api {
   testRun = (slug: string, id: string) => this.get<TestRun>(`/v1/prompts/${slug}/test-runs/${encodeURIComponent(id)}`);
   compareTestRuns = (slug: string, a: string, b: string) =>
     this.get<TestRunComparison>(`/v1/prompts/${slug}/test-runs/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+
+
+  // Administration (admins only).
+  members = () => this.get<{ items: Member[] }>("/v1/members").then((r) => r.items);
+  invite = (m: NewMember) => this.post<Member>("/v1/members", m).then((r) => r.body);
+  updateMember = (id: string, change: Partial<Pick<Member, "role" | "display_name" | "subscribed">>) =>
+    this.patch<Member>(`/v1/members/${encodeURIComponent(id)}`, change).then((r) => r.body);
+  removeMember = (id: string) => this.del<{ id: string; removed_at: string }>(`/v1/members/${encodeURIComponent(id)}`).then((r) => r.body);
+  keys = () => this.get<{ items: ApiKey[] }>("/v1/keys").then((r) => r.items);
+  /** The new key's fields and, this once, the key itself. */
+  createKey = (name: string, role: Role) =>
+    this.post<(ApiKey & { key: string }) | { api_key: ApiKey; key: string }>("/v1/keys", { name, role }).then(({ body }) => ({
+      apiKey: "api_key" in body ? body.api_key : (body as ApiKey),
+      key: body.key,
+    }));
+  revokeKey = (id: string) => this.del<{ id: string; revoked_at: string }>(`/v1/keys/${encodeURIComponent(id)}`).then((r) => r.body);
+  putEnvironment = (name: string, env: { position?: number; policy: GatePolicy }) =>
+    this.put<Environment>(`/v1/environments/${encodeURIComponent(name)}`, env).then((r) => r.body);
+  webhooks = () => this.get<{ items: Webhook[] }>("/v1/webhooks").then((r) => r.items);
+  /** The webhook and, this once, its signing secret. */
+  createWebhook = (url: string, events: string[]) =>
+    this.post<Webhook & { secret: string }>("/v1/webhooks", { url, events }).then((r) => r.body);
+  deleteWebhook = (id: string) => this.del<{ id: string; deleted_at: string }>(`/v1/webhooks/${encodeURIComponent(id)}`);
+  /** A webhook's newest deliveries (the API answers up to 200). */
+  deliveries = (id: string) =>
+    this.get<{ items: WebhookDelivery[] }>(`/v1/webhooks/${encodeURIComponent(id)}/deliveries`).then((r) => r.items);
+  /** Sends a delivery's payload again, as a new delivery. */
+  redeliver = (id: string, deliveryId: string) =>
+    this.call<{ id: string; status: DeliveryStatus }>(
+      "POST",
+      `/v1/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/redeliver`,
+    ).then((r) => r.body);
+  settings = () => this.get<Settings>("/v1/settings");
+  putSettings = (update: SettingsUpdate) => this.put<Settings>("/v1/settings", update).then((r) => r.body);
+  notificationDeliveries = () =>
+    this.get<{ items: NotificationDelivery[] }>("/v1/notifications/deliveries").then((r) => r.items);
+  /** One page of the audit trail, newest first. */
+  audit = (filter: AuditFilter, cursor?: string | null, limit = 50) =>
+    this.get<{ items: AuditEntry[]; next_cursor?: string | null }>(`/v1/audit${query({ ...filter, limit, cursor })}`);
 
   /** Every page of a cursor-paged list. */
   async all<T>(path: string): Promise<T[]> {

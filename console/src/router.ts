@@ -6,14 +6,22 @@ export type Route =
   | { page: "prompts" }
   | { page: "approvals" }
   | { page: "prompt"; slug: string; tab: PromptTab; params: URLSearchParams }
+  | { page: "admin"; section: AdminSection; params: URLSearchParams }
   | { page: "not-found" };
 export type PromptTab = "history" | "diff" | "edit" | "deploy" | "experiments" | "metrics" | "tests";
 const TABS: PromptTab[] = ["history", "diff", "edit", "deploy", "experiments", "metrics", "tests"];
+/** The admin pages, in the order their tabs show. */
+export type AdminSection = "members" | "keys" | "environments" | "webhooks" | "settings" | "audit";
+export const ADMIN_SECTIONS: AdminSection[] = ["members", "keys", "environments", "webhooks", "settings", "audit"];
 
 export function parseRoute(pathname: string, search: string): Route {
   const parts = pathname.split("/").filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0 || (parts.length === 1 && parts[0] === "prompts")) return { page: "prompts" };
   if (parts.length === 1 && parts[0] === "approvals") return { page: "approvals" };
+  if (parts[0] === "admin" && parts.length <= 2) {
+    const section = (parts[1] ?? "members") as AdminSection;
+    if (ADMIN_SECTIONS.includes(section)) return { page: "admin", section, params: new URLSearchParams(search) };
+  }
   if (parts[0] === "prompts" && parts.length <= 3) {
     const tab = (parts[2] ?? "history") as PromptTab;
     if (TABS.includes(tab)) return { page: "prompt", slug: parts[1], tab, params: new URLSearchParams(search) };

@@ -23,7 +23,12 @@ const freePort = () =>
     });
   });
 
-export async function startConsole() {
+/**
+ * `vars`: more of the worker's vars (e.g. ACCESS_TEAM_DOMAIN and ACCESS_AUD
+ * from tests/e2e/access-stub.mjs, for sign-in through Cloudflare Access),
+ * handed to scripts/dev.sh as PVCT_DEV_VARS lines `KEY=value`.
+ */
+export async function startConsole({ vars = {} } = {}) {
   const adminKey = newKey();
   const state = mkdtempSync(path.join(tmpdir(), "pvct-console-"));
   const port = await freePort();
@@ -32,7 +37,14 @@ export async function startConsole() {
     cwd: root,
     detached: true, // its own process group, so stopping it takes workerd along
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PORT: String(port), PVCT_STATE: state, PVCT_ADMIN_KEY: adminKey, PVCT_NO_BUILD: "1" },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      PVCT_STATE: state,
+      PVCT_ADMIN_KEY: adminKey,
+      PVCT_NO_BUILD: "1",
+      ...(Object.keys(vars).length ? { PVCT_DEV_VARS: Object.entries(vars).map(([k, v]) => `${k}=${v}`).join("\n") } : {}),
+    },
   });
   let log = "";
   dev.stdout.on("data", (d) => (log += d));
@@ -75,6 +87,23 @@ export async function startConsole() {
     return { page, errors };
   }
 
+  /**
+   * A page in a browser context of its own, opened at `at` without the key
+   * prompt: `cookies` are set on the console's origin first (e.g.
+   * CF_Authorization, the cookie Cloudflare Access keeps), `permissions`
+   * granted (e.g. "clipboard-read"). Returns the page, its context (close
+   * that when done) and the page errors it collects.
+   */
+  async function openPage({ cookies = [], permissions = [], at = "/", viewport = { width: 1366, height: 900 } } = {}) {
+    const context = await browser.newContext({ viewport, permissions });
+    if (cookies.length) await context.addCookies(cookies.map((c) => ({ url, ...c })));
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(url + at);
+    return { page, context, errors };
+  }
+
   /** Saves a full-page screenshot as target/console-screenshots/<name>.png. */
   async function screenshot(page, name) {
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -88,6 +117,7 @@ export async function startConsole() {
     adminKey,
     browser,
     signedIn,
+    openPage,
     screenshot,
     async stop() {
       await browser.close();
