@@ -119,6 +119,13 @@ pub fn credential<'a>(p: Presented<'a>, access: bool, console_keys: bool) -> Res
         return Ok(Credential::Key(key));
     }
     match token_of(p.assertion, p.cookie) {
+        // A person's sign-in travels with every request their browser
+        // makes, other sites' included: only the console's own
+        // (same-origin) requests, and non-browser ones, may use it.
+        Some(_) if access && matches!(p.fetch_site, Some("cross-site" | "same-site")) => Err(Error::new(
+            ErrorKind::Forbidden,
+            "requests from other sites cannot act with your sign-in",
+        )),
         Some(token) if access => Ok(Credential::Person(token)),
         _ => Err(crate::apikey::unauthenticated(if access {
             "sign in through Cloudflare Access, or send Authorization: Bearer <api key>"
@@ -375,6 +382,18 @@ mod tests {
         };
         assert_eq!(credential(token, true, true).unwrap(), Credential::Person("t"));
         assert_eq!(credential(token, false, true).unwrap_err().code(), "unauthenticated");
+        for site in ["cross-site", "same-site"] {
+            let forged = Presented {
+                fetch_site: Some(site),
+                ..token
+            };
+            assert_eq!(credential(forged, true, true).unwrap_err().status(), 403, "{site}");
+        }
+        let console = Presented {
+            fetch_site: Some("same-origin"),
+            ..token
+        };
+        assert!(credential(console, true, true).is_ok());
         assert!(credential(Presented::default(), true, true)
             .unwrap_err()
             .message()

@@ -140,6 +140,9 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
   const testRun = (await a.api.post("/v1/prompts/secret/versions/1/test-runs", { outputs: [{ case: "c", output: "x" }] })).body;
   assert.ok(testRun.id, "A has a test run");
 
+  const aMember = (await a.api.post("/v1/members", { email: "iso@example.com", role: "reader" })).body;
+  assert.ok(aMember.id, "A has a member");
+  const aDelivery = (await a.api.get(`/v1/webhooks/${hook.id}/deliveries`)).body.items[0]?.id ?? "none";
   const missing = await b.api.get("/v1/prompts/never-existed");
   const probes = [
     ["GET", "/v1/prompts/secret"],
@@ -172,6 +175,9 @@ test("another workspace's objects are indistinguishable from missing ones", asyn
     ["POST", `/v1/approvals/${pending.body.approval_id}/reject`, {}],
     ["DELETE", `/v1/webhooks/${hook.id}`],
     ["GET", `/v1/webhooks/${hook.id}/deliveries`],
+    ["POST", `/v1/webhooks/${hook.id}/deliveries/${aDelivery}/redeliver`],
+    ["PATCH", `/v1/members/${aMember.id}`, { role: "admin" }],
+    ["DELETE", `/v1/members/${aMember.id}`],
     ["POST", `/v1/dead-letters/${letter.id}/replay`],
   ];
   // Every route that names an object (a slug or an id) is probed.

@@ -31,6 +31,8 @@ const WRITE_ROUTES = [
   ["PUT", "/v1/prices/house-model"],
   ["PUT", "/v1/settings"],
   ["POST", "/v1/webhooks"],
+  ["POST", "/v1/members"],
+  ["PATCH", "/v1/members/no-such-member"],
   ["POST", "/v1/approvals/no-such-approval/approve"],
   ["POST", "/v1/approvals/no-such-approval/reject"],
 ];
@@ -145,6 +147,12 @@ const ROLE_ROUTES = [
   ["POST", "/v1/webhooks", { url: "http://127.0.0.1:9/hook" }, "admin"],
   ["DELETE", "/v1/webhooks/none", undefined, "admin"],
   ["GET", "/v1/webhooks/none/deliveries", null, "admin"],
+  ["POST", "/v1/webhooks/none/deliveries/none/redeliver", undefined, "admin"],
+  ["GET", "/v1/notifications/deliveries", null, "admin"],
+  ["GET", "/v1/members", null, "admin"],
+  ["POST", "/v1/members", { email: "sweep@example.com", role: "reader" }, "admin"],
+  ["PATCH", "/v1/members/none", { role: "reader" }, "admin"],
+  ["DELETE", "/v1/members/none", undefined, "admin"],
   ["GET", "/v1/dead-letters", null, "admin"],
   ["POST", "/v1/dead-letters/none/replay", undefined, "admin"],
 ];

@@ -37,7 +37,8 @@ before(async () => {
     });
   });
   await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
-  w = await startWorker({ vars: { ...team.vars(), CONSOLE_KEY_SIGN_IN: "off" } });
+  // Many refusals on purpose: the failed sign-in limit is not under test here.
+  w = await startWorker({ vars: { ...team.vars(), CONSOLE_KEY_SIGN_IN: "off" }, rateLimits: { RATE_LIMIT_AUTH_FAILURES: 10_000 } });
 });
 after(async () => {
   receiver?.close();
@@ -225,6 +226,17 @@ test("API keys may not sign in to the console when turned off; machines keep the
   assert.equal(browser.body.error.code, "key_sign_in_disabled");
 });
 
+test("another site cannot act with a person's sign-in (the browser sends the cookie along)", async () => {
+  const { api, name } = await newWorkspace(w);
+  await member(api, "ada@example.com", "admin");
+  const cookie = { cookie: `CF_Authorization=${team.token("ada@example.com")}`, "pvct-workspace": name };
+  const forged = await client(w.url).post("/v1/keys", { name: "x", role: "admin" }, { ...cookie, "sec-fetch-site": "cross-site" });
+  assert.equal(forged.status, 403);
+  assert.equal(forged.body.error.code, "forbidden");
+  const own = await client(w.url).post("/v1/keys", { name: "x", role: "reader" }, { ...cookie, "sec-fetch-site": "same-origin" });
+  assert.equal(own.status, 201);
+});
+
 test("notifications: approvers hear of a request, the requester and subscribers of the decision", async () => {
   const { api, name } = await newWorkspace(w);
   const set = await api.put("/v1/settings", {
@@ -279,8 +291,8 @@ test("notifications: approvers hear of a request, the requester and subscribers 
 
   // Gates that refuse a promotion tell the subscribers (the caller has the 422).
   await api.put("/v1/environments/staging", { policy: { min_samples: 100 } });
-  const refused = await ada.post("/v1/prompts/mailer/promote", { version: 2, environment: "staging" });
+  const refused = await ada.post("/v1/prompts/mailer/promote", { version: 1, environment: "staging" });
   assert.equal(refused.status, 422);
-  const gates = await until(() => slack.find((m) => m.text.includes("Gates refused: mailer v2 → staging")), "refused gates on Slack");
+  const gates = await until(() => slack.find((m) => m.text.includes("Gates refused: mailer v1 → staging")), "refused gates on Slack");
   assert.ok(gates.text.includes(`${w.url}/prompts/mailer/metrics`));
 });

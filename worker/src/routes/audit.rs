@@ -20,10 +20,12 @@ pub async fn list(ctx: &Ctx) -> ApiResult {
             .map(|ms| pvct_core::time::iso8601_from_millis(ms as u64))
     };
     let (since, until) = (q.parse("since", instant)?, q.parse("until", instant)?);
+    // Emails are stored lowercased.
+    let person = q.get("person").filter(|p| !p.is_empty()).map(str::to_ascii_lowercase);
     let filter = AuditFilter {
         prompt: q.get("prompt"),
         actor: q.get("actor"),
-        person: q.get("person").filter(|p| !p.is_empty()),
+        person: person.as_deref(),
         action,
         since: since.as_deref(),
         until: until.as_deref(),

@@ -309,7 +309,7 @@ impl Store {
         let exists: Option<Value> = self
             .first(
                 "SELECT d.id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
-                 WHERE d.workspace_id = ? AND d.webhook_id = ? AND d.id = ? AND w.channel = 'webhook'",
+                 WHERE d.workspace_id = ? AND d.webhook_id = ? AND d.id = ? AND w.channel = 'webhook' AND w.deleted_at IS NULL",
                 &[workspace_id.into(), webhook_id.into(), delivery_id.into()],
             )
             .await?;
