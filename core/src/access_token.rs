@@ -94,6 +94,9 @@ pub struct Presented<'a> {
     /// The browser's `Sec-Fetch-Site`: `same-origin` for the console's own
     /// requests (machines and other sites do not send it so).
     pub fetch_site: Option<&'a str>,
+    /// `Sec-WebSocket-Protocol`: a WebSocket client that cannot set
+    /// headers offers its key there (`live.rs`).
+    pub protocols: Option<&'a str>,
 }
 
 /// How the caller signs in.
@@ -116,6 +119,9 @@ pub fn credential<'a>(p: Presented<'a>, access: bool, console_keys: bool) -> Res
                 "this deployment signs people in through Cloudflare Access; API keys are for machines",
             ));
         }
+        return Ok(Credential::Key(key));
+    }
+    if let Some(key) = crate::live::key_in_protocols(p.protocols) {
         return Ok(Credential::Key(key));
     }
     match token_of(p.assertion, p.cookie) {
@@ -398,6 +404,16 @@ mod tests {
             .unwrap_err()
             .message()
             .contains("Access"));
+    }
+
+    #[test]
+    fn a_websocket_offers_its_key_as_a_subprotocol() {
+        let protocols = format!("pvct.v1, pvct_{}", "c".repeat(48));
+        let ws = Presented {
+            protocols: Some(&protocols),
+            ..Presented::default()
+        };
+        assert!(matches!(credential(ws, false, true).unwrap(), Credential::Key(_)));
     }
 
     #[test]

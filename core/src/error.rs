@@ -39,6 +39,8 @@ pub enum ErrorKind {
     RouteNotFound,
     /// The route exists but not with this method.
     MethodNotAllowed,
+    /// The route is a WebSocket: the request must ask to upgrade.
+    UpgradeRequired,
     /// The object does not exist (or belongs to another workspace).
     NotFound,
     /// The prompt exists but no version of it is deployed in the environment.
@@ -101,6 +103,7 @@ impl ErrorKind {
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::RouteNotFound => "route_not_found",
             ErrorKind::MethodNotAllowed => "method_not_allowed",
+            ErrorKind::UpgradeRequired => "upgrade_required",
             ErrorKind::NotFound => "not_found",
             ErrorKind::NotDeployed => "not_deployed",
             ErrorKind::AlreadyExists => "already_exists",
@@ -142,6 +145,7 @@ impl ErrorKind {
             ErrorKind::Forbidden | ErrorKind::NotAMember | ErrorKind::KeySignInDisabled => 403,
             ErrorKind::RouteNotFound | ErrorKind::NotFound | ErrorKind::NotDeployed => 404,
             ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::UpgradeRequired => 426,
             ErrorKind::AlreadyExists
             | ErrorKind::StaleParent
             | ErrorKind::NothingToRollBack

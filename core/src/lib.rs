@@ -27,6 +27,7 @@ pub mod jobs;
 pub mod json_schema;
 pub mod judge;
 pub mod langfuse;
+pub mod live;
 pub mod member;
 pub mod names;
 pub mod notification;

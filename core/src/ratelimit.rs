@@ -63,7 +63,7 @@ impl Limiter {
 /// public routes.
 pub fn limiter_of(route: &Route) -> Option<Limiter> {
     match route {
-        Route::Resolve(_) | Route::Bundle => Some(Limiter::EdgeReads),
+        Route::Resolve(_) | Route::Bundle | Route::Live => Some(Limiter::EdgeReads),
         _ if matches!(route.access(), Access::Workspace(_)) => Some(Limiter::Key),
         _ => None,
     }

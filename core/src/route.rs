@@ -43,6 +43,8 @@ pub enum Route {
     Metrics(Slug),
     Compare(Slug),
     Bundle,
+    /// The live channel of an environment (a WebSocket).
+    Live,
     ListEnvironments,
     PutEnvironment(EnvironmentName),
     ListKeys,
@@ -118,6 +120,7 @@ impl Route {
             | Route::Metrics(_)
             | Route::Compare(_)
             | Route::Bundle
+            | Route::Live
             | Route::GetEvaluators(_)
             | Route::GetTests(_)
             | Route::ListTestRuns(_)
@@ -202,6 +205,7 @@ pub fn match_route(method: &str, path: &str) -> Result<Route> {
         ["openapi.json"] => (&["GET"], (method == "GET").then_some(Route::OpenApi)),
         ["v1", "workspaces"] => (&["POST"], (method == "POST").then_some(Route::CreateWorkspace)),
         ["v1", "me"] => (&["GET"], (method == "GET").then_some(Route::Me)),
+        ["v1", "live"] => (&["GET"], (method == "GET").then_some(Route::Live)),
         ["v1", "auth", "config"] => (&["GET"], (method == "GET").then_some(Route::AuthConfig)),
         ["v1", "members"] => (
             &["GET", "POST"],
@@ -445,6 +449,7 @@ mod tests {
     fn matches_every_route() {
         assert_eq!(match_route("GET", "/healthz").unwrap(), Route::Healthz);
         assert_eq!(match_route("GET", "/v1/auth/config").unwrap(), Route::AuthConfig);
+        assert_eq!(match_route("GET", "/v1/live").unwrap(), Route::Live);
         assert_eq!(match_route("POST", "/v1/members").unwrap(), Route::AddMember);
         assert_eq!(
             match_route("PATCH", "/v1/members/m1").unwrap(),

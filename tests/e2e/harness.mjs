@@ -83,6 +83,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
     ],
     compatibilityDate: COMPAT,
     d1Databases: { DB: D1_ID },
+    durableObjects: { LIVE: { className: "LiveHub", useSQLite: true } },
     r2Buckets: { TELEMETRY_LOG: "pvct-telemetry" },
     ...(kvFaults ? {} : { kvNamespaces: { KV: KV_ID } }),
     wrappedBindings: {
@@ -109,6 +110,7 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
     d1Persist: path.join(dir, "v3", "d1"),
     kvPersist: path.join(dir, "v3", "kv"),
     r2Persist: path.join(dir, "v3", "r2"),
+    durableObjectsPersist: path.join(dir, "v3", "do"),
     host: "127.0.0.1",
     port: 0,
     ...(onLog ? logLines(onLog) : runtimeLog()),

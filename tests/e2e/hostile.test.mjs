@@ -149,6 +149,7 @@ const ROLE_ROUTES = [
   ["GET", "/v1/webhooks/none/deliveries", null, "admin"],
   ["POST", "/v1/webhooks/none/deliveries/none/redeliver", undefined, "admin"],
   ["GET", "/v1/notifications/deliveries", null, "admin"],
+  ["GET", "/v1/live?environment=none", null, "reader"],
   ["GET", "/v1/members", null, "admin"],
   ["POST", "/v1/members", { email: "sweep@example.com", role: "reader" }, "admin"],
   ["PATCH", "/v1/members/none", { role: "reader" }, "admin"],

@@ -12,6 +12,7 @@ mod ids;
 mod ingest;
 mod isolate_cache;
 mod kv;
+mod live;
 mod outbound;
 mod publish;
 mod queue;
@@ -194,6 +195,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(response) => response,
         Err(err) => error_response(&err),
     };
+    if response.status_code() == 101 {
+        // A WebSocket handed over by the live hub: its headers are the
+        // runtime's and cannot change.
+        return Ok(response);
+    }
     let headers = response.headers_mut();
     headers.set("x-content-type-options", "nosniff")?;
     if !headers.has("cache-control")? {
@@ -238,17 +244,19 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
             let address = http::header(req, "cf-connecting-ip");
             let address = client_address(address.as_deref());
             rate_limit::refuse_blocked(address)?;
-            let (authorization, assertion, cookie, fetch_site) = (
+            let (authorization, assertion, cookie, fetch_site, protocols) = (
                 http::header(req, "authorization"),
                 http::header(req, pvct_core::access_token::ASSERTION_HEADER),
                 http::header(req, "cookie"),
                 http::header(req, "sec-fetch-site"),
+                http::header(req, "sec-websocket-protocol"),
             );
             let presented = Presented {
                 authorization: authorization.as_deref(),
                 assertion: assertion.as_deref(),
                 cookie: cookie.as_deref(),
                 fetch_site: fetch_site.as_deref(),
+                protocols: protocols.as_deref(),
             };
             let limiter = limiter_of(&route).unwrap_or(Limiter::Key);
             let ctx = match credential(presented, access::config(env).is_some(), console_key_sign_in(env)) {
@@ -301,6 +309,7 @@ async fn dispatch(ctx: &Ctx, route: Route, req: &mut Request) -> ApiResult {
         Route::EndExperiment(slug, env) => experiments::end(ctx, &slug, &env).await,
         Route::Resolve(slug) => resolve::resolve(ctx, &slug, req).await,
         Route::Bundle => resolve::bundle(ctx, req).await,
+        Route::Live => routes::live::subscribe(ctx, req).await,
         Route::ListEnvironments => environments::list(ctx).await,
         Route::PutEnvironment(name) => environments::put(ctx, &name, req).await,
         Route::ListKeys => keys::list(ctx).await,

@@ -171,6 +171,16 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
                 answer.body["edge"] = json!(edge);
             }
         }
+        if let Some(seq) = plan.release {
+            // Running apps hear of it now, not when their cache expires.
+            let change = pvct_core::live::Change {
+                environment: env.name.clone(),
+                seq,
+                etag: None,
+                prompts: vec![prompt.slug.clone()],
+            };
+            crate::live::tell(&ctx.env, ws, &change).await;
+        }
         crate::webhook_delivery::dispatch(&ctx.env, &ctx.store, ws, &outgoing).await;
         return Ok(answer);
     }

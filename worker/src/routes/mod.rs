@@ -9,6 +9,7 @@ pub mod evaluators;
 pub mod experiments;
 pub mod keys;
 pub mod langfuse;
+pub mod live;
 pub mod members;
 pub mod meta;
 pub mod prompts;

@@ -14,7 +14,7 @@ use worker::{Request, Response};
 
 use crate::http::{header, raw_json, ApiResult, OrInternal, Query};
 use crate::isolate_cache::{self, Entry};
-use crate::kv::{bundle_key, resolved_key};
+use crate::kv::{bundle_key, resolved_key, Cached};
 use crate::publish::{rebuild_bundle, rebuild_resolved, WriteBack};
 use crate::Ctx;
 
@@ -146,7 +146,13 @@ async fn why_not_deployed(ctx: &Ctx, slug: &Slug, env: &EnvironmentName) -> Resu
 }
 
 pub async fn bundle(ctx: &Ctx, req: &Request) -> ApiResult {
-    let env = environment_param(&Query::of(&ctx.url))?;
+    let q = Query::of(&ctx.url);
+    let env = environment_param(&q)?;
+    let wait = pvct_core::live::wait_seconds(q.get("wait"))?;
+    let min_seq = q.parse("min_seq", |s| s.parse::<u64>().ok())?;
+    if wait.is_some() || min_seq.is_some() {
+        return live_bundle(ctx, req, &env, wait, min_seq.unwrap_or(0)).await;
+    }
     let ws = &ctx.who.workspace_id;
     let key = bundle_key(ws, env.as_str());
     let cached = if skips_isolate_cache(req) {
@@ -164,12 +170,57 @@ pub async fn bundle(ctx: &Ctx, req: &Request) -> ApiResult {
         );
         return serve(req, || Ok(doc.body), &doc.etag, "kv");
     }
+    let doc = bundle_from_d1(ctx, &env).await?;
+    serve(req, || Ok(doc.body), &doc.etag, "d1")
+}
+
+async fn bundle_from_d1(ctx: &Ctx, env: &EnvironmentName) -> Result<Cached, Error> {
+    let ws = &ctx.who.workspace_id;
     let row = ctx
         .store
         .environment(ws, env.as_str())
         .await
         .or_internal("environment")?
         .ok_or_else(|| Error::not_found("environment").with_details(j!({ "environment": env.as_str() })))?;
-    let doc = rebuild_bundle(&ctx.store, &ctx.kv, ws, &row.id, &row.name, WriteBack::BestEffort).await?;
-    serve(req, || Ok(doc.body), &doc.etag, "d1")
+    rebuild_bundle(&ctx.store, &ctx.kv, ws, &row.id, &row.name, WriteBack::BestEffort).await
+}
+
+/// The bundle at release sequence `min_seq` or later: KV's when it is that
+/// new, else rebuilt from D1 (KV may lag a change by up to a minute).
+async fn bundle_at_least(ctx: &Ctx, env: &EnvironmentName, min_seq: u64) -> Result<(Cached, &'static str), Error> {
+    match ctx
+        .kv
+        .bundle(&ctx.who.workspace_id, env.as_str())
+        .await
+        .or_internal("kv bundle")?
+    {
+        Some(doc) if doc.seq >= min_seq => Ok((doc, "kv")),
+        _ => Ok((bundle_from_d1(ctx, env).await?, "d1")),
+    }
+}
+
+/// `?min_seq=N` (what a live subscriber asks after hearing of change N)
+/// and `?wait=S` (a long poll: with `If-None-Match` naming the current
+/// bundle, held until the environment changes or S seconds pass).
+async fn live_bundle(ctx: &Ctx, req: &Request, env: &EnvironmentName, wait: Option<u32>, min_seq: u64) -> ApiResult {
+    let (doc, source) = bundle_at_least(ctx, env, min_seq).await?;
+    let unchanged = if_none_match(header(req, "if-none-match").as_deref(), &doc.etag);
+    if let (Some(seconds), true) = (wait, unchanged) {
+        let seq = crate::live::wait(&ctx.env, &ctx.who.workspace_id, env.as_str(), doc.seq, seconds).await;
+        if seq > doc.seq {
+            let (doc, source) = bundle_at_least(ctx, env, seq).await?;
+            return serve_seq(req, doc, source);
+        }
+    }
+    serve_seq(req, doc, source)
+}
+
+fn serve_seq(req: &Request, doc: Cached, source: &str) -> ApiResult {
+    let seq = doc.seq.to_string();
+    let mut response = serve(req, || Ok(doc.body), &doc.etag, source)?;
+    response
+        .headers_mut()
+        .set("x-pvct-seq", &seq)
+        .or_internal("seq header")?;
+    Ok(response)
 }
