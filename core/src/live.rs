@@ -49,12 +49,28 @@ pub struct Change {
     pub prompts: Vec<String>,
 }
 
+/// Something people watch happened in an environment without changing
+/// what it serves (an approval requested or rejected): the console
+/// refreshes; SDKs ignore it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub environment: String,
+    /// The webhook event's name (`approval.requested`, `approval.decided`).
+    pub event: String,
+    #[serde(default)]
+    pub prompt: Option<String>,
+}
+
+/// The events of a change the live channel relays as [`Activity`].
+pub const ACTIVITY_EVENTS: [&str; 2] = ["approval.requested", "approval.decided"];
+
 /// A message on the live channel.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Message<'a> {
     Hello { environment: &'a str, seq: u64 },
     Changed(&'a Change),
+    Activity(&'a Activity),
 }
 
 impl Message<'_> {

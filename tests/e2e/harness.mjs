@@ -121,7 +121,8 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
       ? [{ name: "queue-faults", modules: true, script: QUEUE_FAULTS, kvNamespaces: { FAULTS: "faults" }, queueProducers: { INNER: "pvct-deliveries" } }]
       : []),
   ];
-  const mf = new Miniflare(faultWorkers.length ? { ...shared, workers: [worker, ...faultWorkers] } : { ...shared, ...worker });
+  const options = faultWorkers.length ? { ...shared, workers: [worker, ...faultWorkers] } : { ...shared, ...worker };
+  let mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const db = await mf.getD1Database("DB");
   const rawLog = await mf.getR2Bucket("TELEMETRY_LOG", faultWorkers.length ? "pvct" : undefined);
@@ -143,6 +144,16 @@ export async function startWorker({ kvFaults = false, queueFaults = false, rateL
     client: (key) => client(url, key),
     /** A producer on one of the worker's queues (QUEUE_TELEMETRY, …), to send what our code would not. */
     queue: (binding) => mf.getQueueProducer(binding, faultWorkers.length ? "pvct" : undefined),
+    /** Stops the worker and starts it again on the same port and state, as
+     * a deploy or a crash does: open connections (live subscribers) drop. */
+    async restart({ downMs = 0 } = {}) {
+      await mf.dispose();
+      if (downMs) await new Promise((r) => setTimeout(r, downMs));
+      mf = new Miniflare({ ...options, port: Number(new URL(url).port) });
+      await mf.ready;
+      this.db = await mf.getD1Database("DB");
+      this.kv = kvFaults ? await mf.getKVNamespace("INNER", "kv-faults") : await mf.getKVNamespace("KV");
+    },
     /** Fires the worker's cron handler, as the daily trigger would. */
     async scheduled(cron = "17 3 * * *") {
       const worker = await mf.getWorker();

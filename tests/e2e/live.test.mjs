@@ -105,6 +105,28 @@ test("a long poll is held until the environment changes, then answers the new bu
   assert.equal((await api.get("/v1/bundle?environment=staging&wait=99")).body.error.code, "invalid_query");
 });
 
+test("approval activity reaches watchers; the hub keeps its sequence across a restart", async () => {
+  const { api, key } = await newWorkspace(w);
+  await api.put("/v1/environments/production", { policy: { requires_approval: true } });
+  await promptWithVersions(api, "gated", ["one"]);
+  const sub = subscribe(key, "production");
+  await sub.opened;
+  const asked = await api.post("/v1/prompts/gated/promote", { version: 1, environment: "production" });
+  assert.equal(asked.status, 202);
+  const activity = await sub.next((m) => m.type === "activity", "the approval activity");
+  assert.deepEqual(activity, { type: "activity", environment: "production", event: "approval.requested", prompt: "gated" });
+  assert.ok(!sub.messages.some((m) => m.type === "changed"), "nothing is served differently yet");
+
+  await api.put("/v1/environments/staging", { policy: {} });
+  await api.post("/v1/prompts/gated/promote", { version: 1, environment: "staging" });
+  const closed = new Promise((r) => sub.ws.addEventListener("close", r));
+  await w.restart();
+  await closed;
+  const again = subscribe(key, "staging");
+  assert.equal((await again.next((m) => m.type === "hello", "hello after the restart")).seq, 1);
+  again.close();
+});
+
 test("the live channel refuses what is not a subscriber", async () => {
   const { api, key } = await newWorkspace(w);
   const plain = await api.get("/v1/live?environment=production");

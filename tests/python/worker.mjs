@@ -15,6 +15,12 @@ async function stop() {
     process.exit(0);
   }
 }
+// SIGUSR1 restarts the worker on the same port and state (live subscribers
+// drop and must reconnect); "restarted" is printed once it serves again.
+process.on("SIGUSR1", async () => {
+  await w.restart();
+  process.stdout.write(JSON.stringify({ restarted: true }) + "\n");
+});
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 process.stdin.on("end", stop);

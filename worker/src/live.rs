@@ -19,7 +19,7 @@ use std::pin::pin;
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use pvct_core::live::{self, Change, Message};
+use pvct_core::live::{self, Activity, Change, Message};
 use worker::{
     durable_object, DurableObject, Env, Headers, Method, Request, RequestInit, Response, Result, State, WebSocket,
     WebSocketIncomingMessage, WebSocketPair, WebSocketRequestResponsePair,
@@ -100,6 +100,14 @@ impl LiveHub {
         Response::from_json(&serde_json::json!({ "subscribers": sockets.len() }))
     }
 
+    fn relay(&self, activity: &Activity) -> Result<Response> {
+        let text = Message::Activity(activity).to_json();
+        for ws in self.state.get_websockets_with_tag(&live::tag(&activity.environment)) {
+            let _ = ws.send_with_str(&text);
+        }
+        Response::empty()
+    }
+
     async fn subscribe(&self, environment: &str, protocols: Option<String>) -> Result<Response> {
         let pair = WebSocketPair::new()?;
         self.state
@@ -148,6 +156,7 @@ impl DurableObject for LiveHub {
         let environment = query("environment").unwrap_or_default();
         match url.path() {
             "/notify" => self.notify(req.json::<Change>().await?).await,
+            "/activity" => self.relay(&req.json::<Activity>().await?),
             "/subscribe" => {
                 let protocols = req.headers().get("sec-websocket-protocol")?;
                 self.subscribe(&environment, protocols).await
@@ -195,17 +204,37 @@ fn hub(env: &Env, workspace_id: &str) -> Result<worker::Stub> {
 /// never the caller's error: subscribers then learn of it at their next
 /// revalidation (the TTL), as without live updates.
 pub async fn tell(env: &Env, workspace_id: &str, change: &Change) {
+    post(
+        env,
+        workspace_id,
+        "notify",
+        &serde_json::to_string(change).unwrap_or_default(),
+    )
+    .await
+}
+
+/// Tells the hub of activity watchers refresh on (approvals).
+pub async fn tell_activity(env: &Env, workspace_id: &str, activity: &Activity) {
+    post(
+        env,
+        workspace_id,
+        "activity",
+        &serde_json::to_string(activity).unwrap_or_default(),
+    )
+    .await
+}
+
+async fn post(env: &Env, workspace_id: &str, path: &str, body: &str) {
     let sent = async {
         let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(serde_json::to_string(change).unwrap_or_default().into()));
-        let req = Request::new_with_init("https://live/notify", &init)?;
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let req = Request::new_with_init(&format!("https://live/{path}"), &init)?;
         hub(env, workspace_id)?.fetch_with_request(req).await
     };
     match sent.await {
         Ok(r) if r.status_code() == 200 => {}
-        Ok(r) => worker::console_error!("live hub answered {} to a change", r.status_code()),
-        Err(e) => worker::console_error!("live hub not told of a change: {e}"),
+        Ok(r) => worker::console_error!("live hub answered {} to {path}", r.status_code()),
+        Err(e) => worker::console_error!("live hub not told ({path}): {e}"),
     }
 }
 

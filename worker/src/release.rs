@@ -181,6 +181,18 @@ async fn run(ctx: &Ctx, prompt: &PromptRow, env: &EnvironmentRow, ask: Ask) -> R
             };
             crate::live::tell(&ctx.env, ws, &change).await;
         }
+        for e in plan
+            .events
+            .iter()
+            .filter(|e| pvct_core::live::ACTIVITY_EVENTS.contains(&e.name))
+        {
+            let activity = pvct_core::live::Activity {
+                environment: env.name.clone(),
+                event: e.name.to_owned(),
+                prompt: Some(prompt.slug.clone()),
+            };
+            crate::live::tell_activity(&ctx.env, ws, &activity).await;
+        }
         crate::webhook_delivery::dispatch(&ctx.env, &ctx.store, ws, &outgoing).await;
         return Ok(answer);
     }
