@@ -104,6 +104,16 @@ pub fn wait_seconds(raw: Option<&str>) -> Result<Option<u32>> {
     }
 }
 
+/// Whether a long poll is held: only when the client names the bundle it
+/// has (`If-None-Match` with this exact ETag; `*` names none).
+pub fn holds(if_none_match: Option<&str>, etag: &str) -> bool {
+    if_none_match.is_some_and(|h| {
+        h.split(',')
+            .map(str::trim)
+            .any(|c| c.strip_prefix("W/").unwrap_or(c) == etag)
+    })
+}
+
 /// The API key a WebSocket client offered as a subprotocol, if any.
 pub fn key_in_protocols(header: Option<&str>) -> Option<ApiKey> {
     header?.split(',').map(str::trim).find_map(|p| ApiKey::parse(p).ok())
@@ -153,6 +163,15 @@ mod tests {
         for bad in ["0", "31", "-1", "soon"] {
             assert_eq!(wait_seconds(Some(bad)).unwrap_err().code(), "invalid_query", "{bad}");
         }
+    }
+
+    #[test]
+    fn only_the_current_etag_holds_a_poll() {
+        assert!(holds(Some("\"a\""), "\"a\""));
+        assert!(holds(Some("\"x\", W/\"a\""), "\"a\""));
+        assert!(!holds(Some("*"), "\"a\""));
+        assert!(!holds(Some("\"b\""), "\"a\""));
+        assert!(!holds(None, "\"a\""));
     }
 
     #[test]

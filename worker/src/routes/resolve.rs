@@ -204,8 +204,8 @@ async fn bundle_at_least(ctx: &Ctx, env: &EnvironmentName, min_seq: u64) -> Resu
 /// bundle, held until the environment changes or S seconds pass).
 async fn live_bundle(ctx: &Ctx, req: &Request, env: &EnvironmentName, wait: Option<u32>, min_seq: u64) -> ApiResult {
     let (doc, source) = bundle_at_least(ctx, env, min_seq).await?;
-    let unchanged = if_none_match(header(req, "if-none-match").as_deref(), &doc.etag);
-    if let (Some(seconds), true) = (wait, unchanged) {
+    let holds = pvct_core::live::holds(header(req, "if-none-match").as_deref(), &doc.etag);
+    if let (Some(seconds), true) = (wait, holds) {
         let seq = crate::live::wait(&ctx.env, &ctx.who.workspace_id, env.as_str(), doc.seq, seconds).await;
         if seq > doc.seq {
             let (doc, source) = bundle_at_least(ctx, env, seq).await?;
