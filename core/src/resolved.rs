@@ -179,6 +179,31 @@ pub struct Bundle {
     pub prompts: BTreeMap<String, ResolvedPrompt>,
 }
 
+/// The most prompts one filtered bundle (`?prompts=`) may name.
+pub const MAX_FILTERED_PROMPTS: usize = 100;
+
+/// `?prompts=a,b,c`: the prompts an app asks for (sorted, each once), or
+/// `None` for the whole environment.
+pub fn prompt_filter(raw: Option<&str>) -> crate::error::Result<Option<Vec<crate::names::Slug>>> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let bad = |message: String| {
+        crate::error::Error::new(crate::error::ErrorKind::InvalidQuery, message)
+            .with_details(serde_json::json!({ "parameter": "prompts" }))
+    };
+    let mut slugs = raw
+        .split(',')
+        .map(|s| crate::names::Slug::parse(s.trim()).map_err(|e| bad(format!("prompts: {}", e.message()))))
+        .collect::<crate::error::Result<Vec<_>>>()?;
+    slugs.sort();
+    slugs.dedup();
+    if slugs.len() > MAX_FILTERED_PROMPTS {
+        return Err(bad(format!("prompts may name at most {MAX_FILTERED_PROMPTS} prompts")));
+    }
+    Ok(Some(slugs))
+}
+
 impl Bundle {
     pub fn etag(&self) -> String {
         etag_of(&serde_json::to_value(self).expect("bundle serializes"))
@@ -296,6 +321,16 @@ mod tests {
         assert_eq!(doc(1).etag(), doc(1).etag());
         assert_ne!(doc(1).etag(), doc(2).etag());
         assert!(doc(1).etag().starts_with('"'));
+    }
+
+    #[test]
+    fn a_prompt_filter_is_sorted_deduplicated_and_bounded() {
+        let f = prompt_filter(Some("b, a,b")).unwrap().unwrap();
+        assert_eq!(f.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(prompt_filter(Some("")).unwrap(), None);
+        assert_eq!(prompt_filter(Some("Bad Slug")).unwrap_err().code(), "invalid_query");
+        let many: Vec<String> = (0..=MAX_FILTERED_PROMPTS).map(|i| format!("p{i}")).collect();
+        assert!(prompt_filter(Some(&many.join(","))).is_err());
     }
 
     #[test]

@@ -127,6 +127,37 @@ test("approval activity reaches watchers; the hub keeps its sequence across a re
   again.close();
 });
 
+test("an app asks for only its prompts: a bundle of those, revalidated and long-polled like the whole", async () => {
+  const { api } = await newWorkspace(w);
+  for (const slug of ["a1", "a2", "a3", "b1"]) {
+    await promptWithVersions(api, slug, [`${slug} one`, `${slug} two`]);
+    await api.post(`/v1/prompts/${slug}/promote`, { version: 1, environment: "production" });
+  }
+  await promptWithVersions(api, "draft", ["never deployed"]);
+  const some = await api.get("/v1/bundle?environment=production&prompts=a2,a1,draft,a1");
+  assert.equal(some.status, 200);
+  assert.deepEqual(Object.keys(some.body.prompts), ["a1", "a2"], "only those asked for, and only what is deployed");
+  const full = await api.get("/v1/bundle?environment=production");
+  assert.deepEqual(some.body.prompts.a1, full.body.prompts.a1, "the same documents as the whole bundle");
+  const etag = some.headers.get("etag");
+  assert.equal((await api.get("/v1/bundle?environment=production&prompts=a1,a2", { "if-none-match": etag })).status, 304);
+
+  // A change to another prompt leaves the filtered bundle as it was.
+  await api.post("/v1/prompts/b1/promote", { version: 2, environment: "production" });
+  assert.equal((await api.get("/v1/bundle?environment=production&prompts=a1,a2", { "if-none-match": etag })).status, 304);
+  // A long poll on the filtered bundle answers its own prompt's change.
+  const held = api.get("/v1/bundle?environment=production&prompts=a1,a2&wait=20", { "if-none-match": etag });
+  await new Promise((r) => setTimeout(r, 300));
+  const promoted = await api.post("/v1/prompts/a2/promote", { version: 2, environment: "production" });
+  const answered = await held;
+  assert.equal(answered.status, 200);
+  assert.equal(answered.body.prompts.a2.version, 2);
+  const after = await api.get(`/v1/bundle?environment=production&prompts=a2&min_seq=${promoted.body.seq}`);
+  assert.equal(after.body.prompts.a2.version, 2);
+  assert.ok(Number(after.headers.get("x-pvct-seq")) >= promoted.body.seq);
+  assert.equal((await api.get("/v1/bundle?environment=production&prompts=Not_A_Slug")).body.error.code, "invalid_query");
+});
+
 test("the live channel refuses what is not a subscriber", async () => {
   const { api, key } = await newWorkspace(w);
   const plain = await api.get("/v1/live?environment=production");

@@ -74,6 +74,28 @@ impl Store {
             .map_or(0, |s| s.seq))
     }
 
+    /// Each named prompt's last release sequence in the environment: the
+    /// sequence its published document carries at least.
+    pub async fn prompt_release_seqs(
+        &self,
+        environment_id: &str,
+        slugs: &[&str],
+    ) -> Result<std::collections::BTreeMap<String, u64>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            slug: String,
+            seq: u64,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT p.slug AS slug, MAX(r.seq) AS seq FROM releases r JOIN prompts p ON p.id = r.prompt_id \
+                 WHERE r.environment_id = ?1 AND p.slug IN (SELECT value FROM json_each(?2)) GROUP BY p.slug",
+                &[environment_id.into(), (&super::encode(slugs)?).into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.slug, r.seq)).collect())
+    }
+
     pub async fn release_state(&self, q: &StateQuery<'_>) -> Result<EnvState> {
         let env_seq = self.release_seq(q.environment_id).await?;
         let prompt_seq = self
