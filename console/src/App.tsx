@@ -27,6 +27,8 @@ import { PromptList } from "./pages/PromptList";
 import { PromptPage } from "./pages/PromptPage";
 import { Approvals } from "./pages/Approvals";
 import { Shortcuts } from "./components/Shortcuts";
+import { LiveIndicator } from "./components/LiveIndicator";
+import { LiveProvider } from "./useLive";
 
 // Only admins open these: they load when first opened.
 const AdminPage = lazy(() => import("./pages/admin/AdminPage"));
@@ -160,68 +162,75 @@ export function App() {
   // A key's `person` is who created it: the top bar names the key then.
   const person = session.me.kind === "person" ? (session.me.person ?? null) : null;
   const isAdmin = session.can("administer");
+  const key = gate.state === "in" ? gate.key : null;
   return (
     <SessionContext.Provider value={session}>
-      <header className="topbar">
-        <a className="brand" {...linkProps("/")}>
-          PromptVault
-        </a>
-        <nav aria-label="Main">
-          <a {...linkProps("/")} aria-current={route.page === "prompts" ? "page" : undefined}>
-            Prompts
+      {/* One set of live sockets for the whole app, closed on sign-out. A
+          person who named one of several workspaces cannot open them: a
+          browser's WebSocket sends no Pvct-Workspace header. */}
+      <LiveProvider api={session.api} apiKey={key} available={key !== null || storedWorkspace() === null}>
+        <header className="topbar">
+          <a className="brand" {...linkProps("/")}>
+            PromptVault
           </a>
-          <a {...linkProps("/approvals")} aria-current={route.page === "approvals" ? "page" : undefined}>
-            Approvals
-          </a>
-          {isAdmin && (
-            <a {...linkProps("/admin/members")} aria-current={route.page === "admin" ? "page" : undefined}>
-              Admin
+          <nav aria-label="Main">
+            <a {...linkProps("/")} aria-current={route.page === "prompts" ? "page" : undefined}>
+              Prompts
             </a>
+            <a {...linkProps("/approvals")} aria-current={route.page === "approvals" ? "page" : undefined}>
+              Approvals
+            </a>
+            {isAdmin && (
+              <a {...linkProps("/admin/members")} aria-current={route.page === "admin" ? "page" : undefined}>
+                Admin
+              </a>
+            )}
+          </nav>
+          <span className="spacer" />
+          <LiveIndicator />
+          <span className="who" data-testid="who" title={person ? `${person.email} · ${session.me.workspace_id}` : session.me.workspace_id}>
+            {person ? (
+              <>
+                {person.name && person.name !== person.email ? `${person.name} ` : ""}
+                <span className="email">{person.email}</span>
+              </>
+            ) : (
+              session.me.actor
+            )}{" "}
+            · <span className="role">{session.me.role}</span>
+          </span>
+          {session.logoutUrl ? (
+            <a className="button ghost" href={session.logoutUrl} onClick={forgetWorkspace}>
+              Sign out
+            </a>
+          ) : (
+            <button className="ghost" onClick={session.signOut}>
+              Sign out
+            </button>
           )}
-        </nav>
-        <span className="spacer" />
-        <span className="who" data-testid="who" title={person ? `${person.email} · ${session.me.workspace_id}` : session.me.workspace_id}>
-          {person ? (
-            <>
-              {person.name && person.name !== person.email ? `${person.name} ` : ""}
-              <span className="email">{person.email}</span>
-            </>
-          ) : (
-            session.me.actor
-          )}{" "}
-          · <span className="role">{session.me.role}</span>
-        </span>
-        {session.logoutUrl ? (
-          <a className="button ghost" href={session.logoutUrl} onClick={forgetWorkspace}>
-            Sign out
-          </a>
-        ) : (
-          <button className="ghost" onClick={session.signOut}>
-            Sign out
-          </button>
-        )}
-      </header>
-      <main className="page">
-        {route.page === "prompts" && <PromptList />}
-        {route.page === "approvals" && <Approvals />}
-        {route.page === "prompt" && <PromptPage key={route.slug} slug={route.slug} tab={route.tab} params={route.params} />}
-        {route.page === "admin" &&
-          (isAdmin ? (
-            <Suspense fallback={<p className="muted">Loading…</p>}>
-              <AdminPage section={route.section} params={route.params} />
-            </Suspense>
-          ) : (
-            <p role="alert">
-              Only admins of the workspace see this page. <a {...linkProps("/")}>Back to prompts</a>
+        </header>
+        <main className="page">
+          {route.page === "prompts" && <PromptList />}
+          {route.page === "approvals" && <Approvals />}
+          {route.page === "prompt" && <PromptPage key={route.slug} slug={route.slug} tab={route.tab} params={route.params} />}
+          {route.page === "admin" &&
+            (isAdmin ? (
+              <Suspense fallback={<p className="muted">Loading…</p>}>
+                <AdminPage section={route.section} params={route.params} />
+              </Suspense>
+            ) : (
+              <p role="alert">
+                Only admins of the workspace see this page. <a {...linkProps("/")}>Back to prompts</a>
+              </p>
+            ))}
+          {route.page === "not-found" && (
+            <p>
+              Nothing here. <a {...linkProps("/")}>Back to prompts</a>
             </p>
-          ))}
-        {route.page === "not-found" && (
-          <p>
-            Nothing here. <a {...linkProps("/")}>Back to prompts</a>
-          </p>
-        )}
-      </main>
-      <Shortcuts />
+          )}
+        </main>
+        <Shortcuts />
+      </LiveProvider>
     </SessionContext.Provider>
   );
 }

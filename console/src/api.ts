@@ -480,8 +480,14 @@ export class Api {
   version = (slug: string, n: number) => this.get<Version>(`/v1/prompts/${slug}/versions/${n}`);
   /** Every version of a prompt, newest first, without content (200 a page, the API's most). */
   versions = (slug: string) => this.all<VersionSummary>(`/v1/prompts/${slug}/versions?limit=200`);
-  bundle = (env: string) =>
-    this.get<{ prompts: Record<string, BundlePrompt> }>(`/v1/bundle?environment=${encodeURIComponent(env)}`);
+  /**
+   * What an environment serves. `minSeq`: the last release sequence the live
+   * channel heard of there; the answer is never older (KV may lag a change).
+   */
+  bundle = (env: string, minSeq = 0) =>
+    this.get<{ prompts: Record<string, BundlePrompt> }>(
+      `/v1/bundle?environment=${encodeURIComponent(env)}${minSeq > 0 ? `&min_seq=${minSeq}` : ""}`,
+    );
   pendingApprovals = () => this.get<{ items: Approval[] }>("/v1/approvals?status=pending").then((r) => r.items);
   /** The newest requests of every status (the API answers up to 200). */
   approvals = () => this.get<{ items: Approval[] }>("/v1/approvals").then((r) => r.items);

@@ -8,6 +8,7 @@ import { useState } from "react";
 import type { Approval, ApprovalTestRun, BundlePrompt } from "../api";
 import { useSession } from "../session";
 import { useLoad } from "../useLoad";
+import { anyEvent, useLive, useLiveRefresh } from "../useLive";
 import { linkProps } from "../router";
 import { pct, when } from "../format";
 import { LiveBadge, splitText } from "../live";
@@ -60,18 +61,21 @@ function TestRuns({ a }: { a: Approval }) {
 
 export function Approvals() {
   const { api, can, me } = useSession();
+  const channel = useLive();
   const loaded = useLoad(async () => {
     // Every pending request, and the newest of all (for the decided ones).
     const [pending, recent] = await Promise.all([api.pendingApprovals(), api.approvals()]);
     // What is live where the requests would land: one bundle per environment.
     const envs = [...new Set(pending.map((a) => a.environment))];
-    const bundles = await Promise.all(envs.map((e) => api.bundle(e).then((b) => [e, b.prompts] as const)));
+    const bundles = await Promise.all(envs.map((e) => api.bundle(e, channel?.seq(e)).then((b) => [e, b.prompts] as const)));
     return {
       pending,
       decided: recent.filter((a) => a.status !== "pending").slice(0, 20),
       live: Object.fromEntries(bundles) as Record<string, Record<string, BundlePrompt>>,
     };
-  }, [api]);
+  }, [api, channel]);
+  // Requests come and go, and what is live moves, as others work: shown without a reload.
+  useLiveRefresh(loaded.refresh, anyEvent);
   const [notes, setNotes] = useState<Record<string, string>>({});
   const [outcome, setOutcome] = useState<{ id: string; ok?: string; error?: Error } | null>(null);
 

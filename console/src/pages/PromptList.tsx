@@ -6,21 +6,25 @@ import { ApiError, type Approval, type BundlePrompt, type Kind, type Prompt } fr
 import { useSession } from "../session";
 import { linkProps, navigate } from "../router";
 import { useLoad } from "../useLoad";
+import { anyEvent, useLive, useLiveRefresh } from "../useLive";
 import { ErrorNote } from "../components/ErrorNote";
 import { LiveBadge } from "../live";
 
 export function PromptList() {
   const { api, can } = useSession();
   const [filter, setFilter] = useState("");
-  const { data, error } = useLoad(async () => {
+  const channel = useLive();
+  const { data, error, refresh } = useLoad(async () => {
     const [prompts, envs, approvals] = await Promise.all([
       api.all<Prompt>("/v1/prompts?limit=100"),
       api.environments(),
       api.pendingApprovals(),
     ]);
-    const bundles = await Promise.all(envs.map((e) => api.bundle(e.name).then((b) => [e.name, b.prompts] as const)));
+    const bundles = await Promise.all(envs.map((e) => api.bundle(e.name, channel?.seq(e.name)).then((b) => [e.name, b.prompts] as const)));
     return { prompts, envs, approvals, live: Object.fromEntries(bundles) as Record<string, Record<string, BundlePrompt>> };
-  }, [api]);
+  }, [api, channel]);
+  // What is live and what waits for approval, as it changes.
+  useLiveRefresh(refresh, anyEvent);
 
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p className="muted">Loading prompts…</p>;

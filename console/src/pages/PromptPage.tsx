@@ -5,6 +5,7 @@ import type { Api, Environment, Experiment, PromptDetail, Version, VersionSummar
 import { useSession } from "../session";
 import { linkProps, type PromptTab } from "../router";
 import { useLoad } from "../useLoad";
+import { concerns, useLiveRefresh } from "../useLive";
 import { ErrorNote } from "../components/ErrorNote";
 import { LiveBadge, runningByEnv } from "../live";
 import { History } from "./prompt/History";
@@ -77,7 +78,7 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
   // of the same slug).
   const contents = useMemo(() => new VersionContents(api, slug), [api, slug]);
   const testRuns = useMemo(() => new TestRunCache(api, slug), [api, slug]);
-  const { data, error, reload } = useLoad<PromptData>(async () => {
+  const { data, error, reload, refresh } = useLoad<PromptData>(async () => {
     const [prompt, envs, versions, experiments] = await Promise.all([
       api.prompt(slug),
       api.environments(),
@@ -88,6 +89,10 @@ export function PromptPage({ slug, tab, params }: { slug: string; tab: PromptTab
     if (prompt.head) contents.remember(prompt.head);
     return { prompt, envs, versions, version: contents.get, experiments, running: runningByEnv(experiments), testRuns };
   }, [api, slug, contents, testRuns]);
+  // What is live, splits and deployments change as others work: the page
+  // follows without a reload. The tabs stay mounted through it, so their
+  // own state (the editor's draft, a half-filled form) is kept.
+  useLiveRefresh(refresh, concerns(slug));
 
   if (error) return <ErrorNote error={error} />;
   if (!data) return <p className="muted">Loading {slug}…</p>;
