@@ -179,6 +179,55 @@ pub struct Bundle {
     pub prompts: BTreeMap<String, ResolvedPrompt>,
 }
 
+/// An environment's bundle is stored in this many shards (KV values), each
+/// the documents of the prompts whose slug hashes to it: a change
+/// republishes one shard, not the whole environment, so its cost does not
+/// grow with the number of prompts.
+pub const BUNDLE_SHARDS: u32 = 64;
+
+/// The shard a prompt's document lives in.
+pub fn shard_of(slug: &str) -> u32 {
+    crate::routing::fnv1a32(slug) % BUNDLE_SHARDS
+}
+
+/// A shard's ETag: a hash of its JSON text (the text is serialized from
+/// sorted maps, so equal shards have equal text).
+pub fn shard_etag(body: &str) -> String {
+    format!("\"{}\"", &canonical::sha256_hex(body.as_bytes())[..32])
+}
+
+/// The bundle of `environment` made of its shards in order (each a JSON
+/// object of slug → document, and its ETag): its JSON text, the same shape
+/// as [`Bundle`]'s, and its ETag, derived from the shards' ETags.
+pub fn join_shards<'a>(environment: &str, shards: impl IntoIterator<Item = (&'a str, &'a str)>) -> (String, String) {
+    let mut body = format!(
+        "{{\"environment\":{},\"prompts\":{{",
+        serde_json::to_string(environment).unwrap_or_default()
+    );
+    let mut tags = String::from(environment);
+    let mut first = true;
+    for (shard, etag) in shards {
+        tags.push('|');
+        tags.push_str(etag);
+        let inner = shard.trim();
+        let inner = inner
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .unwrap_or("")
+            .trim();
+        if inner.is_empty() {
+            continue;
+        }
+        if !first {
+            body.push(',');
+        }
+        body.push_str(inner);
+        first = false;
+    }
+    body.push_str("}}");
+    (body, shard_etag(&tags))
+}
+
 /// The most prompts one filtered bundle (`?prompts=`) may name.
 pub const MAX_FILTERED_PROMPTS: usize = 100;
 
@@ -321,6 +370,40 @@ mod tests {
         assert_eq!(doc(1).etag(), doc(1).etag());
         assert_ne!(doc(1).etag(), doc(2).etag());
         assert!(doc(1).etag().starts_with('"'));
+    }
+
+    #[test]
+    fn shards_join_into_a_bundle() {
+        let a = serde_json::to_string(&BTreeMap::from([("a".to_string(), doc(1))])).unwrap();
+        let b = serde_json::to_string(&BTreeMap::from([("b".to_string(), doc(2))])).unwrap();
+        let empty = "{}".to_string();
+        let (ea, eb, ee) = (shard_etag(&a), shard_etag(&b), shard_etag(&empty));
+        let (body, etag) = join_shards(
+            "prod",
+            [
+                (a.as_str(), ea.as_str()),
+                (empty.as_str(), ee.as_str()),
+                (b.as_str(), eb.as_str()),
+            ],
+        );
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["environment"], "prod");
+        assert_eq!(v["prompts"].as_object().unwrap().len(), 2);
+        assert_eq!(v["prompts"]["b"]["version"], 2);
+        let (_, same) = join_shards(
+            "prod",
+            [
+                (a.as_str(), ea.as_str()),
+                (empty.as_str(), ee.as_str()),
+                (b.as_str(), eb.as_str()),
+            ],
+        );
+        assert_eq!(etag, same);
+        let (_, other) = join_shards("prod", [(a.as_str(), ea.as_str()), (empty.as_str(), ee.as_str())]);
+        assert_ne!(etag, other);
+        let (none, _) = join_shards("dev", [(empty.as_str(), ee.as_str())]);
+        assert_eq!(none, r#"{"environment":"dev","prompts":{}}"#);
+        assert!(shard_of("any") < BUNDLE_SHARDS);
     }
 
     #[test]

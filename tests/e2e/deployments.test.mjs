@@ -2,7 +2,7 @@
 // bundle served from KV, rebuilt from D1 on a miss, with ETags).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, newWorkspace, promptWithVersions, counts } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, counts, shardKey } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker()));
@@ -178,7 +178,8 @@ test("bundle holds every prompt of an environment, with ETag, rebuilt on a miss"
   assert.notEqual(changed.headers.get("etag"), etag);
   assert.equal(changed.body.prompts.two.version, 1);
 
-  await w.kv.delete(`bundle/${ws.id}/production`);
+  // The bundle is kept in KV as shards; with one gone, every shard is rebuilt.
+  await w.kv.delete(shardKey(ws.id, "production", "two"));
   const rebuilt = await api.get("/v1/bundle?environment=production", NO_CACHE);
   assert.equal(rebuilt.headers.get("x-pvct-source"), "d1");
   assert.equal(rebuilt.headers.get("etag"), changed.headers.get("etag"));

@@ -26,6 +26,13 @@ export const RATE_LIMITS = Object.fromEntries(
 /** The queues of background work (core/src/jobs.rs, wrangler.toml). */
 export const QUEUES = ["telemetry", "evaluations", "deliveries", "publish"];
 
+/** The KV key of the bundle shard holding `slug`'s document (core resolved::shard_of: FNV-1a 32 over UTF-16 units, mod 64). */
+export function shardKey(workspaceId, environment, slug) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < slug.length; i++) h = Math.imul(h ^ slug.charCodeAt(i), 0x01000193) >>> 0;
+  return `bundle/${workspaceId}/${environment}/${h % 64}`;
+}
+
 export function newKey() {
   return `pvct_${randomBytes(24).toString("hex")}`;
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { startWorker, newWorkspace, promptWithVersions, counts, newKey } from "./harness.mjs";
+import { startWorker, newWorkspace, promptWithVersions, counts, newKey, shardKey } from "./harness.mjs";
 
 let w;
 before(async () => (w = await startWorker({ kvFaults: true })));
@@ -214,7 +214,8 @@ test("the edge serves what D1 says: documents carry the release sequence, a fail
     return (await w.db.prepare("SELECT COALESCE(MAX(seq), 0) AS s FROM releases WHERE environment_id = ?").bind(env.id).first()).s;
   };
   const kvSeq = async (key) => (await w.kv.getWithMetadata(key)).metadata?.seq;
-  const bundleKey = `bundle/${ws}/production`;
+  // The bundle shard that holds "edge" (the bundle is kept in KV as shards).
+  const bundleKey = shardKey(ws, "production", "edge");
   const resolvedKey = `resolved/${ws}/production/edge`;
   assert.equal(await kvSeq(bundleKey), await seqInD1());
   assert.equal(await kvSeq(resolvedKey), await seqInD1());

@@ -59,8 +59,15 @@ pub fn resolved_key(workspace_id: &str, environment: &str, slug: &str) -> String
     format!("resolved/{workspace_id}/{environment}/{slug}")
 }
 
+/// The isolate cache's key of an environment's whole bundle (KV holds it
+/// as shards).
 pub fn bundle_key(workspace_id: &str, environment: &str) -> String {
     format!("bundle/{workspace_id}/{environment}")
+}
+
+/// One shard of an environment's bundle (`pvct_core::resolved::shard_of`).
+pub fn shard_key(workspace_id: &str, environment: &str, shard: u32) -> String {
+    format!("bundle/{workspace_id}/{environment}/{shard}")
 }
 
 fn api_key_key(hash: &str) -> String {
@@ -112,12 +119,12 @@ impl EdgeKv {
         self.put_doc(&resolved_key(ws, env, slug), doc).await
     }
 
-    pub async fn bundle(&self, ws: &str, env: &str) -> Result<Option<Cached>> {
-        self.get_doc(&bundle_key(ws, env)).await
+    pub async fn shard(&self, ws: &str, env: &str, shard: u32) -> Result<Option<Cached>> {
+        self.get_doc(&shard_key(ws, env, shard)).await
     }
 
-    pub async fn put_bundle(&self, ws: &str, env: &str, doc: &Cached) -> Result<Written> {
-        self.put_doc(&bundle_key(ws, env), doc).await
+    pub async fn put_shard(&self, ws: &str, env: &str, shard: u32, doc: &Cached) -> Result<Written> {
+        self.put_doc(&shard_key(ws, env, shard), doc).await
     }
 
     pub async fn api_key(&self, hash: &str) -> Result<Option<CachedKey>> {

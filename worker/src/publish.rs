@@ -1,8 +1,11 @@
 //! Publishing to the edge: after a promotion, rollback or experiment change,
-//! the resolved document of the prompt and the bundle of its environment are
-//! rebuilt from D1 and written to KV, tagged with the environment's release
-//! sequence. A KV miss on the hot path rebuilds the same way, so D1 stays
-//! the single source of truth.
+//! the resolved document of the prompt and the shard of its environment's
+//! bundle that holds it (`pvct_core::resolved::shard_of`; the bundle is the
+//! join of its shards) are rebuilt from D1 and written to KV, tagged with
+//! the environment's release sequence. Republishing one shard, not the
+//! whole bundle, keeps a change's cost flat as an environment grows to
+//! thousands of prompts. A KV miss on the hot path rebuilds the same way,
+//! so D1 stays the single source of truth.
 //!
 //! [`publish`] converges on what D1 says: it writes documents built at the
 //! current sequence, then re-reads the sequence and goes again if another
@@ -13,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use pvct_core::resolved::{Bundle, ExperimentDoc, ResolvedPrompt, VariantDoc};
+use pvct_core::resolved::{shard_etag, shard_of, ExperimentDoc, ResolvedPrompt, VariantDoc, BUNDLE_SHARDS};
 use pvct_core::Error;
 
 use crate::http::OrInternal;
@@ -146,40 +149,79 @@ pub async fn rebuild_resolved(
     Ok(Some(entry))
 }
 
-/// Rebuilds the bundle of every prompt live in one environment.
-pub async fn rebuild_bundle(
+/// The shard of an environment's bundle as a KV document, from its
+/// prompts' documents.
+fn shard_doc(docs: &BTreeMap<String, ResolvedPrompt>, seq: u64) -> Result<Cached, Error> {
+    let body = serde_json::to_string(docs).or_internal("shard json")?;
+    Ok(Cached {
+        etag: shard_etag(&body),
+        body,
+        seq,
+    })
+}
+
+/// Rebuilds one shard of an environment's bundle from D1 (its prompts only)
+/// and writes it to KV. This isolate's copy of the whole bundle is dropped:
+/// the next read joins the shards again.
+pub async fn rebuild_shard(
+    store: &Store,
+    kv: &EdgeKv,
+    workspace_id: &str,
+    environment_id: &str,
+    environment: &str,
+    shard: u32,
+    write: WriteBack,
+) -> Result<Cached, Error> {
+    let seq = store.release_seq(environment_id).await.or_internal("release seq")?;
+    let slugs = store.live_slugs(environment_id).await.or_internal("live slugs")?;
+    let mine: Vec<&str> = slugs
+        .iter()
+        .map(String::as_str)
+        .filter(|s| shard_of(s) == shard)
+        .collect();
+    let rows = if mine.is_empty() {
+        Vec::new()
+    } else {
+        store.live_among(environment_id, &mine).await.or_internal("live rows")?
+    };
+    let doc = shard_doc(&documents(store, rows, environment_id, None).await?, seq)?;
+    write.settle(kv.put_shard(workspace_id, environment, shard, &doc).await)?;
+    isolate_cache::forget(&bundle_key(workspace_id, environment));
+    Ok(doc)
+}
+
+/// Rebuilds every shard of an environment's bundle from one read of D1 (an
+/// environment whose shards are missing from KV), in shard order.
+pub async fn rebuild_shards(
     store: &Store,
     kv: &EdgeKv,
     workspace_id: &str,
     environment_id: &str,
     environment: &str,
     write: WriteBack,
-) -> Result<Cached, Error> {
+) -> Result<Vec<Cached>, Error> {
     let seq = store.release_seq(environment_id).await.or_internal("release seq")?;
     let rows = store
         .live_in_environment(environment_id)
         .await
         .or_internal("live rows")?;
-    let prompts = documents(store, rows, environment_id, None).await?;
-    let bundle = Bundle {
-        environment: environment.to_owned(),
-        prompts,
-    };
-    let cached = Cached {
-        body: serde_json::to_string(&bundle).or_internal("bundle json")?,
-        etag: bundle.etag(),
-        seq,
-    };
-    let written = write.settle(kv.put_bundle(workspace_id, environment, &cached).await)?;
-    let key = bundle_key(workspace_id, environment);
-    match written {
-        Some(Written::Stored) => isolate_cache::put(
-            &key,
-            Entry::Bundle(Rc::from(cached.body.as_str()), Rc::from(cached.etag.as_str())),
-        ),
-        _ => isolate_cache::forget(&key),
+    let mut split: Vec<BTreeMap<String, ResolvedPrompt>> = (0..BUNDLE_SHARDS).map(|_| BTreeMap::new()).collect();
+    for (slug, doc) in documents(store, rows, environment_id, None).await? {
+        split[shard_of(&slug) as usize].insert(slug, doc);
     }
-    Ok(cached)
+    let docs = split
+        .iter()
+        .map(|docs| shard_doc(docs, seq))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let writes = docs
+        .iter()
+        .enumerate()
+        .map(|(k, doc)| kv.put_shard(workspace_id, environment, k as u32, doc));
+    for written in futures_util::future::join_all(writes).await {
+        write.settle(written)?;
+    }
+    isolate_cache::forget(&bundle_key(workspace_id, environment));
+    Ok(docs)
 }
 
 /// Whether a failed KV write fails the rebuild.
@@ -225,12 +267,13 @@ pub async fn publish(
         {
             isolate_cache::forget(&resolved_key(workspace_id, environment, slug));
         }
-        rebuild_bundle(
+        rebuild_shard(
             store,
             kv,
             workspace_id,
             environment_id,
             environment,
+            shard_of(slug),
             WriteBack::Required,
         )
         .await?;
@@ -254,7 +297,10 @@ pub async fn publish_if_behind(
     slug: &str,
 ) -> Result<(), Error> {
     let seq = store.release_seq(environment_id).await.or_internal("release seq")?;
-    let bundle = kv.bundle(workspace_id, environment).await.or_internal("kv bundle")?;
+    let bundle = kv
+        .shard(workspace_id, environment, shard_of(slug))
+        .await
+        .or_internal("kv shard")?;
     let resolved = kv
         .resolved(workspace_id, environment, slug)
         .await

@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::resolved::{if_none_match, ResolvedPrompt};
+use pvct_core::resolved::{if_none_match, join_shards, shard_of, ResolvedPrompt, BUNDLE_SHARDS};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::{Request, Response};
@@ -15,7 +15,7 @@ use worker::{Request, Response};
 use crate::http::{header, raw_json, ApiResult, OrInternal, Query};
 use crate::isolate_cache::{self, Entry};
 use crate::kv::{bundle_key, resolved_key, Cached};
-use crate::publish::{rebuild_bundle, rebuild_resolved, WriteBack};
+use crate::publish::{rebuild_resolved, rebuild_shard, rebuild_shards, WriteBack};
 use crate::Ctx;
 
 fn environment_param(q: &Query) -> Result<EnvironmentName, Error> {
@@ -166,40 +166,67 @@ pub async fn bundle(ctx: &Ctx, req: &Request) -> ApiResult {
     if let Some(Entry::Bundle(body, etag)) = cached {
         return serve(req, || Ok(body.to_string()), &etag, "isolate");
     }
-    if let Some(doc) = ctx.kv.bundle(ws, env.as_str()).await.or_internal("kv bundle")? {
-        isolate_cache::put(
-            &key,
-            Entry::Bundle(Rc::from(doc.body.as_str()), Rc::from(doc.etag.as_str())),
-        );
-        return serve(req, || Ok(doc.body), &doc.etag, "kv");
-    }
-    let doc = bundle_from_d1(ctx, &env).await?;
-    serve(req, || Ok(doc.body), &doc.etag, "d1")
+    let (doc, source) = bundle_at_least(ctx, &env, 0).await?;
+    isolate_cache::put(
+        &key,
+        Entry::Bundle(Rc::from(doc.body.as_str()), Rc::from(doc.etag.as_str())),
+    );
+    serve(req, || Ok(doc.body), &doc.etag, source)
 }
 
-async fn bundle_from_d1(ctx: &Ctx, env: &EnvironmentName) -> Result<Cached, Error> {
-    let ws = &ctx.who.workspace_id;
-    let row = ctx
-        .store
-        .environment(ws, env.as_str())
+async fn environment_row(ctx: &Ctx, env: &EnvironmentName) -> Result<crate::store::EnvironmentRow, Error> {
+    ctx.store
+        .environment(&ctx.who.workspace_id, env.as_str())
         .await
         .or_internal("environment")?
-        .ok_or_else(|| Error::not_found("environment").with_details(j!({ "environment": env.as_str() })))?;
-    rebuild_bundle(&ctx.store, &ctx.kv, ws, &row.id, &row.name, WriteBack::BestEffort).await
+        .ok_or_else(|| Error::not_found("environment").with_details(j!({ "environment": env.as_str() })))
 }
 
-/// The bundle at release sequence `min_seq` or later: KV's when it is that
-/// new, else rebuilt from D1 (KV may lag a change by up to a minute).
+/// The environment's whole bundle at release sequence `min_seq` or later:
+/// its shards read from KV in parallel and joined. Shards missing from KV
+/// are rebuilt from D1 (all of them, from one read); with `min_seq`, a
+/// shard older than a release of one of its prompts up to then is rebuilt
+/// from D1 (KV may lag a change by up to a minute).
 async fn bundle_at_least(ctx: &Ctx, env: &EnvironmentName, min_seq: u64) -> Result<(Cached, &'static str), Error> {
-    match ctx
-        .kv
-        .bundle(&ctx.who.workspace_id, env.as_str())
+    let ws = &ctx.who.workspace_id;
+    let reads = (0..BUNDLE_SHARDS).map(|k| ctx.kv.shard(ws, env.as_str(), k));
+    let read: Vec<Option<Cached>> = futures_util::future::join_all(reads)
         .await
-        .or_internal("kv bundle")?
-    {
-        Some(doc) if doc.seq >= min_seq => Ok((doc, "kv")),
-        _ => Ok((bundle_from_d1(ctx, env).await?, "d1")),
+        .into_iter()
+        .collect::<worker::Result<_>>()
+        .or_internal("kv shards")?;
+    let mut source = "kv";
+    let mut shards: Vec<Cached> = if read.iter().all(Option::is_some) {
+        read.into_iter().flatten().collect()
+    } else {
+        let row = environment_row(ctx, env).await?;
+        source = "d1";
+        rebuild_shards(&ctx.store, &ctx.kv, ws, &row.id, &row.name, WriteBack::BestEffort).await?
+    };
+    let oldest = shards.iter().map(|d| d.seq).min().unwrap_or(0);
+    if min_seq > oldest {
+        let row = environment_row(ctx, env).await?;
+        let changed = ctx
+            .store
+            .releases_after(&row.id, oldest)
+            .await
+            .or_internal("releases after")?;
+        let mut stale: Vec<u32> = changed
+            .iter()
+            .filter(|(slug, seq)| shards[shard_of(slug) as usize].seq < *seq)
+            .map(|(slug, _)| shard_of(slug))
+            .collect();
+        stale.sort_unstable();
+        stale.dedup();
+        for k in stale {
+            shards[k as usize] =
+                rebuild_shard(&ctx.store, &ctx.kv, ws, &row.id, &row.name, k, WriteBack::BestEffort).await?;
+            source = "d1";
+        }
     }
+    let (body, etag) = join_shards(env.as_str(), shards.iter().map(|d| (d.body.as_str(), d.etag.as_str())));
+    let seq = shards.iter().map(|d| d.seq).max().unwrap_or(0);
+    Ok((Cached { body, etag, seq }, source))
 }
 
 /// `?min_seq=N` (what a live subscriber asks after hearing of change N)

@@ -134,6 +134,34 @@ impl Store {
         .await
     }
 
+    /// The slugs of every prompt live in one environment (no content: what
+    /// a shard's rebuild picks its prompts from).
+    pub async fn live_slugs(&self, environment_id: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Row {
+            slug: String,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT DISTINCT p.slug FROM deployments d JOIN prompts p ON p.id = d.prompt_id \
+                 WHERE d.environment_id = ? ORDER BY p.slug",
+                &[environment_id.into()],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| r.slug).collect())
+    }
+
+    /// What is live in one environment of the prompts named.
+    pub async fn live_among(&self, environment_id: &str, slugs: &[&str]) -> Result<Vec<LiveRow>> {
+        self.all(
+            &format!(
+                "{LIVE_SELECT} AND d.environment_id = ? AND p.slug IN (SELECT value FROM json_each(?)) ORDER BY p.slug"
+            ),
+            &[environment_id.into(), (&super::encode(slugs)?).into()],
+        )
+        .await
+    }
+
     /// When promotions into `environment` happened since `since` (a day).
     pub async fn promotion_days(&self, workspace_id: &str, environment: &str, since: &str) -> Result<Vec<String>> {
         #[derive(Deserialize)]

@@ -74,6 +74,24 @@ impl Store {
             .map_or(0, |s| s.seq))
     }
 
+    /// The prompts of an environment released after sequence `after`, each
+    /// with its last release (one row per prompt, however many releases).
+    pub async fn releases_after(&self, environment_id: &str, after: u64) -> Result<Vec<(String, u64)>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            slug: String,
+            seq: u64,
+        }
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT p.slug AS slug, MAX(r.seq) AS seq FROM releases r JOIN prompts p ON p.id = r.prompt_id \
+                 WHERE r.environment_id = ? AND r.seq > ? GROUP BY p.slug",
+                &[environment_id.into(), super::Arg::Int(after as i64)],
+            )
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.slug, r.seq)).collect())
+    }
+
     /// Each named prompt's last release sequence in the environment: the
     /// sequence its published document carries at least.
     pub async fn prompt_release_seqs(
