@@ -13,6 +13,15 @@ execution logging. It behaves as the npm SDK's client (sdk-wasm/js/client.mjs):
 * a prompt missing from a bundle older than a second revalidates once (one
   shared request) before ``get`` raises ``not_deployed``, so a prompt
   promoted a moment ago is found without waiting for the TTL;
+* live updates (``live=True``, the default): once an environment's bundle is
+  loaded, a daemon thread long-polls ``GET /v1/bundle?wait=25`` with its
+  ETag (the standard library has no WebSocket), and the worker answers the
+  moment the environment changes (a promotion, a rollback, an experiment).
+  The answer is adopted as a revalidation's is, in that thread, so a change
+  never blocks ``get``. A dropped poll (a deploy, the network) reconnects
+  with exponential backoff and jitter (0.5 s doubling to 30 s), a refusal
+  (4xx, e.g. a proxy blocking held requests) waits longer (up to 5
+  minutes); meanwhile the TTL revalidation above goes on as without it;
 * telemetry never raises: see :mod:`pvct.telemetry`.
 """
 
@@ -23,6 +32,7 @@ import copy
 import json
 import logging
 import os
+import random
 import threading
 import time
 import urllib.parse
@@ -36,7 +46,7 @@ from .errors import PvctError
 from .render import Message
 from .routing import CACHE_USERS
 from .telemetry import Telemetry
-from .transport import MAX_RESPONSE_BYTES, DeadlineExceeded, Response, Transport
+from .transport import MAX_RESPONSE_BYTES, Cancel, DeadlineExceeded, Response, Transport
 
 __all__ = ["PromptClient", "Prompt", "DEFAULT_BASE_URL"]
 
@@ -51,6 +61,19 @@ _MAX_ERROR_CHARS = 2000
 #: Executions whose version and environment a client remembers (those it
 #: logged most recently), so that feedback on them needs only their id.
 _REMEMBERED_EXECUTIONS = 10_000
+#: A long poll is held this many seconds (the API allows 1 to 30) ...
+_LIVE_WAIT = 25
+#: ... and given up this much longer than it is held (a dead connection).
+_LIVE_GRACE = 10.0
+#: After connecting, the first poll is held this long: its answer shows the channel works.
+_LIVE_PROBE_WAIT = 1
+#: Reconnecting waits this long at first, doubling to the cap, with ±50 % jitter ...
+_LIVE_BACKOFF = (0.5, 30.0)
+#: ... and after a refusal (a 4xx or 3xx answer, or a poll that is not held) this long.
+_LIVE_REFUSED_BACKOFF = (5.0, 300.0)
+#: A poll answered sooner than this with nothing new was not held (a server
+#: or proxy that does not hold requests): a refusal, not a loop.
+_LIVE_MIN_HELD = 5.0
 
 _log = logging.getLogger("pvct")
 _KEEP: Any = object()
@@ -84,6 +107,155 @@ class _Flight:
         self.done = threading.Event()
         self.state: Optional[_State] = None
         self.error: Optional[PvctError] = None
+
+
+class _LiveChannel:
+    """Live updates of one environment: a daemon thread looping the long poll
+    ``GET /v1/bundle?environment=E&wait=25`` with the bundle's ETag, each
+    answer adopted by the client as a revalidation's. It holds its client
+    weakly, so a client nobody references can still be collected (its
+    channels stop then)."""
+
+    def __init__(self, client: "PromptClient", environment: str) -> None:
+        self.environment = environment
+        self._client: "weakref.ref[PromptClient]" = weakref.ref(client)
+        self._transport = client._transport
+        self._path = "/v1/bundle?environment=" + urllib.parse.quote(environment, safe="")
+        self._stop = threading.Event()
+        self._cancel: Optional[Cancel] = None
+        self._state = "connecting"
+        #: The release sequence of the last answer (``x-pvct-seq``).
+        self.last_seq: Optional[int] = None
+        #: Bundles the channel brought in (changes seen before the TTL would have).
+        self.changes = 0
+        #: Attempts after a failed one.
+        self.reconnects = 0
+        self.thread = threading.Thread(target=self._run, name=f"pvct-live-{environment}", daemon=True)
+
+    @property
+    def state(self) -> str:
+        """"connecting", "open", "down", or "off" once stopped."""
+        return "off" if self._stop.is_set() else self._state
+
+    def stats(self) -> Dict[str, Any]:
+        return {"state": self.state, "last_seq": self.last_seq, "changes": self.changes, "reconnects": self.reconnects}
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stops the thread: at once when it waits to reconnect, and a held
+        poll is cut off (its socket shut down)."""
+        self._stop.set()
+        cancel = self._cancel
+        if cancel is not None:
+            cancel.cancel()
+
+    def join(self, timeout: float) -> None:
+        if self.thread.is_alive() and self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as e:  # noqa: BLE001 - never expected; the TTL revalidation carries on
+            self._state = "down"
+            _log.warning("pvct: live updates of %s stopped: %r", self.environment, e)
+
+    def _loop(self) -> None:
+        failures = 0  # attempts that failed since the last good (held) poll
+        reported = False  # a refusal of this streak went to on_error
+        probe = True  # the first poll after connecting is held briefly
+        while not self._stop.is_set():
+            client = self._client()
+            if client is None:
+                return
+            current = client._states.get(self.environment)
+            del client  # not held while the poll is
+            wait = _LIVE_PROBE_WAIT if probe else _LIVE_WAIT
+            headers = {"if-none-match": current.etag} if current is not None and current.etag else {}
+            cancel = self._cancel = Cancel()
+            if self._stop.is_set():
+                return
+            started = time.monotonic()
+            res: Optional[Response] = None
+            problem: Optional[PvctError] = None
+            try:
+                res = self._transport.request(
+                    "GET", f"{self._path}&wait={wait}", None, headers, timeout=wait + _LIVE_GRACE, cancel=cancel
+                )
+            except PvctError as e:
+                problem = e
+            except (OSError, ValueError) as e:
+                problem = PvctError("network", f"the long poll failed: {e}")
+            held = time.monotonic() - started
+            self._cancel = None
+            if self._stop.is_set():
+                return
+            client = self._client()
+            if client is None:
+                return
+            refused, retry_after = False, None
+            if res is not None:
+                seen = self.last_seq
+                try:
+                    changed = client._adopt(self.environment, current, res, live=True)
+                except PvctError as e:
+                    problem = e
+                    refused = 300 <= res.status < 500
+                    retry_after = res.retry_after
+                except Exception as e:  # noqa: BLE001 - the thread must live on
+                    problem = PvctError("internal", f"the long poll's answer could not be taken in: {e}")
+                else:
+                    if res.seq is not None:
+                        self.last_seq = res.seq
+                    if changed:
+                        self.changes += 1
+                    elif not probe and held < _LIVE_MIN_HELD and (res.seq is None or seen is None or res.seq <= seen):
+                        refused = True
+                        problem = PvctError(
+                            "live_unsupported",
+                            f"the long poll was answered after {held:.1f} s with nothing new (not held for {wait} s): "
+                            "the server does not support live updates, or a proxy does not hold requests",
+                            {"status": res.status},
+                        )
+            if problem is None:
+                self._state = "open"
+                if not probe:
+                    failures, reported = 0, False
+                probe = False
+                continue
+            failures += 1
+            probe = True
+            self._state = "down"
+            if refused and not reported:
+                reported = True
+                client._report(PvctError(
+                    problem.code,
+                    f"live updates of {self.environment} refused: {problem.message}; the bundle is revalidated "
+                    "every cache_ttl meanwhile, and the long poll retried less often",
+                    {**(problem.details if isinstance(problem.details, dict) else {}), "live": True},
+                ))
+            else:
+                _log.debug("pvct: live updates of %s down (retrying): %s", self.environment, problem)
+            del client
+            if self._stop.wait(_live_backoff(failures, refused, retry_after)):
+                return
+            self.reconnects += 1
+            self._state = "connecting"
+
+
+def _live_backoff(failures: int, refused: bool, retry_after: Optional[float]) -> float:
+    """Seconds before the next attempt: exponential from the first wait to the cap, ±50 % jitter,
+    and never sooner than a Retry-After asked."""
+    first, cap = _LIVE_REFUSED_BACKOFF if refused else _LIVE_BACKOFF
+    delay = min(cap, min(cap, first * 2 ** min(failures - 1, 20)) * random.uniform(0.5, 1.5))
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+def _stop_channels(channels: Dict[str, _LiveChannel]) -> None:
+    for channel in list(channels.values()):
+        channel.stop()
 
 
 class Prompt:
@@ -218,6 +390,11 @@ class PromptClient:
     worker never answers. ``routing_cache_size`` is how many user keys'
     buckets are kept per running experiment (0: none; see
     :class:`pvct.routing.BucketCache`).
+
+    ``live`` (default True) keeps each environment it serves up to date
+    as soon as it changes (a long poll per environment, in a daemon thread;
+    see the module's notes), well before ``cache_ttl``; ``live=False``
+    leaves only the TTL revalidation. ``close`` stops it.
     """
 
     def __init__(
@@ -237,6 +414,7 @@ class PromptClient:
         routing_cache_size: int = CACHE_USERS,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         exit_timeout: float = 2.0,
+        live: bool = True,
     ) -> None:
         api_key = api_key or os.environ.get("PVCT_API_KEY")
         if not api_key:
@@ -254,6 +432,12 @@ class PromptClient:
         self._executions: OrderedDict[str, Tuple[str, str]] = OrderedDict()
         self._states: Dict[str, _State] = {}
         self._counters = {"bundle_fetches": 0, "not_modified": 0, "stale_serves": 0}
+        self._live = bool(live)
+        self._closed = False
+        #: Live updates by environment, started once its bundle is loaded.
+        self._channels: Dict[str, _LiveChannel] = {}
+        # A client nobody references any more stops its channels' threads.
+        weakref.finalize(self, _stop_channels, self._channels)
         self._telemetry = Telemetry(
             self._post,
             self._report,
@@ -335,6 +519,18 @@ class PromptClient:
             if self._inflight.get(environment) is flight:
                 del self._inflight[environment]
         flight.done.set()
+        if flight.state is not None:
+            self._subscribe(environment)
+
+    def _subscribe(self, environment: str) -> None:
+        """Starts live updates of ``environment`` (once), now that its bundle is loaded."""
+        if not self._live or self._closed or environment in self._channels:
+            return
+        with self._lock:
+            if self._closed or environment in self._channels:
+                return
+            channel = self._channels[environment] = _LiveChannel(self, environment)
+        channel.start()
 
     def _load(self, environment: str, cold: bool = False) -> _Flight:
         """Fetches (or revalidates) an environment's bundle, sharing concurrent
@@ -387,12 +583,23 @@ class PromptClient:
             ) from None
         except (OSError, ValueError) as e:
             raise PvctError("network", f"bundle fetch failed: {e}") from None
+        self._adopt(environment, current, res)
+        state = self._states.get(environment)
+        assert state is not None
+        return state
+
+    def _adopt(self, environment: str, current: Optional[_State], res: Response, live: bool = False) -> bool:
+        """Takes in an answer to a bundle request sent with ``current``'s ETag,
+        a fetch's or (``live``) a long poll's alike: a 304 renews ``current``,
+        a 200 installs the new bundle, anything else raises the API's error.
+        Returns whether what serves changed."""
         if res.status == 304 and current is not None:
             current.fresh_for(self.cache_ttl)
             current.loaded_at = time.monotonic()
-            with self._lock:
-                self._counters["not_modified"] += 1
-            return current
+            if not live:
+                with self._lock:
+                    self._counters["not_modified"] += 1
+            return False
         if 300 <= res.status < 400 and res.status != 304:
             raise PvctError(
                 "redirect",
@@ -416,12 +623,22 @@ class PromptClient:
                 err.get("message") or f"bundle fetch answered {res.status}",
                 details,
             )
+        latest = self._states.get(environment)
+        if live and latest is not None and res.etag and res.etag == latest.etag:
+            # What serves already (a fetch brought it meanwhile): renewed.
+            latest.fresh_for(self.cache_ttl)
+            latest.loaded_at = time.monotonic()
+            return False
+        if not live and latest is not None and latest is not current:
+            # The live channel brought a bundle while this fetch was out: it
+            # stands (anything newer than it, the channel brings too).
+            return False
         # The routing caches of the bundle this one replaces carry over (by salt).
-        previous = current.bundle if current is not None else None
+        previous = latest.bundle if latest is not None else None
         state = _State(PreparedBundle.parse(res.text, previous, self._routing_cache_size), res.etag, "network")
         state.fresh_for(self.cache_ttl)
         self._states[environment] = state
-        return state
+        return True
 
     def _fallback_state(self, environment: str) -> Optional[_State]:
         fallback = self._fallback
@@ -681,7 +898,16 @@ class PromptClient:
         self._telemetry.flush()
 
     def close(self) -> None:
-        """Flushes and stops; later logs are dropped (and counted)."""
+        """Stops live updates, flushes and stops; later logs are dropped
+        (and counted). ``get`` still serves what was loaded."""
+        with self._lock:
+            self._closed = True
+            channels = list(self._channels.values())
+        for channel in channels:
+            channel.stop()
+        until = time.monotonic() + 1.0
+        for channel in channels:
+            channel.join(max(0.0, until - time.monotonic()))
         self._telemetry.close()
         _live_clients.discard(self)
 
@@ -691,16 +917,50 @@ class PromptClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def stats(self) -> Dict[str, int]:
+    def stats(self) -> Dict[str, Any]:
         """Counters: sent, feedback_sent, dropped, rejected, failed_batches,
-        buffered, bundle_fetches, not_modified, stale_serves; and
-        routing_cache_users, the user keys whose bucket the routing caches
-        hold now (at most ``routing_cache_size`` per running experiment)."""
-        out = dict(self._telemetry.counters)
+        buffered, bundle_fetches, not_modified, stale_serves (fetches and
+        revalidations; long polls are not counted there); routing_cache_users,
+        the user keys whose bucket the routing caches hold now (at most
+        ``routing_cache_size`` per running experiment); and ``live``, the live
+        updates:
+
+        * ``state``: "off" (``live=False``, or closed), "connecting" (no
+          answer yet, or retrying), "open" (polls answered), "down" (the
+          last poll failed; waiting to retry, the TTL revalidating meanwhile);
+          the worst over the environments served;
+        * ``transport``: "long-poll", or None when off;
+        * ``last_seq``: the release sequence last heard for the client's
+          environment (``x-pvct-seq``), or None;
+        * ``changes``: bundles the live channel brought in;
+        * ``reconnects``: attempts after a failed one;
+        * ``environments``: the same (but transport) per environment served.
+        """
+        out: Dict[str, Any] = dict(self._telemetry.counters)
         out["buffered"] = self._telemetry.buffered()
         out.update(self._counters)
         out["routing_cache_users"] = sum(s.bundle.cached_users() for s in list(self._states.values()))
+        out["live"] = self._live_stats()
         return out
+
+    def _live_stats(self) -> Dict[str, Any]:
+        channels = dict(self._channels)
+        per = {env: c.stats() for env, c in channels.items()}
+        if not self._live or self._closed:
+            state = "off"
+        elif not per:
+            state = "connecting"  # once a bundle is loaded
+        else:
+            state = max((p["state"] for p in per.values()), key=("off", "open", "connecting", "down").index)
+        own = per.get(self.environment)
+        return {
+            "state": state,
+            "transport": None if state == "off" else "long-poll",
+            "last_seq": own["last_seq"] if own is not None else None,
+            "changes": sum(p["changes"] for p in per.values()),
+            "reconnects": sum(p["reconnects"] for p in per.values()),
+            "environments": per,
+        }
 
     def _at_exit(self, started: float) -> None:
         self._telemetry.flush_at_exit(started)
@@ -708,6 +968,12 @@ class PromptClient:
     def _after_fork(self) -> None:
         self._init_locks()
         self._telemetry.after_fork()
+        # The live threads did not survive the fork: the next get revalidates
+        # (in the background), which subscribes the child again.
+        self._channels.clear()
+        if self._live and not self._closed:
+            for state in list(self._states.values()):
+                state.fresh_until = 0.0
 
 
 def _key(user_key: Optional[Union[str, int]]) -> Optional[str]:

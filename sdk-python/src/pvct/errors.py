@@ -17,6 +17,10 @@ class PvctError(Exception):
     ``network`` (a cold start with the worker unreachable and no fallback),
     ``not_loaded`` (``get_cached`` before the first bundle arrived),
     ``invalid_options``; the worker's own codes pass through unchanged.
+    ``on_error`` may also hear of live updates refused (``details["live"]``
+    is True), with the API's (or a proxy's) code, ``http_error``, or
+    ``live_unsupported`` (a long poll answered at once: a server or proxy
+    that does not hold requests).
     """
 
     code: str

@@ -18,8 +18,11 @@ http.client), so the SDK has no runtime dependencies. Every exchange:
   **after** gzip decompression, which streams (``zlib.decompressobj`` with
   ``max_length``), so a gzip bomb costs at most that much memory and ends in
   a ``response_too_large`` error, never a MemoryError;
-* answers the status, the ETag, ``Retry-After`` and ``Location`` and the
-  body as text; HTTP error statuses are answers, not exceptions.
+* answers the status, the ETag, ``Retry-After``, ``Location``, the release
+  sequence (``x-pvct-seq``) and the body as text; HTTP error statuses are
+  answers, not exceptions;
+* can be abandoned from another thread (a :class:`Cancel`), which shuts
+  its socket down so that a read blocked on it (a held long poll) ends at once.
 
 It raises OSError when no answer came (:class:`DeadlineExceeded` when the
 deadline passed) and :class:`~pvct.errors.PvctError` ``response_too_large``.
@@ -33,6 +36,7 @@ import http.client
 import io
 import socket
 import ssl
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +47,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from . import __version__
 from .errors import PvctError
 
-__all__ = ["Response", "Transport", "DeadlineExceeded", "MAX_RESPONSE_BYTES", "parse_retry_after"]
+__all__ = ["Response", "Transport", "Cancel", "DeadlineExceeded", "MAX_RESPONSE_BYTES", "parse_retry_after"]
 
 USER_AGENT = f"pvct-python/{__version__}"
 #: The default cap on a response body, after decompression.
@@ -67,6 +71,8 @@ class Response:
     retry_after: Optional[float] = None
     #: Where a redirect pointed (it is never followed).
     location: Optional[str] = None
+    #: The environment's release sequence the answer is at (``x-pvct-seq``), if the server said.
+    seq: Optional[int] = None
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
@@ -84,6 +90,49 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     if when is None or when.tzinfo is None:
         return None
     return min(max(0.0, when.timestamp() - time.time()), MAX_RETRY_AFTER)
+
+
+def _parse_seq(value: Optional[str]) -> Optional[int]:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+class Cancel:
+    """Abandons one exchange from another thread: :meth:`cancel` shuts its
+    socket down, so a read blocked on it (a held long poll) ends at once and
+    the exchange raises OSError. Cancelled before it connects, it never
+    sends anything."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sock: Optional[socket.socket] = None
+        self.cancelled = False
+
+    def attach(self, sock: socket.socket) -> None:
+        """Called with the exchange's socket once it is connected."""
+        with self._lock:
+            self._sock = sock
+            cancelled = self.cancelled
+        if cancelled:
+            _shutdown(sock)
+            raise OSError("cancelled")
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            sock = self._sock
+        if sock is not None:
+            _shutdown(sock)
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        # The plain socket's shutdown, under TLS too (socket.socket's, not
+        # SSLSocket's, which would unwrap): it wakes a read blocked in
+        # another thread and leaves closing to that thread.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed or never connected
 
 
 # --- the deadline, on the socket -----------------------------------------------------
@@ -163,9 +212,10 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class _DeadlineHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deadline: float, cancel: Optional[Cancel] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
+        self._cancel = cancel
 
     def connect(self) -> None:
         remaining = self._deadline - time.monotonic()
@@ -176,13 +226,16 @@ class _DeadlineHTTPConnection(http.client.HTTPConnection):
             super().connect()
         except socket.timeout:
             raise DeadlineExceeded("no connection before the deadline") from None
+        if self._cancel is not None:
+            self._cancel.attach(self.sock)
         self.sock = _DeadlineSocket(self.sock, self._deadline)
 
 
 class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, deadline: float, cancel: Optional[Cancel] = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
+        self._cancel = cancel
 
     def connect(self) -> None:
         remaining = self._deadline - time.monotonic()
@@ -194,12 +247,16 @@ class _DeadlineHTTPSConnection(http.client.HTTPSConnection):
             super().connect()
         except socket.timeout:
             raise DeadlineExceeded("no connection before the deadline") from None
+        if self._cancel is not None:
+            self._cancel.attach(self.sock)
         self.sock = _DeadlineSocket(self.sock, self._deadline)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        factory = functools.partial(_DeadlineHTTPConnection, deadline=getattr(req, "pvct_deadline"))
+        factory = functools.partial(
+            _DeadlineHTTPConnection, deadline=getattr(req, "pvct_deadline"), cancel=getattr(req, "pvct_cancel", None)
+        )
         return self.do_open(factory, req)
 
 
@@ -209,7 +266,9 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self._pvct_context = context
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        factory = functools.partial(_DeadlineHTTPSConnection, deadline=getattr(req, "pvct_deadline"))
+        factory = functools.partial(
+            _DeadlineHTTPSConnection, deadline=getattr(req, "pvct_deadline"), cancel=getattr(req, "pvct_cancel", None)
+        )
         return self.do_open(factory, req, context=self._pvct_context)
 
 
@@ -250,12 +309,19 @@ class Transport:
         body: Optional[bytes] = None,
         headers: Optional[Mapping[str, str]] = None,
         deadline: Optional[float] = None,
+        *,
+        timeout: Optional[float] = None,
+        cancel: Optional[Cancel] = None,
     ) -> Response:
         """One exchange, finished by ``deadline`` (a ``time.monotonic()`` value)
-        or ``timeout`` seconds from now, whichever is sooner. Raises OSError
-        (DeadlineExceeded, refused connections, resets, broken answers) when no
-        answer came, PvctError ``response_too_large`` past the cap."""
-        until = time.monotonic() + self.timeout
+        or ``timeout`` seconds from now (the transport's own unless given: a
+        long poll waits longer), whichever is sooner. Raises OSError
+        (DeadlineExceeded, refused connections, resets, broken answers, a
+        ``cancel``) when no answer came, PvctError ``response_too_large`` past
+        the cap."""
+        if cancel is not None and cancel.cancelled:
+            raise OSError("cancelled")
+        until = time.monotonic() + (self.timeout if timeout is None else timeout)
         if deadline is not None and deadline < until:
             until = deadline
         all_headers: Dict[str, str] = dict(self._headers)
@@ -266,6 +332,7 @@ class Transport:
             all_headers.update(headers)
         req = urllib.request.Request(self.base_url + path, data=body, method=method, headers=all_headers)
         req.pvct_deadline = until  # type: ignore[attr-defined]
+        req.pvct_cancel = cancel  # type: ignore[attr-defined]
         remaining = until - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceeded("no time left for the request")
@@ -299,6 +366,7 @@ class Transport:
             data.decode("utf-8", "replace"),
             parse_retry_after(headers.get("retry-after")),
             headers.get("location"),
+            _parse_seq(headers.get("x-pvct-seq")),
         )
 
 
