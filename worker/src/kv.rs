@@ -13,6 +13,8 @@ use worker::{KvStore, Result};
 
 pub struct EdgeKv {
     kv: KvStore,
+    /// The binding itself, for what workers-rs does not wrap (bulk reads).
+    raw: worker::wasm_bindgen::JsValue,
 }
 
 /// KV's minimum expiration, and the bound on a revoked key's life in KV.
@@ -70,13 +72,25 @@ pub fn shard_key(workspace_id: &str, environment: &str, shard: u32) -> String {
     format!("bundle/{workspace_id}/{environment}/{shard}")
 }
 
+/// KV metadata (a plain JS object) read through JSON.
+fn serde_wasm_bindgen_free(value: &worker::wasm_bindgen::JsValue) -> Result<Meta> {
+    let text: String = worker::js_sys::JSON::stringify(value)?.into();
+    serde_json::from_str(&text).map_err(|e| worker::Error::RustError(e.to_string()))
+}
+
 fn api_key_key(hash: &str) -> String {
     format!("apikey/{hash}")
 }
 
 impl EdgeKv {
-    pub fn new(kv: KvStore) -> Self {
-        EdgeKv { kv }
+    /// The store behind the worker's `binding`.
+    pub fn of(env: &worker::Env, binding: &str) -> Result<Self> {
+        let raw = worker::js_sys::Reflect::get(env, &binding.into())
+            .map_err(|_| worker::Error::RustError(format!("no binding {binding}")))?;
+        Ok(EdgeKv {
+            kv: env.kv(binding)?,
+            raw,
+        })
     }
 
     async fn get_doc(&self, key: &str) -> Result<Option<Cached>> {
@@ -121,6 +135,41 @@ impl EdgeKv {
 
     pub async fn shard(&self, ws: &str, env: &str, shard: u32) -> Result<Option<Cached>> {
         self.get_doc(&shard_key(ws, env, shard)).await
+    }
+
+    /// Every shard of an environment's bundle, in shard order, in one bulk
+    /// read (`getWithMetadata` with a list of keys: one KV operation, not 64).
+    pub async fn shards(&self, ws: &str, env: &str, count: u32) -> Result<Vec<Option<Cached>>> {
+        use worker::js_sys::{Array, Function, Map, Promise, Reflect};
+        use worker::wasm_bindgen::JsCast;
+        let keys: Vec<String> = (0..count).map(|k| shard_key(ws, env, k)).collect();
+        let list = Array::new();
+        for k in &keys {
+            list.push(&k.as_str().into());
+        }
+        let get: Function = Reflect::get(&self.raw, &"getWithMetadata".into())?.dyn_into()?;
+        let promise: Promise = get.call2(&self.raw, &list, &"text".into())?.dyn_into()?;
+        let found: Map = worker::wasm_bindgen_futures::JsFuture::from(promise)
+            .await?
+            .dyn_into()?;
+        keys.iter()
+            .map(|k| {
+                let entry = found.get(&k.as_str().into());
+                let value = Reflect::get(&entry, &"value".into()).ok().and_then(|v| v.as_string());
+                let meta = Reflect::get(&entry, &"metadata".into()).ok().filter(|m| m.is_object());
+                Ok(match (value, meta) {
+                    (Some(body), Some(meta)) => {
+                        let meta: Meta = serde_wasm_bindgen_free(&meta)?;
+                        Some(Cached {
+                            body,
+                            etag: meta.etag,
+                            seq: meta.seq,
+                        })
+                    }
+                    _ => None,
+                })
+            })
+            .collect()
     }
 
     pub async fn put_shard(&self, ws: &str, env: &str, shard: u32, doc: &Cached) -> Result<Written> {

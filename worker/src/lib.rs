@@ -77,7 +77,7 @@ impl Ctx {
         rate_limit::refuse_blocked(address)?;
         rate_limit::count(env, limiter, &key.hash()).await?;
         let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?, secrets::keyring(env));
-        let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+        let kv = EdgeKv::of(env, KV_BINDING).or_internal("kv binding")?;
         let who = match auth::authenticate(key, &kv, &store).await {
             Ok((who, _)) => who,
             Err(e) if e.kind() == ErrorKind::Unauthenticated => {
@@ -107,7 +107,7 @@ impl Ctx {
     ) -> Result<Ctx, Error> {
         let config = access::config(env).ok_or_else(Error::internal)?;
         let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?, secrets::keyring(env));
-        let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+        let kv = EdgeKv::of(env, KV_BINDING).or_internal("kv binding")?;
         let who = match auth::sign_in_person(&config, token, workspace, &store).await {
             Ok(who) => who,
             Err(e) if e.kind() == ErrorKind::InvalidAccessToken => {
@@ -237,7 +237,7 @@ async fn handle(req: &mut Request, env: &Env) -> ApiResult {
                 ));
             }
             let store = Store::new(env.d1(D1_BINDING).or_internal("d1 binding")?, secrets::keyring(env));
-            let kv = EdgeKv::new(env.kv(KV_BINDING).or_internal("kv binding")?);
+            let kv = EdgeKv::of(env, KV_BINDING).or_internal("kv binding")?;
             routes::workspaces::create(&store, &kv, req, &presented).await
         }
         Access::Workspace(permission) => {

@@ -232,7 +232,7 @@ async fn run(env: &Env, store: &Store, job: &Job) -> Result<Option<u32>> {
             slug,
             round,
         } => {
-            let kv = crate::kv::EdgeKv::new(env.kv(crate::KV_BINDING)?);
+            let kv = crate::kv::EdgeKv::of(env, crate::KV_BINDING)?;
             if crate::publish::publish_if_behind(store, &kv, workspace_id, environment_id, environment, slug)
                 .await
                 .is_ok()

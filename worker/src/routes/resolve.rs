@@ -189,11 +189,10 @@ async fn environment_row(ctx: &Ctx, env: &EnvironmentName) -> Result<crate::stor
 /// from D1 (KV may lag a change by up to a minute).
 async fn bundle_at_least(ctx: &Ctx, env: &EnvironmentName, min_seq: u64) -> Result<(Cached, &'static str), Error> {
     let ws = &ctx.who.workspace_id;
-    let reads = (0..BUNDLE_SHARDS).map(|k| ctx.kv.shard(ws, env.as_str(), k));
-    let read: Vec<Option<Cached>> = futures_util::future::join_all(reads)
+    let read = ctx
+        .kv
+        .shards(ws, env.as_str(), BUNDLE_SHARDS)
         .await
-        .into_iter()
-        .collect::<worker::Result<_>>()
         .or_internal("kv shards")?;
     let mut source = "kv";
     let mut shards: Vec<Cached> = if read.iter().all(Option::is_some) {
