@@ -218,3 +218,23 @@ def test_stats_live_is_json_and_reports_per_environment(workspace: Workspace) ->
         live = json.loads(json.dumps(client.stats()["live"]))
         assert set(live["environments"]) == {"production", "staging"}
         assert all(e["state"] == "open" for e in live["environments"].values())
+
+
+def test_a_client_of_some_prompts_fetches_and_follows_only_those(workspace: Workspace) -> None:
+    for slug in ("mine", "theirs"):
+        two_versions(workspace, slug)
+    proxy = Proxy(workspace.url)
+    try:
+        with PromptClient(workspace.key, base_url=proxy.url, cache_ttl=LONG_TTL, prompts=["mine"]) as client:
+            assert client.get("mine", variables={"x": "a"}).text == "Two a"
+            assert all("prompts=mine" in p for p in proxy.paths if p.startswith("/v1/bundle")), proxy.paths
+            try:
+                client.get("theirs", variables={"x": "a"})
+                raise AssertionError("a prompt the client did not ask for is not in its bundle")
+            except PvctError as e:
+                assert e.code == "not_deployed"
+            # Its long poll follows its own prompts.
+            rollback(workspace, "mine")
+            until(lambda: client.get("mine", variables={"x": "a"}).text == "One a", "the rollback arrives", TRIES, EVERY)
+    finally:
+        proxy.close()

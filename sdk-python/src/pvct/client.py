@@ -39,7 +39,7 @@ import urllib.parse
 import uuid
 import weakref
 from collections import OrderedDict
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .bundle import PreparedBundle, VersionInfo
 from .errors import PvctError
@@ -120,7 +120,7 @@ class _LiveChannel:
         self.environment = environment
         self._client: "weakref.ref[PromptClient]" = weakref.ref(client)
         self._transport = client._transport
-        self._path = "/v1/bundle?environment=" + urllib.parse.quote(environment, safe="")
+        self._path = client._bundle_path(environment)
         self._stop = threading.Event()
         self._cancel: Optional[Cancel] = None
         self._state = "connecting"
@@ -391,6 +391,10 @@ class PromptClient:
     buckets are kept per running experiment (0: none; see
     :class:`pvct.routing.BucketCache`).
 
+    ``prompts`` names the only prompts this app uses (at most 100): the
+    client then downloads and compiles a bundle of only those, however many
+    the environment holds (``GET /v1/bundle?prompts=``).
+
     ``live`` (default True) keeps each environment it serves up to date
     as soon as it changes (a long poll per environment, in a daemon thread;
     see the module's notes), well before ``cache_ttl``; ``live=False``
@@ -415,6 +419,7 @@ class PromptClient:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         exit_timeout: float = 2.0,
         live: bool = True,
+        prompts: Optional[Sequence[str]] = None,
     ) -> None:
         api_key = api_key or os.environ.get("PVCT_API_KEY")
         if not api_key:
@@ -433,6 +438,8 @@ class PromptClient:
         self._states: Dict[str, _State] = {}
         self._counters = {"bundle_fetches": 0, "not_modified": 0, "stale_serves": 0}
         self._live = bool(live)
+        #: The only prompts this app uses (``GET /v1/bundle?prompts=``), or None for all.
+        self._prompts: Optional[List[str]] = sorted(set(prompts)) if prompts else None
         self._closed = False
         #: Live updates by environment, started once its bundle is loaded.
         self._channels: Dict[str, _LiveChannel] = {}
@@ -457,6 +464,13 @@ class PromptClient:
     @property
     def base_url(self) -> str:
         return self._transport.base_url
+
+    def _bundle_path(self, environment: str) -> str:
+        """The bundle's path: the whole environment, or only ``prompts``."""
+        path = "/v1/bundle?environment=" + urllib.parse.quote(environment, safe="")
+        if self._prompts:
+            path += "&prompts=" + urllib.parse.quote(",".join(self._prompts), safe=",")
+        return path
 
     # --- errors -----------------------------------------------------------------
 
@@ -575,7 +589,7 @@ class PromptClient:
         headers = {"if-none-match": current.etag} if current is not None and current.etag else {}
         try:
             res = self._transport.request(
-                "GET", "/v1/bundle?environment=" + urllib.parse.quote(environment, safe=""), None, headers
+                "GET", self._bundle_path(environment), None, headers
             )
         except DeadlineExceeded as e:
             raise PvctError(
