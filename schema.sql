@@ -105,7 +105,11 @@ CREATE TABLE IF NOT EXISTS deployments (
   action         TEXT NOT NULL CHECK (action IN ('promote', 'rollback')),
   reason         TEXT NOT NULL DEFAULT '',
   actor          TEXT NOT NULL,
-  created_at     TEXT NOT NULL
+  created_at     TEXT NOT NULL,
+  -- What the deployed version adds to its environment's bundle (its
+  -- expanded content, model parameters and variables, in bytes), recorded
+  -- once so the bundle's size is summed without reading every content.
+  bytes          INTEGER
 );
 CREATE INDEX IF NOT EXISTS deployments_current ON deployments (prompt_id, environment_id, seq);
 CREATE INDEX IF NOT EXISTS deployments_environment ON deployments (environment_id, seq);

@@ -67,12 +67,20 @@ add "$@" -- "SELECT provider_url FROM workspace_settings LIMIT 0" \
   "ALTER TABLE workspace_settings ADD COLUMN provider_url TEXT; \
     ALTER TABLE workspace_settings ADD COLUMN provider_model TEXT; \
     ALTER TABLE workspace_settings ADD COLUMN provider_api_key TEXT"
-# Databases made before people signed in (members, Access, notifications).
-add "$@" -- "SELECT person_email FROM audit_log LIMIT 0" \
-  "ALTER TABLE audit_log ADD COLUMN person_email TEXT; \
-    ALTER TABLE audit_log ADD COLUMN person_name TEXT; \
-    ALTER TABLE api_keys ADD COLUMN created_by_person TEXT; \
-    ALTER TABLE approvals ADD COLUMN requested_by_person TEXT; \
-    ALTER TABLE workspace_settings ADD COLUMN default_role TEXT; \
-    ALTER TABLE webhooks ADD COLUMN channel TEXT NOT NULL DEFAULT 'webhook'; \
-    ALTER TABLE webhooks ADD COLUMN sender TEXT"
+# Databases made before people signed in (members, Access, notifications)
+# or before deployments recorded their bytes: each column added on its own
+# (some may be there already), then the probe must hold.
+probe="SELECT a.person_email, d.bytes FROM audit_log a, deployments d LIMIT 0"
+if ! has "$@" --command "$probe"; then
+  for alter in "ALTER TABLE audit_log ADD COLUMN person_email TEXT" \
+    "ALTER TABLE audit_log ADD COLUMN person_name TEXT" \
+    "ALTER TABLE api_keys ADD COLUMN created_by_person TEXT" \
+    "ALTER TABLE approvals ADD COLUMN requested_by_person TEXT" \
+    "ALTER TABLE workspace_settings ADD COLUMN default_role TEXT" \
+    "ALTER TABLE webhooks ADD COLUMN channel TEXT NOT NULL DEFAULT 'webhook'" \
+    "ALTER TABLE webhooks ADD COLUMN sender TEXT" \
+    "ALTER TABLE deployments ADD COLUMN bytes INTEGER"; do
+    d1 "$@" --command "$alter" 2>/dev/null || true
+  done
+  has "$@" --command "$probe"
+fi

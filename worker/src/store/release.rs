@@ -220,7 +220,7 @@ impl Store {
         let row: Option<Bytes> = self
             .first(
                 &format!(
-                    "SELECT (SELECT COALESCE(SUM({VERSION_BYTES}), 0) FROM deployments d \
+                    "SELECT (SELECT COALESCE(SUM(COALESCE(d.bytes, {VERSION_BYTES})), 0) FROM deployments d \
                      JOIN prompt_versions v ON v.id = d.version_id \
                      WHERE d.environment_id = ?1 AND d.prompt_id != ?2 AND d.seq = (SELECT MAX(seq) FROM deployments d2 \
                      WHERE d2.prompt_id = d.prompt_id AND d2.environment_id = d.environment_id)) \
@@ -341,8 +341,11 @@ impl Store {
                 reason,
                 ..
             } => self.stmt(
-                "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, actor, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                &format!(
+                    "INSERT INTO deployments (id, workspace_id, prompt_id, environment_id, version_id, action, reason, actor, \
+                     created_at, bytes) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, {VERSION_BYTES} \
+                     FROM prompt_versions v WHERE v.id = ?5"
+                ),
                 &[
                     id.into(),
                     (&s.workspace_id).into(),
