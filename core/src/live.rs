@@ -87,7 +87,7 @@ pub fn tag(environment: &str) -> String {
 /// `?wait=S`: how long to hold a long poll (1 to 30 s), or `None` for an
 /// ordinary request.
 pub fn wait_seconds(raw: Option<&str>) -> Result<Option<u32>> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+    match raw.map(str::trim) {
         None => Ok(None),
         Some(s) => s
             .parse::<u32>()
@@ -102,6 +102,20 @@ pub fn wait_seconds(raw: Option<&str>) -> Result<Option<u32>> {
                 .with_details(serde_json::json!({ "parameter": "wait" }))
             }),
     }
+}
+
+/// `?min_seq=N`: the release sequence a bundle must be at, if asked.
+pub fn min_seq(raw: Option<&str>) -> Result<Option<u64>> {
+    raw.map(|s| {
+        s.trim().parse::<u64>().map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidQuery,
+                "min_seq must be a release sequence (0 or more)",
+            )
+            .with_details(serde_json::json!({ "parameter": "min_seq" }))
+        })
+    })
+    .transpose()
 }
 
 /// Whether a long poll is held: only when the client names the bundle it
@@ -158,10 +172,19 @@ mod tests {
     #[test]
     fn waits_are_bounded() {
         assert_eq!(wait_seconds(None).unwrap(), None);
-        assert_eq!(wait_seconds(Some("")).unwrap(), None);
+        assert!(wait_seconds(Some("")).is_err(), "an empty wait is no number");
         assert_eq!(wait_seconds(Some("25")).unwrap(), Some(25));
         for bad in ["0", "31", "-1", "soon"] {
             assert_eq!(wait_seconds(Some(bad)).unwrap_err().code(), "invalid_query", "{bad}");
+        }
+    }
+
+    #[test]
+    fn min_seq_is_a_number_when_given() {
+        assert_eq!(min_seq(None).unwrap(), None);
+        assert_eq!(min_seq(Some("7")).unwrap(), Some(7));
+        for bad in ["", "-1", "x"] {
+            assert_eq!(min_seq(Some(bad)).unwrap_err().code(), "invalid_query", "{bad}");
         }
     }
 

@@ -170,10 +170,11 @@ impl Query {
             })
     }
 
-    /// An optional parameter parsed with `parse`, 400 naming it if bad.
+    /// An optional parameter parsed with `parse`, 400 naming it if bad (an
+    /// empty value too: `?weeks=` is no number; leave the parameter out).
     pub fn parse<T>(&self, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, Error> {
         match self.get(name) {
-            None | Some("") => Ok(None),
+            None => Ok(None),
             Some(raw) => parse(raw).map(Some).ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidQuery,

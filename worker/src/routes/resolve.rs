@@ -149,7 +149,7 @@ pub async fn bundle(ctx: &Ctx, req: &Request) -> ApiResult {
     let q = Query::of(&ctx.url);
     let env = environment_param(&q)?;
     let wait = pvct_core::live::wait_seconds(q.get("wait"))?;
-    let min_seq = q.parse("min_seq", |s| s.parse::<u64>().ok())?;
+    let min_seq = pvct_core::live::min_seq(q.get("min_seq"))?;
     if let Some(slugs) = pvct_core::resolved::prompt_filter(q.get("prompts"))? {
         return filtered_bundle(ctx, req, &env, &slugs, wait, min_seq.unwrap_or(0)).await;
     }
