@@ -93,6 +93,8 @@ bench: build build-sdk
 	node bench/sdk.mjs
 	python3 bench/python_sdk.py
 	node bench/telemetry.mjs
+	node bench/scale.mjs
+	node bench/live.mjs
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 	node bench/results.mjs
 

@@ -1,5 +1,5 @@
 // Collects the figures of `make bench` (bench/out/*.json, written by
-// hot-path.mjs, sdk.mjs, python_sdk.py and telemetry.mjs in the same run) and the sizes of
+// hot-path.mjs, sdk.mjs, python_sdk.py, telemetry.mjs, scale.mjs and live.mjs in the same run) and the sizes of
 // the built artifacts into one results file: the machine, the date, and
 // each figure with its baseline and ratio. Writes bench/out/results.json and
 // bench/RESULTS.md (committed, the source of the README's tables).
@@ -80,6 +80,23 @@ if (tel) {
     add("telemetry", "D1 rows written per 1,000 executions, batches of 1,000", tel.rows_written_per_1000_batch_1000, "before the raw log moved to R2 (recorded)", before.batch_1000, "lower is better");
     add("telemetry", "D1 rows written per 1,000 executions, batches of 100", tel.rows_written_per_1000_batch_100, "before the raw log moved to R2 (recorded)", before.batch_100, "lower is better");
   }
+}
+const scale = load("scale.json");
+if (scale?.rows?.length) {
+  const [base] = scale.rows;
+  for (const r of scale.rows.slice(1)) {
+    add("bundles at scale", `promote latency at ${r.prompts} prompts, ms (median of 9)`, r.promote_ms, `at ${base.prompts} prompts, ms`, base.promote_ms, "ratio ≤ 2 at 5,000");
+    add("bundles at scale", `SDK cold start, whole bundle of ${r.prompts} prompts (${(r.bundle_bytes / 1048576).toFixed(1)} MB), ms`, r.cold_start_ms, `at ${base.prompts} prompts, ms`, base.cold_start_ms, "grows with the bundle");
+    add("bundles at scale", `SDK cold start asking for 10 of ${r.prompts} prompts (${(r.filtered_bytes / 1024).toFixed(0)} KB), ms`, r.filtered_cold_start_ms, `10 of ${base.prompts} prompts, ms`, base.filtered_cold_start_ms, "ratio ≈ 1 (flat)");
+  }
+}
+const live = load("live.json");
+if (live?.sdks) {
+  for (const [name, x] of Object.entries(live.sdks)) {
+    add("live updates", `${name}: promote's 201 to get returning the new version, p50 ms (p99 ${x.p99_ms} ms, ${x.seen}/${live.changes} changes seen)`, x.p50_ms, "", null, "");
+  }
+  add("live updates", `hub: promote's 201 to all ${live.hub.subscribers} WebSocket subscribers holding the change, p50 ms (p99 ${live.hub.all_heard_p99_ms} ms)`, live.hub.all_heard_p50_ms, "", null, "");
+  add("live updates", "hub: change messages delivered per second (subscribers / p50 fan-out time)", live.hub.messages_per_second, "", null, "");
 }
 if (existsSync(path.join(root, "worker/build/index_bg.wasm"))) {
   add("size", "worker wasm gzipped, bytes", gz("worker/build/index_bg.wasm"), "budget (1 MB)", 1024 * 1024, "ratio ≤ 1 (Cloudflare's limit: 3 MB free, 10 MB paid)");
