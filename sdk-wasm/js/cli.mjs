@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { LiveChannel } from "./client.mjs";
 
 export const EXIT = { ok: 0, error: 1, usage: 2, auth: 3, not_found: 4, conflict: 5, gates_failed: 6, network: 7, invalid: 8, test_failed: 9 };
 
@@ -30,6 +31,16 @@ const HELP = {
   experiment: ["experiment set <slug> --env <env> --variant N:W ... [--salt S] [--name X] | experiment end <slug> --env <env>", "Start or change an A/B split of two or more versions (weights in percent summing to 100; each variant passes the gates; pending approval where required), or end it."],
   metrics: ["metrics <slug> [--env <env>] [--from ISO] [--to ISO]", "Per-version calls, error rate, latency percentiles, cost, score, feedback."],
   status: ["status", "Environments, what is live where, running experiments and pending approvals."],
+  watch: [
+    "watch [--env <env>]",
+    "Follow an environment (default production) live, as the SDK does: one line per change to what it serves as the change "
+      + "is committed (`2026-12-05T01:23:45Z production seq 7 greeter`: the time, the environment, its release sequence and "
+      + "the prompts it touched) and per approval activity (`2026-12-05T01:23:45Z production approval.requested greeter`). "
+      + "Over a WebSocket when the runtime has one (Node ≥ 22), else by long polling (which sees changes, not approval "
+      + "activity). A dropped connection is reconnected with backoff; status goes to stderr. Runs until Ctrl-C (exit 0); "
+      + "a bad key exits 3, an unknown environment 4, an unreachable worker 7 (--json: one JSON object a line, the message "
+      + "as the worker sends it plus its time).",
+  ],
   test: [
     "test <slug>[@N] (--exec <command> [--concurrency K] [--timeout S] | --on-provider) [--wait S]",
     "Run the prompt's test suite against version N (the head without @N) and grade it on the server: with --exec, each case is "
@@ -498,6 +509,8 @@ async function localRenderer(prompt, version) {
     apiKey: "local",
     environment: TEST_ENV,
     cacheTtlMs: 2 ** 31 - 1,
+    // A bundle made here: there is nothing to subscribe to.
+    live: false,
     fetch: async () => new Response(bundle, { status: 200, headers: { "content-type": "application/json" } }),
   });
   return async (testCase) => {
@@ -705,6 +718,106 @@ async function runTests(positionals, values, call, out, c) {
   }
 }
 
+// ---- watch ----------------------------------------------------------------------
+
+/** "2026-12-05T01:23:45Z": the time a change was heard, to the second. */
+const stamp = (d = new Date()) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** Slugs whose served document differs between two bundles (added, removed or changed). */
+function changedSlugs(before, after) {
+  const a = before?.prompts ?? {};
+  const b = after?.prompts ?? {};
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((s) => JSON.stringify(a[s]) !== JSON.stringify(b[s])).sort();
+}
+
+/**
+ * `pvct watch`: the environment's live channel, as the SDK subscribes to it
+ * (a WebSocket when the runtime has one, else long polls), one line per
+ * change or approval activity, until SIGINT or SIGTERM.
+ */
+async function watch(values, cfg, call, out, err) {
+  const environment = values.env ?? "production";
+  // The key and the environment are checked first, with the usual exit codes.
+  const envs = (await call("GET", "/v1/environments")).body.items.map((e) => e.name);
+  if (!envs.includes(environment)) throw new CliError("not_found", `no environment '${environment}' (there are: ${envs.join(", ")})`);
+  const print = (m) => {
+    const time = stamp();
+    if (values.json) return out(JSON.stringify({ time, ...m }));
+    if (m.type === "changed") out(`${time} ${m.environment} seq ${m.seq} ${(m.prompts ?? []).join(",") || "-"}`);
+    else out(`${time} ${m.environment} ${m.event} ${m.prompt}`);
+  };
+  const request = async (pathname, headers, { timeoutMs = 15_000, signal } = {}) => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const stop = () => controller.abort();
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      const res = await fetch(cfg.url + pathname, { headers: { authorization: `Bearer ${cfg.apiKey}`, ...headers }, signal: controller.signal });
+      const text = await res.text();
+      const after = Number(res.headers.get("retry-after"));
+      return { status: res.status, etag: res.headers.get("etag"), seq: res.headers.get("x-pvct-seq"), retryAfterMs: after > 0 ? Math.min(after * 1000, 300_000) : null, text };
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", stop);
+    }
+  };
+  // The long poll's last bundle: its ETag and documents (to name what changed).
+  let bundle = null;
+  let etag = null;
+  let announced = false;
+  const channel = new LiveChannel({
+    baseUrl: cfg.url,
+    apiKey: cfg.apiKey,
+    environment,
+    WebSocket: typeof globalThis.WebSocket === "function" ? globalThis.WebSocket : null,
+    pingMs: 30_000,
+    request,
+    etag: () => etag,
+    onHello: (seq) => {
+      err(`pvct: watching ${environment} (websocket, seq ${seq}); Ctrl-C to stop`);
+    },
+    onChanged: (m) => print({ type: "changed", environment, seq: m.seq, etag: m.etag ?? null, prompts: m.prompts ?? [] }),
+    onActivity: (m) => print({ type: "activity", environment, event: m.event, prompt: m.prompt }),
+    onBundle: (res) => {
+      if (res.status !== 200 || res.etag === etag) return false;
+      let doc;
+      try {
+        doc = JSON.parse(res.text);
+      } catch {
+        throw new CliError("malformed_json", "the bundle is not JSON");
+      }
+      const first = bundle === null;
+      const prompts = changedSlugs(bundle, doc);
+      bundle = doc;
+      etag = res.etag;
+      if (!first) print({ type: "changed", environment, seq: res.seq === null ? null : Number(res.seq), etag, prompts });
+      return true;
+    },
+    onDown: (e) => {
+      announced = false;
+      err(`pvct: ${e.code}: ${e.message}`);
+    },
+  });
+  // Long polls say when they work by answering; announced once per connection.
+  const ticker = setInterval(() => {
+    if (channel.transport === "long-poll" && channel.state === "open" && !announced) {
+      announced = true;
+      err(`pvct: watching ${environment} (long poll${channel.lastSeq === null ? "" : `, seq ${channel.lastSeq}`}); Ctrl-C to stop`);
+    }
+  }, 100);
+  await new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  clearInterval(ticker);
+  channel.stop();
+}
+
 function renderDiff(result, c, width, inline) {
   const lines = [];
   for (const field of result.fields.filter((f) => f.changed)) {
@@ -731,7 +844,7 @@ function renderDiff(result, c, width, inline) {
   return lines.join("\n");
 }
 
-async function run(command, positionals, values, call, out, c, env = process.env) {
+async function run(command, positionals, values, call, out, c, env = process.env, cfg = null, err = () => {}) {
   const json = (v) => out(JSON.stringify(v, null, 2));
   switch (command) {
     case "ls": {
@@ -912,6 +1025,8 @@ async function run(command, positionals, values, call, out, c, env = process.env
       return importFromLangfuse(values, env, call, out, c);
     case "test":
       return runTests(positionals, values, call, out, c);
+    case "watch":
+      return watch(values, cfg, call, out, err);
     default:
       throw new CliError("usage", `unknown command '${command}'; see pvct --help`);
   }
@@ -958,7 +1073,8 @@ export async function main(argv, env = process.env, out = (s) => process.stdout.
   }
   const c = { ...color(!values.json && process.stdout.isTTY && !env.NO_COLOR), enabled: !values.json && process.stdout.isTTY && !env.NO_COLOR };
   try {
-    await run(command, rest, values, api(config(env)), out, c, env);
+    const cfg = config(env);
+    await run(command, rest, values, api(cfg), out, c, env, cfg, err);
     return EXIT.ok;
   } catch (e) {
     if (!(e instanceof CliError)) throw e;

@@ -1,7 +1,9 @@
 // The PromptVault client: one bundle per environment fetched with ETag
-// revalidation, routing and rendering in the WASM core, and buffered,
-// batched execution logging. Platform entry points (node.mjs, node.cjs,
-// workerd.mjs, browser.mjs) load the WASM and pass its exports in.
+// revalidation, routing and rendering in the WASM core, live updates (a
+// WebSocket, else a long poll) that revalidate as soon as the worker
+// commits a change, and buffered, batched execution logging. Platform entry
+// points (node.mjs, node.cjs, workerd.mjs, browser.mjs) load the WASM and
+// pass its exports in, with what their platform needs for the live channel.
 
 import { bucketAfter, chooseVariant, fnv1a32, renderPlan } from "./plan.mjs";
 
@@ -15,6 +17,8 @@ const DEFAULTS = {
   maxBufferSize: 10_000,
   maxRetries: 3,
   maxResponseBytes: 32 * 1024 * 1024,
+  live: true,
+  livePingMs: 30_000,
 };
 
 /** An error with the stable machine code the API and the core use. */
@@ -130,6 +134,8 @@ class BundleState {
     // A one-prompt body is compiled as it came, without serialising it again.
     this.text = Object.keys(this.doc.prompts).length === 1 ? text : null;
     this.etag = etag;
+    /** The release sequence the worker said this bundle is at (x-pvct-seq), when it said. */
+    this.seq = null;
     this.source = source;
     this.fresh = false;
     this._timer = null;
@@ -218,19 +224,414 @@ class BundleState {
   }
 }
 
-export function createClientClass(loadEngine) {
+// ---- live updates -------------------------------------------------------------
+
+/** The live channel's WebSocket subprotocol; the API key goes beside it (browsers cannot set headers on a WebSocket). */
+const LIVE_PROTOCOL = "pvct.v1";
+/** Seconds a long poll is held by the worker (it accepts 1 to 30). */
+const LIVE_WAIT_S = 25;
+/** Reconnect backoff: from 0.5 s doubling to 30 s, ±50 % jitter, back to the start after a successful connect. */
+const LIVE_BACKOFF_MIN_MS = 500;
+const LIVE_BACKOFF_MAX_MS = 30_000;
+/** A channel refused with a 4xx (a proxy that blocks it, an unknown environment) is retried at most this rarely. */
+const LIVE_REFUSED_MAX_MS = 5 * 60_000;
+/** A WebSocket that fails this many times in a row while the worker answers plain HTTP is blocked on the way: long-poll instead. */
+const LIVE_UPGRADE_FAILURES = 3;
+
+/** "ws://host/v1/live?environment=E" for a base URL "http://host". */
+function liveUrl(baseUrl, environment) {
+  return `${baseUrl.replace(/^http/i, "ws")}/v1/live?environment=${encodeURIComponent(environment)}`;
+}
+
+const sameEtag = (a, b) => typeof a === "string" && typeof b === "string" && a.replace(/^W\//, "") === b.replace(/^W\//, "");
+
+/**
+ * One environment's live channel: a WebSocket to `GET /v1/live` when a
+ * WebSocket constructor is given, else a loop of long polls
+ * (`GET /v1/bundle?wait=25` with If-None-Match). It reconnects with
+ * exponential backoff and jitter, and tells its owner what it hears; it
+ * never fetches a bundle itself except as the long poll's answer. Used by
+ * PromptClient (one per subscribed environment) and by `pvct watch`.
+ *
+ * Options: baseUrl, apiKey, environment, WebSocket (a constructor or null),
+ * pingMs, request(path, headers, { timeoutMs, signal }) → { status, etag,
+ * seq, retryAfterMs, text } (throws on network failures), etag() → the ETag
+ * a long poll names, notBefore() → epoch ms before which no bundle request
+ * may go (Retry-After), onHello(seq, previousSeq), onChanged(message),
+ * onActivity(message), onBundle(answer) → whether a long poll's answer (200
+ * or 304) brought a new bundle, onDown(error), onWebSocket(ws) (a platform
+ * hook, e.g. Node's unref), timer(t) (unref).
+ */
+export class LiveChannel {
+  constructor(o) {
+    this.o = o;
+    this.environment = o.environment;
+    this.transport = o.WebSocket ? "websocket" : "long-poll";
+    this.state = "connecting";
+    this.lastSeq = null;
+    this.changes = 0;
+    this.reconnects = 0;
+    this._attempt = 0;
+    this._timer = null;
+    this._heartbeat = null;
+    this._ws = null;
+    this._abort = null;
+    this._stopped = false;
+    this._upgradeFailures = 0;
+    this._quickChanges = 0;
+    this._timerHook = o.timer ?? unref;
+    this._connect();
+  }
+
+  stats() {
+    return { state: this.state, transport: this.transport, lastSeq: this.lastSeq, changes: this.changes, reconnects: this.reconnects };
+  }
+
+  /** Closes the socket or abandons the poll; nothing is retried after. */
+  stop() {
+    this._stopped = true;
+    this.state = "off";
+    if (this._timer) clearTimeout(this._timer);
+    this._timer = null;
+    this._stopHeartbeat();
+    const ws = this._ws;
+    this._ws = null;
+    try {
+      ws?.close(1000, "closed");
+    } catch {
+      // Already closed, or owned by another context (Workers).
+    }
+    this._abort?.abort();
+    this._abort = null;
+  }
+
+  _connect() {
+    if (this._stopped) return;
+    if (this.transport === "websocket") this._connectWebSocket();
+    else this._poll().catch((e) => this._failed(e, LIVE_BACKOFF_MAX_MS));
+  }
+
+  _opened() {
+    this.state = "open";
+    this._attempt = 0;
+  }
+
+  /**
+   * The channel failed (`error` says why): "down" until it works again, and
+   * another attempt after the backoff (at most `capMs`, at least `minMs`).
+   */
+  _failed(error, capMs, minMs = 0) {
+    if (this._stopped) return;
+    const wasDown = this.state === "down";
+    this.state = "down";
+    // Told once per outage, not on every retry.
+    if (!wasDown && error) this.o.onDown?.(error);
+    if (this._timer) clearTimeout(this._timer);
+    const base = Math.min(capMs, LIVE_BACKOFF_MIN_MS * 2 ** this._attempt);
+    this._attempt = Math.min(this._attempt + 1, 30);
+    const delay = Math.min(capMs, Math.max(minMs, base * (0.5 + Math.random())));
+    this._timer = this._timerHook(setTimeout(() => {
+      this._timer = null;
+      this.reconnects++;
+      this._connect();
+    }, Math.min(delay, MAX_TIMER_MS)));
+  }
+
+  _connectWebSocket() {
+    let ws;
+    try {
+      ws = new this.o.WebSocket(liveUrl(this.o.baseUrl, this.environment), [LIVE_PROTOCOL, this.o.apiKey]);
+    } catch (e) {
+      // A URL or constructor the runtime refuses: long polls need neither.
+      this.transport = "long-poll";
+      this._failed(new PvctError("live_unavailable", `cannot open a WebSocket: ${e?.message ?? e}; long polling instead`), LIVE_BACKOFF_MAX_MS);
+      return;
+    }
+    this._ws = ws;
+    try {
+      this.o.onWebSocket?.(ws);
+    } catch {
+      // A platform hook is an optimisation.
+    }
+    let open = false;
+    let done = false;
+    let lastHeard = Date.now();
+    const end = (why) => {
+      if (done) return;
+      done = true;
+      if (this._ws === ws) this._ws = null;
+      this._stopHeartbeat();
+      try {
+        ws.close();
+      } catch {
+        // Closed already.
+      }
+      if (this._stopped) return;
+      if (open) this._failed(new PvctError("network", `the live channel for ${this.environment} dropped (${why}); reconnecting`, { environment: this.environment }), LIVE_BACKOFF_MAX_MS);
+      else this._refusedWebSocket().catch((e) => this._failed(e, LIVE_BACKOFF_MAX_MS));
+    };
+    ws.addEventListener("open", () => {
+      if (done || this._stopped) return;
+      open = true;
+      lastHeard = Date.now();
+      this._upgradeFailures = 0;
+      this._opened();
+      const ping = this.o.pingMs;
+      this._heartbeat = this._timerHook(setInterval(() => {
+        // Nothing heard for two intervals (not even the pong): the connection is gone.
+        if (Date.now() - lastHeard > 2 * ping) return end("no answer to ping");
+        try {
+          ws.send("ping");
+        } catch {
+          end("ping failed");
+        }
+      }, Math.min(ping, MAX_TIMER_MS)));
+    });
+    ws.addEventListener("message", (event) => {
+      if (done) return;
+      lastHeard = Date.now();
+      const data = event?.data;
+      if (typeof data !== "string" || data === "pong") return;
+      let message;
+      try {
+        message = JSON.parse(data);
+      } catch {
+        return; // Not ours to understand.
+      }
+      this._message(message);
+    });
+    ws.addEventListener("close", (e) => end(`closed${e?.code ? ` ${e.code}` : ""}`));
+    ws.addEventListener("error", () => end("error"));
+  }
+
+  /**
+   * The WebSocket did not open. A browser says no more than that, so a plain
+   * request to the same route tells a refusal (a 4xx: retried rarely) from
+   * a worker that is down (retried soon); a worker that answers 426 while
+   * upgrades keep failing sits behind something that drops them, and is
+   * long-polled instead.
+   */
+  async _refusedWebSocket() {
+    let res;
+    try {
+      res = await this.o.request(`/v1/live?environment=${encodeURIComponent(this.environment)}`, {}, {});
+    } catch (e) {
+      return this._failed(new PvctError("network", `the live channel for ${this.environment} is unreachable: ${e?.message ?? e}`, { environment: this.environment }), LIVE_BACKOFF_MAX_MS);
+    }
+    if (this._stopped) return;
+    const details = { environment: this.environment, status: res.status };
+    if (res.status === 426 && ++this._upgradeFailures >= LIVE_UPGRADE_FAILURES) {
+      this.transport = "long-poll";
+      return this._failed(new PvctError("live_unavailable", `WebSocket upgrades to ${this.o.baseUrl} keep failing; long polling instead`, details), LIVE_BACKOFF_MAX_MS);
+    }
+    if (res.status === 426 || res.status === 429 || res.status >= 500 || res.status < 400) {
+      return this._failed(new PvctError("live_unavailable", `the live channel for ${this.environment} did not open (the route answers ${res.status})`, details),
+        LIVE_BACKOFF_MAX_MS, res.retryAfterMs ?? 0);
+    }
+    this._failed(refusal(res, this.environment), LIVE_REFUSED_MAX_MS);
+  }
+
+  _stopHeartbeat() {
+    if (this._heartbeat) clearInterval(this._heartbeat);
+    this._heartbeat = null;
+  }
+
+  _message(m) {
+    if (!m || typeof m !== "object" || (m.environment !== undefined && m.environment !== this.environment)) return;
+    if (m.type === "hello") {
+      const seq = Number(m.seq);
+      if (!Number.isSafeInteger(seq)) return;
+      const previous = this.lastSeq;
+      // The hub's word is taken even when lower (it never is, unless its state was lost).
+      this.lastSeq = seq;
+      this.o.onHello?.(seq, previous);
+    } else if (m.type === "changed") {
+      const seq = Number(m.seq);
+      if (!Number.isSafeInteger(seq) || (this.lastSeq !== null && seq <= this.lastSeq)) return;
+      this.lastSeq = seq;
+      this.changes++;
+      this.o.onChanged?.(m);
+    } else if (m.type === "activity") {
+      this.o.onActivity?.(m);
+    }
+  }
+
+  /** Long polls, one after the other, until stopped or one fails. */
+  async _poll() {
+    while (!this._stopped) {
+      const notBefore = (this.o.notBefore?.() ?? 0) - Date.now();
+      if (notBefore > 0) {
+        // A Retry-After the worker gave: no bundle request before then.
+        return this._failed(null, LIVE_REFUSED_MAX_MS, notBefore);
+      }
+      // The first poll is short: it says soon whether the channel works.
+      const wait = this.state === "open" ? LIVE_WAIT_S : 1;
+      const etag = this.o.etag();
+      const abort = typeof AbortController === "function" ? new AbortController() : undefined;
+      this._abort = abort;
+      const started = Date.now();
+      let res;
+      try {
+        res = await this.o.request(`/v1/bundle?environment=${encodeURIComponent(this.environment)}&wait=${wait}`,
+          etag ? { "if-none-match": etag } : {}, { timeoutMs: (wait + 10) * 1000, signal: abort?.signal });
+      } catch (e) {
+        if (this._stopped) return;
+        return this._failed(new PvctError("network", `the live long poll for ${this.environment} failed: ${e?.message ?? e}`, { environment: this.environment }), LIVE_BACKOFF_MAX_MS);
+      } finally {
+        if (this._abort === abort) this._abort = null;
+      }
+      if (this._stopped) return;
+      if (res.status !== 200 && res.status !== 304) {
+        const details = { environment: this.environment, status: res.status };
+        if (res.status === 429 || res.status >= 500) {
+          if (res.retryAfterMs !== null && res.retryAfterMs !== undefined) details.retryAfterMs = res.retryAfterMs;
+          return this._failed(new PvctError(res.status === 429 ? "rate_limited" : "server_error", `the live long poll for ${this.environment} answered ${res.status}`, details),
+            LIVE_BACKOFF_MAX_MS, res.retryAfterMs ?? 0);
+        }
+        return this._failed(refusal(res, this.environment), LIVE_REFUSED_MAX_MS);
+      }
+      const seq = Number(res.seq);
+      if (res.seq !== null && res.seq !== undefined && Number.isSafeInteger(seq)) this.lastSeq = seq;
+      const changed = await this.o.onBundle(res);
+      if (this._stopped) return;
+      const quick = Date.now() - started < wait * 500;
+      if (changed) this.changes++;
+      else if (quick) {
+        // Answered at once with nothing new: this server does not hold polls
+        // (an older worker, a proxy). Asking again at once would spin.
+        return this._failed(new PvctError("live_unavailable", `the worker does not hold long polls for ${this.environment}; TTL revalidation continues`, { environment: this.environment, status: res.status }),
+          LIVE_REFUSED_MAX_MS);
+      }
+      this._opened();
+      // New bundles answered at once, again and again (a burst of changes, or
+      // a server that makes every answer new): the next poll waits a little
+      // longer each time, so nothing spins.
+      this._quickChanges = changed && quick ? this._quickChanges + 1 : 0;
+      if (this._quickChanges > 1) {
+        const pause = Math.min(LIVE_BACKOFF_MAX_MS, LIVE_BACKOFF_MIN_MS * 2 ** (this._quickChanges - 2));
+        await new Promise((resolve) => {
+          this._timer = this._timerHook(setTimeout(resolve, pause));
+        });
+        this._timer = null;
+        if (this._stopped) return;
+      }
+    }
+  }
+}
+
+/** The PvctError for a live channel refused with a 4xx: the API's code when it gave one. */
+function refusal(res, environment) {
+  let code = null;
+  let message = null;
+  try {
+    const error = JSON.parse(res.text)?.error;
+    if (typeof error?.code === "string") code = error.code;
+    if (typeof error?.message === "string") message = error.message;
+  } catch {
+    // A proxy's page: only the status is known.
+  }
+  return new PvctError(code ?? "live_unavailable", `the live channel for ${environment} was refused (${res.status}${message ? `: ${message}` : ""}); ` +
+    "TTL revalidation continues and the channel is tried again later", { environment, status: res.status });
+}
+
+/**
+ * Node specifics for the live channel, built from the modules node.mjs and
+ * node.cjs import (this file imports nothing of Node's): a long poll whose
+ * socket is unref'd, and a hook that unrefs an undici WebSocket's socket, so
+ * an idle client never keeps the process alive.
+ */
+export function nodeLive({ http, https, Readable, diagnosticsChannel }) {
+  let agents = null;
+  function backgroundFetch(url, init = {}) {
+    agents ??= { "http:": new http.Agent({ keepAlive: true }), "https:": new https.Agent({ keepAlive: true }) };
+    return new Promise((resolve, reject) => {
+      const u = new URL(url);
+      const request = (u.protocol === "https:" ? https : http).request(u, { method: init.method ?? "GET", headers: init.headers, agent: agents[u.protocol] }, (res) => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : String(v));
+        const empty = [204, 205, 304].includes(res.statusCode) || init.method === "HEAD";
+        if (empty) res.resume();
+        resolve(new Response(empty ? null : Readable.toWeb(res), { status: res.statusCode, headers }));
+      });
+      // A reused keep-alive socket is ref'd again by the agent: unref it per request.
+      request.on("socket", (socket) => socket.unref());
+      request.on("error", reject);
+      if (init.signal) {
+        if (init.signal.aborted) request.destroy(new Error("aborted"));
+        else init.signal.addEventListener("abort", () => request.destroy(new Error("aborted")), { once: true });
+      }
+      request.end(init.body);
+    });
+  }
+
+  // undici (Node ≥ 22's WebSocket, or one passed in, which shares Node's
+  // connection pool) announces each connection it opens and each WebSocket
+  // that opens on diagnostics channels: the connection under one of ours,
+  // found by its local address, is unref'd. A WebSocket may go over a
+  // connection a fetch opened, so connections are followed from the start.
+  const sockets = new Map(); // local "address:port" -> WeakRef(socket), undici's open connections
+  const ours = new WeakSet(); // our WebSockets
+  let connecting = 0; // ours not yet open (for an undici that does not say which WebSocket opened)
+  const key = (a) => (a && typeof a === "object" && a.port ? `${a.address}:${a.port}` : null);
+  if (typeof diagnosticsChannel?.subscribe === "function" && typeof WeakRef === "function") {
+    diagnosticsChannel.subscribe("undici:client:connected", ({ socket }) => {
+      const k = key(socket?.address?.());
+      if (!k || typeof socket.once !== "function") return;
+      if (sockets.size >= 1024) for (const [x, ref] of sockets) if (!ref.deref() || ref.deref().destroyed) sockets.delete(x);
+      sockets.set(k, new WeakRef(socket));
+      socket.once("close", () => {
+        if (sockets.get(k)?.deref() === socket) sockets.delete(k);
+      });
+    });
+    diagnosticsChannel.subscribe("undici:websocket:open", ({ address, websocket }) => {
+      if (websocket ? !ours.has(websocket) : connecting === 0) return;
+      const k = key(address);
+      const socket = sockets.get(k)?.deref();
+      sockets.delete(k);
+      socket?.unref?.();
+    });
+  }
+  function onWebSocket(ws) {
+    ours.add(ws);
+    connecting++;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      // After the open event: undici announces the open right after it.
+      queueMicrotask(() => connecting--);
+    };
+    ws.addEventListener("open", settle);
+    ws.addEventListener("close", settle);
+  }
+  return { backgroundFetch, onWebSocket };
+}
+
+/**
+ * `platform` (optional, from the entry point): defaults (options that
+ * differ on the platform), backgroundFetch (a fetch for the long poll that
+ * does not keep the process alive), onWebSocket(ws) (a hook called with each
+ * live WebSocket).
+ */
+export function createClientClass(loadEngine, platform = {}) {
   return class PromptClient {
     /**
      * @param {object} options apiKey, baseUrl, environment, cacheTtlMs,
      *   fallback (a bundle object, or in Node a path to a JSON file),
      *   onError, timeoutMs, flushIntervalMs, maxBatchSize, maxBufferSize,
-     *   maxRetries, maxResponseBytes, fetch.
+     *   maxRetries, maxResponseBytes, fetch, live, livePingMs, WebSocket.
      */
     constructor(options = {}) {
-      this.options = { ...DEFAULTS, ...options };
+      // An option given as undefined takes its default.
+      const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+      this.options = { ...DEFAULTS, ...platform.defaults, ...given };
       if (!this.options.apiKey) throw new PvctError("invalid_options", "PromptClient needs an apiKey");
       this.baseUrl = String(this.options.baseUrl).replace(/\/+$/, "");
       this._fetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+      // The long poll goes through the platform's own fetch only when the app gave none.
+      this._backgroundFetch = this.options.fetch ? this._fetch : platform.backgroundFetch ?? this._fetch;
+      this._channels = new Map(); // environment -> LiveChannel
+      this._liveClosed = false;
       this._states = new Map(); // environment -> BundleState
       this._inflight = new Map(); // environment -> Promise<BundleState | undefined>
       this._fallbacks = new Map(); // environment -> Promise<BundleState | undefined>
@@ -265,20 +666,30 @@ export function createClientClass(loadEngine) {
      * One HTTP exchange, body included, within `timeoutMs` and
      * `maxResponseBytes`: { status, etag, retryAfterMs, text }.
      */
-    async _request(method, path, body, headers = {}) {
+    async _request(method, path, body, headers = {}, { timeoutMs = this.options.timeoutMs, signal, background = false } = {}) {
       const controller = typeof AbortController === "function" ? new AbortController() : undefined;
-      const timer = controller ? unref(setTimeout(() => controller.abort(), this.options.timeoutMs)) : undefined;
+      const timer = controller ? unref(setTimeout(() => controller.abort(), Math.min(timeoutMs, MAX_TIMER_MS))) : undefined;
+      const stop = () => controller?.abort();
+      if (signal?.aborted) stop();
+      signal?.addEventListener?.("abort", stop, { once: true });
       try {
-        const res = await this._fetch(this.baseUrl + path, {
+        const res = await (background ? this._backgroundFetch : this._fetch)(this.baseUrl + path, {
           method,
           headers: { authorization: `Bearer ${this.options.apiKey}`, ...(body ? { "content-type": "application/json" } : {}), ...headers },
           body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
           signal: controller?.signal,
         });
         const text = await this._readBody(res, controller, `${method} ${path.split("?")[0]}`);
-        return { status: res.status, etag: res.headers.get("etag"), retryAfterMs: retryAfterMs(res.headers.get("retry-after")), text };
+        return {
+          status: res.status,
+          etag: res.headers.get("etag"),
+          seq: res.headers.get("x-pvct-seq"),
+          retryAfterMs: retryAfterMs(res.headers.get("retry-after")),
+          text,
+        };
       } finally {
         if (timer) clearTimeout(timer);
+        signal?.removeEventListener?.("abort", stop);
       }
     }
 
@@ -334,36 +745,65 @@ export function createClientClass(loadEngine) {
       return new TextDecoder().decode(bytes);
     }
 
-    /** Fetches (or revalidates) an environment's bundle; shares concurrent calls. */
-    _load(environment) {
+    /**
+     * Fetches (or revalidates) an environment's bundle; shares concurrent
+     * calls. With `minSeq` (a change the live channel heard of) the answer is
+     * at release sequence `minSeq` or later: a load in flight is shared when
+     * it asked as much, else awaited and followed by one that does.
+     */
+    _load(environment, minSeq = 0) {
       let inflight = this._inflight.get(environment);
-      if (inflight) return inflight;
+      if (inflight && inflight.minSeq >= minSeq) return inflight;
+      if (inflight) {
+        return inflight.catch(() => {}).then(() => {
+          const state = this._states.get(environment);
+          return state && state.seq !== null && state.seq >= minSeq ? state : this._load(environment, minSeq);
+        });
+      }
       const wait = (this._bundleNotBefore.get(environment) ?? 0) - Date.now();
       if (wait > 0) {
         // The worker answered 429/503 with Retry-After: nothing is sent before then.
         return Promise.reject(new PvctError("rate_limited", `the worker asked for no ${environment} bundle fetch for another ${Math.ceil(wait / 1000)} s`, { retryAfterMs: wait }));
       }
-      inflight = this._fetchBundle(environment).finally(() => this._inflight.delete(environment));
+      inflight = this._fetchBundle(environment, minSeq).finally(() => this._inflight.delete(environment));
+      inflight.minSeq = minSeq;
       this._inflight.set(environment, inflight);
       return inflight;
     }
 
-    async _fetchBundle(environment) {
-      const engine = await this._engine();
+    async _fetchBundle(environment, minSeq = 0) {
+      await this._engine();
       const current = this._states.get(environment);
       this._stats.bundleFetches++;
       let res;
       try {
-        res = await this._request("GET", `/v1/bundle?environment=${encodeURIComponent(environment)}`, undefined,
+        res = await this._request("GET", `/v1/bundle?environment=${encodeURIComponent(environment)}${minSeq > 0 ? `&min_seq=${minSeq}` : ""}`, undefined,
           current?.etag ? { "if-none-match": current.etag } : {});
       } catch (e) {
         if (e instanceof PvctError) throw e;
         throw new PvctError("network", `bundle fetch failed: ${e?.message ?? e}`);
       }
+      const state = this._accept(environment, res, true);
+      this._subscribe(environment);
+      return state;
+    }
+
+    /**
+     * Takes a bundle answer (a fetch's, or the long poll's): a 304 keeps the
+     * current bundle fresh, a 200 replaces it (taking over its compiled
+     * prompts), anything else throws. `counted`: a fetch (in stats(), and
+     * the time get's retry for an unknown prompt counts from).
+     */
+    _accept(environment, res, counted) {
+      const engine = this._engineValue;
+      const current = this._states.get(environment);
+      const seq = res.seq === null || res.seq === undefined || !/^\d+$/.test(res.seq) ? null : Number(res.seq);
       if (res.status === 304 && current) {
         current.freshFor(this.options.cacheTtlMs);
-        current.loadedAt = Date.now();
-        this._stats.notModified++;
+        // A long poll's 304 is not a fetch: get still revalidates for a prompt it does not know.
+        if (counted) current.loadedAt = Date.now();
+        if (seq !== null) current.seq = Math.max(current.seq ?? 0, seq);
+        if (counted) this._stats.notModified++;
         return current;
       }
       if (res.status !== 200) {
@@ -386,6 +826,7 @@ export function createClientClass(loadEngine) {
       }
       this._bundleNotBefore.delete(environment);
       const state = new BundleState(engine, res.text, res.etag, "network");
+      state.seq = seq;
       state.freshFor(this.options.cacheTtlMs);
       const previous = this._states.get(environment);
       if (previous) {
@@ -394,6 +835,63 @@ export function createClientClass(loadEngine) {
       }
       this._states.set(environment, state);
       return state;
+    }
+
+    /** Subscribes to an environment's live channel once its bundle first came from the worker (unless `live: false`). */
+    _subscribe(environment) {
+      if (!this.options.live || this._liveClosed || this._channels.has(environment)) return;
+      // `WebSocket: null` long-polls even where the runtime has WebSockets.
+      const WebSocketClass = this.options.WebSocket === null ? null
+        : this.options.WebSocket ?? (typeof globalThis.WebSocket === "function" ? globalThis.WebSocket : null);
+      const channel = new LiveChannel({
+        baseUrl: this.baseUrl,
+        apiKey: this.options.apiKey,
+        environment,
+        WebSocket: WebSocketClass,
+        pingMs: this.options.livePingMs,
+        request: (path, headers, { timeoutMs, signal }) => this._request("GET", path, undefined, headers, { timeoutMs, signal, background: true }),
+        etag: () => this._states.get(environment)?.etag ?? null,
+        notBefore: () => this._bundleNotBefore.get(environment) ?? 0,
+        onHello: (seq, previous) => {
+          // After a reconnect, changes missed meanwhile; on the first connect, one between the load and the subscription.
+          if (previous === null ? seq > 0 : seq !== previous) this._catchUp(environment, seq, null);
+        },
+        onChanged: (m) => this._catchUp(environment, Number(m.seq), typeof m.etag === "string" ? m.etag : null),
+        onBundle: async (res) => {
+          await this._engine();
+          const current = this._states.get(environment);
+          if (this._liveClosed || !current) return false;
+          // Without an ETag an answer cannot be told from the last (nor a poll held): not a change.
+          const changed = res.status === 200 && typeof res.etag === "string" && !sameEtag(res.etag, current.etag);
+          this._accept(environment, changed ? res : { ...res, status: 304 }, false);
+          return changed;
+        },
+        onDown: (e) => this._report(e),
+        onWebSocket: platform.onWebSocket,
+      });
+      this._channels.set(environment, channel);
+    }
+
+    /**
+     * The live channel heard of change `seq`: revalidate in the background
+     * (never awaited by get, which keeps serving the current bundle) with
+     * min_seq, unless the bundle served already is that one (`etag`).
+     */
+    _catchUp(environment, seq, etag) {
+      if (!Number.isSafeInteger(seq) || this._liveClosed) return;
+      const state = this._states.get(environment);
+      if (!state) return;
+      if (etag !== null && sameEtag(etag, state.etag)) {
+        state.seq = Math.max(state.seq ?? 0, seq);
+        return;
+      }
+      if (state.seq !== null && state.seq >= seq) return;
+      this._load(environment, seq).catch((e) => {
+        // Retried soon by the next call (stale), as any failed revalidation.
+        const current = this._states.get(environment);
+        if (current) this._retrySoon(current, environment);
+        this._report(e);
+      });
     }
 
     async _fallbackState(environment) {
@@ -806,9 +1304,17 @@ export function createClientClass(loadEngine) {
       }
     }
 
-    /** Counters: executions sent, feedback sent, dropped, rejected, failed batches, buffered, bundle fetches, 429/503 answers with Retry-After. */
+    /**
+     * Counters: executions sent, feedback sent, dropped, rejected, failed
+     * batches, buffered, bundle fetches, 429/503 answers with Retry-After;
+     * `live`: the default environment's live channel, and under
+     * `live.environments` every subscribed environment's.
+     */
     stats() {
-      return { ...this._stats, buffered: this._buffer.length };
+      const environments = {};
+      for (const [name, channel] of this._channels) environments[name] = channel.stats();
+      const top = environments[this.options.environment] ?? { state: "off", transport: null, lastSeq: null, changes: 0, reconnects: 0 };
+      return { ...this._stats, buffered: this._buffer.length, live: { ...top, environments } };
     }
 
     /**
@@ -817,6 +1323,9 @@ export function createClientClass(loadEngine) {
      * a longer one leaves them buffered (stats().buffered).
      */
     async close() {
+      // The live channels first: nothing is subscribed again after this.
+      this._liveClosed = true;
+      for (const channel of this._channels.values()) channel.stop();
       await this.flush();
       const wait = this._telemetryNotBefore - Date.now();
       if (this._buffer.length > 0 && wait > 0 && wait <= this.options.timeoutMs) {

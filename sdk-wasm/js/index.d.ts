@@ -45,7 +45,36 @@ export interface PromptClientOptions {
   maxResponseBytes?: number;
   /** A fetch implementation (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /**
+   * Live updates (default true; in Cloudflare Workers false, see below): once an environment's bundle
+   * has come from the worker, the client subscribes to that environment and revalidates in the
+   * background as soon as a change is committed (promote, rollback, experiment, approval), instead of
+   * waiting for cacheTtlMs. Over a WebSocket when there is a constructor (`WebSocket`, else
+   * globalThis.WebSocket: browsers, Workers, Node ≥ 22), else by long polling
+   * `GET /v1/bundle?wait=25`. get never waits for it; TTL revalidation goes on as before, so a channel
+   * that is down or refused (stats().live.state "down") costs nothing but speed. In Node the channel
+   * never keeps the process alive (unless `fetch` is given: long polls then go through it). false: no
+   * live request is ever sent. In a Worker a connection belongs to the request that opened it, so the
+   * workerd build defaults to false; pass true where the client lives on (a Durable Object).
+   */
+  live?: boolean;
+  /** The live WebSocket's heartbeat: a ping this often; nothing heard for two intervals reconnects (default 30,000). */
+  livePingMs?: number;
+  /**
+   * The WebSocket constructor for the live channel (e.g. undici's in Node 20); default
+   * globalThis.WebSocket. null: long polling even where the runtime has WebSockets.
+   */
+  WebSocket?: WebSocketConstructor | null;
 }
+
+/** What the live channel needs of a WebSocket (the WHATWG API: browsers, Workers, undici, ws). */
+export interface WebSocketLike {
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: any) => void): void;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
 export interface GetOptions {
   /** Routes the caller deterministically; without one, the variant is random. */
@@ -146,6 +175,30 @@ export interface ClientStats {
   staleServes: number;
   /** Answers 429 or 503 with Retry-After (bundle fetches and telemetry): nothing was sent again before the time they gave. */
   rateLimited: number;
+  /** The live channel of the client's environment; every subscribed environment's under `environments`. */
+  live: LiveStats;
+}
+
+/** One environment's live channel. */
+export interface LiveChannelStats {
+  /**
+   * "off": not subscribed (live: false, no bundle from the worker yet, or closed); "connecting": the
+   * first attempt; "open": working; "down": dropped or refused, retried with backoff (TTL revalidation
+   * serves meanwhile).
+   */
+  state: "off" | "connecting" | "open" | "down";
+  transport: "websocket" | "long-poll" | null;
+  /** The last release sequence heard of for the environment (null before the first). */
+  lastSeq: number | null;
+  /** Changes heard of (each revalidated at once). */
+  changes: number;
+  /** Connection attempts after the first (after a drop or a refusal). */
+  reconnects: number;
+}
+
+export interface LiveStats extends LiveChannelStats {
+  /** Every subscribed environment's channel, by name. */
+  environments: Record<string, LiveChannelStats>;
 }
 
 export declare class PromptClient {
@@ -166,6 +219,7 @@ export declare class PromptClient {
    */
   feedback(executionId: string, value: 1 | -1, options?: string | FeedbackOptions): void;
   flush(): Promise<void>;
+  /** Stops the live channels, flushes, and frees the bundles. */
   close(): Promise<void>;
   stats(): ClientStats;
 }
@@ -174,7 +228,8 @@ export declare class PvctError extends Error {
   /**
    * A stable machine code, e.g. "not_deployed", "missing_variables", "network",
    * "rate_limited" (details.retryAfterMs: how long the client waits before asking again),
-   * "response_too_large" (details.limit: the maxResponseBytes that was passed).
+   * "response_too_large" (details.limit: the maxResponseBytes that was passed),
+   * "live_unavailable" (the live channel cannot work: details.environment, details.status).
    */
   code: string;
   details?: unknown;

@@ -9,7 +9,12 @@ import { createClientClass, lazyDiffWords, PvctError } from "./client.mjs";
 
 wasm.initSync({ module });
 const engine = { Bundle: wasm.Bundle, valueText: wasm.valueText };
-export const PromptClient = createClientClass(() => engine);
+// Live updates are off unless asked for (`live: true`): a Worker's
+// connections belong to the request that opened them, so a channel opened
+// by one request hears nothing once that request is done, and a client made
+// per request would open one per request. Where the context lives on (a
+// Durable Object, a long-running request), `live: true` works as elsewhere.
+export const PromptClient = createClientClass(() => engine, { defaults: { live: false } });
 export const diffWords = lazyDiffWords(diffWasm, () => diffModule);
 export { bucket } from "./plan.mjs";
 export const ready = Promise.resolve();

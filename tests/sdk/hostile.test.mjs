@@ -272,7 +272,8 @@ test("a bundle fetch answered 429 with Retry-After: the cached bundle keeps serv
   });
   try {
     const errors = [];
-    const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: server.url, cacheTtlMs: 30, onError: (e) => errors.push(e) });
+    // live: false: every request this stub sees is a bundle fetch (no long poll), as the test counts them.
+    const client = new pvct.PromptClient({ apiKey: "pvct_x", baseUrl: server.url, cacheTtlMs: 30, live: false, onError: (e) => errors.push(e) });
     assert.equal((await client.get("greet", { variables: { name: "Ada" } })).text, "Hello Ada");
     phase = "limited";
     // Stale after 30 ms: the next calls revalidate once, get 429, and keep serving.
