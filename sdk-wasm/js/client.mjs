@@ -472,7 +472,7 @@ export class LiveChannel {
       const started = Date.now();
       let res;
       try {
-        res = await this.o.request(`/v1/bundle?environment=${encodeURIComponent(this.environment)}&wait=${wait}`,
+        res = await this.o.request(`/v1/bundle?environment=${encodeURIComponent(this.environment)}${this.o.query ?? ""}&wait=${wait}`,
           etag ? { "if-none-match": etag } : {}, { timeoutMs: (wait + 10) * 1000, signal: abort?.signal });
       } catch (e) {
         if (this._stopped) return;
@@ -627,6 +627,10 @@ export function createClientClass(loadEngine, platform = {}) {
       this.options = { ...DEFAULTS, ...platform.defaults, ...given };
       if (!this.options.apiKey) throw new PvctError("invalid_options", "PromptClient needs an apiKey");
       this.baseUrl = String(this.options.baseUrl).replace(/\/+$/, "");
+      // `prompts`: the only prompts this app uses; bundles of only those (GET /v1/bundle?prompts=).
+      const only = Array.isArray(this.options.prompts) ? [...new Set(this.options.prompts.map(String))].sort() : [];
+      this._only = only.length ? new Set(only) : null;
+      this._promptsQuery = only.length ? `&prompts=${only.map(encodeURIComponent).join(",")}` : "";
       this._fetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
       // The long poll goes through the platform's own fetch only when the app gave none.
       this._backgroundFetch = this.options.fetch ? this._fetch : platform.backgroundFetch ?? this._fetch;
@@ -777,7 +781,7 @@ export function createClientClass(loadEngine, platform = {}) {
       this._stats.bundleFetches++;
       let res;
       try {
-        res = await this._request("GET", `/v1/bundle?environment=${encodeURIComponent(environment)}${minSeq > 0 ? `&min_seq=${minSeq}` : ""}`, undefined,
+        res = await this._request("GET", `/v1/bundle?environment=${encodeURIComponent(environment)}${this._promptsQuery}${minSeq > 0 ? `&min_seq=${minSeq}` : ""}`, undefined,
           current?.etag ? { "if-none-match": current.etag } : {});
       } catch (e) {
         if (e instanceof PvctError) throw e;
@@ -847,6 +851,7 @@ export function createClientClass(loadEngine, platform = {}) {
         baseUrl: this.baseUrl,
         apiKey: this.options.apiKey,
         environment,
+        query: this._promptsQuery,
         WebSocket: WebSocketClass,
         pingMs: this.options.livePingMs,
         request: (path, headers, { timeoutMs, signal }) => this._request("GET", path, undefined, headers, { timeoutMs, signal, background: true }),
@@ -856,7 +861,11 @@ export function createClientClass(loadEngine, platform = {}) {
           // After a reconnect, changes missed meanwhile; on the first connect, one between the load and the subscription.
           if (previous === null ? seq > 0 : seq !== previous) this._catchUp(environment, seq, null);
         },
-        onChanged: (m) => this._catchUp(environment, Number(m.seq), typeof m.etag === "string" ? m.etag : null),
+        onChanged: (m) => {
+          // A client of some prompts skips changes to others.
+          if (this._only && Array.isArray(m.prompts) && !m.prompts.some((p) => this._only.has(p))) return;
+          this._catchUp(environment, Number(m.seq), typeof m.etag === "string" ? m.etag : null);
+        },
         onBundle: async (res) => {
           await this._engine();
           const current = this._states.get(environment);

@@ -61,6 +61,12 @@ export interface PromptClientOptions {
   /** The live WebSocket's heartbeat: a ping this often; nothing heard for two intervals reconnects (default 30,000). */
   livePingMs?: number;
   /**
+   * The only prompts this app uses (at most 100): the client fetches, compiles and follows a bundle of
+   * only those (`GET /v1/bundle?prompts=`), however many the environment holds; get of any other
+   * prompt is `not_deployed`.
+   */
+  prompts?: string[];
+  /**
    * The WebSocket constructor for the live channel (e.g. undici's in Node 20); default
    * globalThis.WebSocket. null: long polling even where the runtime has WebSockets.
    */

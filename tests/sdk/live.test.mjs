@@ -181,6 +181,30 @@ test("a live channel refused by a proxy falls back to TTL revalidation: the clie
   }
 });
 
+test("a client of some prompts fetches, compiles and follows only those", async () => {
+  const { api, key } = await greeterWorkspace();
+  await promptWithVersions(api, "other", ["Other v1"]);
+  await api.post("/v1/prompts/other/promote", { version: 1, environment: "production" });
+  const counting = await proxy({ refuse: false });
+  try {
+    for (const t of TRANSPORTS) {
+      const client = new pvct.PromptClient({ apiKey: key, baseUrl: counting.url, cacheTtlMs: TEN_MINUTES, WebSocket: t.WebSocket, prompts: ["greeter"] });
+      assert.equal(await text(client), "Hello from v2");
+      await assert.rejects(client.get("other"), (e) => e.code === "not_deployed", "a prompt it did not ask for is not in its bundle");
+      await eventually(() => client.stats().live.state === "open", "the channel to open");
+      await api.post("/v1/prompts/greeter/rollback", { environment: "production" });
+      await eventually(async () => (await text(client)) === "Hello from v1", `${t.name}: the rollback`);
+      await api.post("/v1/prompts/greeter/promote", { version: 2, environment: "production" });
+      await eventually(async () => (await text(client)) === "Hello from v2", `${t.name}: the promote back`);
+      await client.close();
+    }
+    const bundles = counting.requests.filter((r) => r.path === "/v1/bundle");
+    assert.ok(bundles.length > 0 && bundles.every((r) => r.query.get("prompts") === "greeter"), "every bundle request names its prompts");
+  } finally {
+    await counting.close();
+  }
+});
+
 test("live: false sends no live request; the TTL alone revalidates", async () => {
   const { api, key } = await greeterWorkspace();
   const counting = await proxy({ refuse: false });
