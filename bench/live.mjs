@@ -42,7 +42,7 @@ try {
       if (e.data === "pong") return;
       const m = JSON.parse(e.data);
       if (m.type !== "changed") return;
-      const h = heard.get(m.seq) ?? { n: 0, last: 0 };
+      const h = heard.get(m.seq) ?? { n: 0, first: Date.now(), last: 0 };
       h.n++;
       h.last = Date.now();
       heard.set(m.seq, h);
@@ -99,10 +99,14 @@ try {
     if (r.status !== 201) throw new Error(`promote: ${r.status} ${JSON.stringify(r.body)}`);
     promoted.push({ t: Date.now(), seq: r.body.seq });
     // Everyone has it before the next change, so each is measured alone.
-    for (let i = 0; i < 2000; i++) {
-      const all = Object.values(seen).every((m) => m.has(k)) && (heard.get(r.body.seq)?.n ?? 0) >= SUBSCRIBERS;
-      if (all) break;
-      await sleep(2);
+    let all = false;
+    for (let i = 0; i < 2000 && !all; i++) {
+      all = Object.values(seen).every((m) => m.has(k)) && (heard.get(r.body.seq)?.n ?? 0) >= SUBSCRIBERS;
+      if (!all) await sleep(2);
+    }
+    if (!all) {
+      const missing = Object.entries(seen).filter(([, m]) => !m.has(k)).map(([n]) => n);
+      console.error(`change ${k} (seq ${r.body.seq}): not seen by ${missing.join(", ") || "-"}; ${heard.get(r.body.seq)?.n ?? 0} subscribers heard it`);
     }
   }
   stopping = true;
@@ -110,18 +114,21 @@ try {
 
   out.sdks = {};
   for (const [name, m] of Object.entries(seen)) {
-    const lat = promoted.map((p, i) => (m.has(i + 1) ? m.get(i + 1) - p.t : NaN)).filter((x) => !Number.isNaN(x));
+    // Clamped at 0: a change can reach an app before the 201 reaches the caller.
+    const lat = promoted.map((p, i) => (m.has(i + 1) ? Math.max(0, m.get(i + 1) - p.t) : NaN)).filter((x) => !Number.isNaN(x));
     out.sdks[name] = { seen: lat.length, p50_ms: pct(lat, 50), p99_ms: pct(lat, 99), max_ms: Math.max(...lat) };
   }
-  const fan = promoted
-    .map((p) => [p, heard.get(p.seq)])
-    .filter(([, h]) => h && h.n >= SUBSCRIBERS)
-    .map(([p, h]) => h.last - p.t);
+  const full = promoted.map((p) => [p, heard.get(p.seq)]).filter(([, h]) => h && h.n >= SUBSCRIBERS);
+  const fan = full.map(([p, h]) => Math.max(0, h.last - p.t));
+  // From the first subscriber's message to the last's: how fast one hub sends.
+  const spread = full.map(([, h]) => Math.max(1, h.last - h.first));
   out.hub = {
     subscribers: SUBSCRIBERS,
+    changes_heard_by_all: full.length,
     all_heard_p50_ms: pct(fan, 50),
     all_heard_p99_ms: pct(fan, 99),
-    messages_per_second: SUBSCRIBERS / (Math.max(pct(fan, 50), 1) / 1000),
+    spread_p50_ms: pct(spread, 50),
+    messages_per_second: Math.round(SUBSCRIBERS / (pct(spread, 50) / 1000)),
   };
   for (const c of Object.values(observers)) c.close?.();
   console.log(JSON.stringify(out, null, 2));

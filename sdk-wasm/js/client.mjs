@@ -491,6 +491,8 @@ export class LiveChannel {
         return this._failed(refusal(res, this.environment), LIVE_REFUSED_MAX_MS);
       }
       const seq = Number(res.seq);
+      // A release sequence past the last one heard: a real change, however quick.
+      const advanced = res.seq !== null && res.seq !== undefined && Number.isSafeInteger(seq) && (this.lastSeq === null || seq > this.lastSeq);
       if (res.seq !== null && res.seq !== undefined && Number.isSafeInteger(seq)) this.lastSeq = seq;
       const changed = await this.o.onBundle(res);
       if (this._stopped) return;
@@ -503,10 +505,11 @@ export class LiveChannel {
           LIVE_REFUSED_MAX_MS);
       }
       this._opened();
-      // New bundles answered at once, again and again (a burst of changes, or
-      // a server that makes every answer new): the next poll waits a little
-      // longer each time, so nothing spins.
-      this._quickChanges = changed && quick ? this._quickChanges + 1 : 0;
+      // New bundles answered at once, again and again, without the release
+      // sequence moving (a server that makes every answer new): the next poll
+      // waits a little longer each time, so nothing spins. A burst of real
+      // changes (the sequence advancing) is followed at full speed.
+      this._quickChanges = changed && quick && !advanced ? this._quickChanges + 1 : 0;
       if (this._quickChanges > 1) {
         const pause = Math.min(LIVE_BACKOFF_MAX_MS, LIVE_BACKOFF_MIN_MS * 2 ** (this._quickChanges - 2));
         await new Promise((resolve) => {
