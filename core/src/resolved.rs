@@ -228,6 +228,21 @@ pub fn join_shards<'a>(environment: &str, shards: impl IntoIterator<Item = (&'a 
     (body, shard_etag(&tags))
 }
 
+/// The shards (by index) older than a release of one of their prompts:
+/// `shard_seqs` are the stored shards' sequences, `changed` each prompt
+/// released since the oldest of them with its last release.
+pub fn stale_shards(shard_seqs: &[u64], changed: &[(String, u64)]) -> Vec<u32> {
+    let mut stale: Vec<u32> = changed
+        .iter()
+        .map(|(slug, seq)| (shard_of(slug), *seq))
+        .filter(|(k, seq)| shard_seqs.get(*k as usize).is_some_and(|have| have < seq))
+        .map(|(k, _)| k)
+        .collect();
+    stale.sort_unstable();
+    stale.dedup();
+    stale
+}
+
 /// The most prompts one filtered bundle (`?prompts=`) may name.
 pub const MAX_FILTERED_PROMPTS: usize = 100;
 
@@ -404,6 +419,20 @@ mod tests {
         let (none, _) = join_shards("dev", [(empty.as_str(), ee.as_str())]);
         assert_eq!(none, r#"{"environment":"dev","prompts":{}}"#);
         assert!(shard_of("any") < BUNDLE_SHARDS);
+    }
+
+    #[test]
+    fn only_shards_behind_a_release_of_their_prompts_are_stale() {
+        let mut seqs = vec![5; BUNDLE_SHARDS as usize];
+        let k = shard_of("a") as usize;
+        seqs[k] = 3;
+        let changed = vec![("a".to_string(), 4), ("a".to_string(), 4)];
+        assert_eq!(stale_shards(&seqs, &changed), vec![k as u32]);
+        seqs[k] = 4;
+        assert!(
+            stale_shards(&seqs, &changed).is_empty(),
+            "a shard written at the release is current"
+        );
     }
 
     #[test]

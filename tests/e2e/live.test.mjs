@@ -156,6 +156,14 @@ test("an app asks for only its prompts: a bundle of those, revalidated and long-
   assert.equal(after.body.prompts.a2.version, 2);
   assert.ok(Number(after.headers.get("x-pvct-seq")) >= promoted.body.seq);
   assert.equal((await api.get("/v1/bundle?environment=production&prompts=Not_A_Slug")).body.error.code, "invalid_query");
+
+  // Served from KV alone when every document is there: with the environment
+  // renamed away in D1, the hit still answers (a D1 read would be a 404).
+  const id = (await api.get("/v1/me")).body.workspace_id;
+  await w.db.prepare("UPDATE environments SET name = 'renamed' WHERE workspace_id = ? AND name = 'production'").bind(id).run();
+  const hit = await api.get("/v1/bundle?environment=production&prompts=a1,a2");
+  assert.equal(hit.status, 200, JSON.stringify(hit.body));
+  assert.deepEqual(Object.keys(hit.body.prompts), ["a1", "a2"]);
 });
 
 test("the live channel refuses what is not a subscriber", async () => {

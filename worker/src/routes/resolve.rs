@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 use pvct_core::names::{EnvironmentName, Slug};
-use pvct_core::resolved::{if_none_match, join_shards, shard_of, ResolvedPrompt, BUNDLE_SHARDS};
+use pvct_core::resolved::{if_none_match, join_shards, stale_shards, ResolvedPrompt, BUNDLE_SHARDS};
 use pvct_core::{Error, ErrorKind};
 use serde_json::json as j;
 use worker::{Request, Response};
@@ -210,14 +210,8 @@ async fn bundle_at_least(ctx: &Ctx, env: &EnvironmentName, min_seq: u64) -> Resu
             .releases_after(&row.id, oldest)
             .await
             .or_internal("releases after")?;
-        let mut stale: Vec<u32> = changed
-            .iter()
-            .filter(|(slug, seq)| shards[shard_of(slug) as usize].seq < *seq)
-            .map(|(slug, _)| shard_of(slug))
-            .collect();
-        stale.sort_unstable();
-        stale.dedup();
-        for k in stale {
+        let seqs: Vec<u64> = shards.iter().map(|d| d.seq).collect();
+        for k in stale_shards(&seqs, &changed) {
             shards[k as usize] =
                 rebuild_shard(&ctx.store, &ctx.kv, ws, &row.id, &row.name, k, WriteBack::BestEffort).await?;
             source = "d1";
@@ -258,12 +252,12 @@ async fn filtered_bundle(
     wait: Option<u32>,
     min_seq: u64,
 ) -> ApiResult {
-    let (mut bundle, mut seq) = assemble(ctx, env, slugs, min_seq).await?;
+    let (mut bundle, mut seq) = assemble(ctx, env, slugs, min_seq, wait.is_some()).await?;
     if let Some(seconds) = wait {
         if pvct_core::live::holds(header(req, "if-none-match").as_deref(), &bundle.etag()) {
             let now = crate::live::wait(&ctx.env, &ctx.who.workspace_id, env.as_str(), seq, seconds).await;
             if now > seq {
-                (bundle, seq) = assemble(ctx, env, slugs, now).await?;
+                (bundle, seq) = assemble(ctx, env, slugs, now, true).await?;
             }
         }
     }
@@ -287,14 +281,35 @@ async fn assemble(
     env: &EnvironmentName,
     slugs: &[Slug],
     min_seq: u64,
+    exact_seq: bool,
 ) -> Result<(pvct_core::resolved::Bundle, u64), Error> {
     let ws = &ctx.who.workspace_id;
-    let row = ctx
-        .store
-        .environment(ws, env.as_str())
+    let reads = slugs
+        .iter()
+        .map(|slug| ctx.kv.resolved(ws, env.as_str(), slug.as_str()));
+    let stored: Vec<Option<Cached>> = futures_util::future::join_all(reads)
         .await
-        .or_internal("environment")?
-        .ok_or_else(|| Error::not_found("environment").with_details(j!({ "environment": env.as_str() })))?;
+        .into_iter()
+        .collect::<worker::Result<_>>()
+        .or_internal("kv resolved")?;
+    let mut prompts = std::collections::BTreeMap::new();
+    // The hit path: every document in KV and no sequence asked for. D1 is
+    // read only on a miss, after a change (`min_seq`), or for a long poll,
+    // which waits after the environment's exact sequence (`exact_seq`).
+    if min_seq == 0 && !exact_seq && stored.iter().all(Option::is_some) {
+        let mut seq = 0;
+        for doc in stored.into_iter().flatten() {
+            seq = seq.max(doc.seq);
+            let parsed: ResolvedPrompt = serde_json::from_str(&doc.body).or_internal("stored resolved")?;
+            prompts.insert(parsed.slug.clone(), parsed);
+        }
+        let bundle = pvct_core::resolved::Bundle {
+            environment: env.as_str().to_owned(),
+            prompts,
+        };
+        return Ok((bundle, seq));
+    }
+    let row = environment_row(ctx, env).await?;
     let names: Vec<&str> = slugs.iter().map(Slug::as_str).collect();
     // Which documents must be newer than KV may hold: only asked after a change.
     let required = if min_seq > 0 {
@@ -305,31 +320,27 @@ async fn assemble(
     } else {
         Default::default()
     };
-    let loads = slugs.iter().map(|slug| async {
+    let loads = slugs.iter().zip(stored).map(|(slug, stored)| {
         let need = required.get(slug.as_str()).copied().unwrap_or(0);
-        let stored = ctx
-            .kv
-            .resolved(ws, env.as_str(), slug.as_str())
-            .await
-            .or_internal("kv resolved")?;
-        match stored {
-            Some(doc) if doc.seq >= need => {
-                let parsed: ResolvedPrompt = serde_json::from_str(&doc.body).or_internal("stored resolved")?;
-                Ok::<_, Error>(Some(parsed))
+        async move {
+            match stored {
+                Some(doc) if doc.seq >= need => {
+                    let parsed: ResolvedPrompt = serde_json::from_str(&doc.body).or_internal("stored resolved")?;
+                    Ok::<_, Error>(Some(parsed))
+                }
+                _ => Ok(rebuild_resolved(
+                    &ctx.store,
+                    &ctx.kv,
+                    ws,
+                    env.as_str(),
+                    slug.as_str(),
+                    WriteBack::BestEffort,
+                )
+                .await?
+                .map(|(doc, _)| (*doc).clone())),
             }
-            _ => Ok(rebuild_resolved(
-                &ctx.store,
-                &ctx.kv,
-                ws,
-                env.as_str(),
-                slug.as_str(),
-                WriteBack::BestEffort,
-            )
-            .await?
-            .map(|(doc, _)| (*doc).clone())),
         }
     });
-    let mut prompts = std::collections::BTreeMap::new();
     for doc in futures_util::future::join_all(loads).await {
         if let Some(doc) = doc? {
             prompts.insert(doc.slug.clone(), doc);
