@@ -98,13 +98,7 @@ pub struct NotificationsUpdate {
     pub email: Option<Option<EmailInput>>,
 }
 
-fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
-    d: D,
-) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-use serde::Deserialize as _;
+use crate::settings::present;
 
 impl NotificationsUpdate {
     /// Validates the update in place.

@@ -85,7 +85,7 @@ pub struct SettingsUpdate {
 }
 
 /// Tells a field set to `null` (Some(None)) from one left out (None).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> std::result::Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
